@@ -1,0 +1,5 @@
+"""playbook-engine: incident-response playbooks as code."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
