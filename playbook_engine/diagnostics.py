@@ -8,10 +8,10 @@ crosses into the CLI for input that cannot be processed at all.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How bad a diagnostic is; errors make `validate` exit 1."""
 
     ERROR = "error"

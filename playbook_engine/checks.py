@@ -1,0 +1,342 @@
+"""Semantic checks over a built library: what a schema cannot express.
+
+Unique ids, references between documents, a complete matrix, increasing escalation delays,
+dependencies on earlier steps, sane calendars and SLA targets, and condition fields that exist
+where they are used. Every check returns diagnostics; none stops at the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .conditions import leaves, root_of
+from .diagnostics import Diagnostic, Span, error, warning
+from .model import Condition, Escalation, Leaf, Library, Playbook, Policy, Rule
+
+CLASSIFICATION_ROOTS = frozenset({"incident"})
+PLAN_ROOTS = frozenset({"incident", "priority", "impact", "urgency"})
+
+
+def check_library(library: Library, incident_fields: frozenset[str]) -> list[Diagnostic]:
+    """All semantic diagnostics of a library; `incident_fields` are the schema's declared ones."""
+    policy = library.policy
+    out: list[Diagnostic] = []
+    out += _check_policy(policy)
+    out += _duplicates(((p.id, p.span) for p in library.playbooks), "playbook")
+    refs = _References(policy)
+    for playbook in library.playbooks:
+        out += _check_playbook(playbook, refs)
+    out += _check_fields(library, incident_fields)
+    if not any(p.fallback for p in library.playbooks):
+        out.append(
+            warning(
+                "PB312",
+                "no playbook has 'fallback: true': an incident no playbook selects gets no steps",
+                policy.span,
+                hint="add a catch-all triage playbook with `fallback: true`",
+            )
+        )
+    return out
+
+
+def _duplicates(items: Iterable[tuple[str, Span]], what: str) -> list[Diagnostic]:
+    seen: dict[str, Span] = {}
+    out = []
+    for ident, span in items:
+        if ident in seen:
+            out.append(
+                error(
+                    "PB302",
+                    f"duplicate {what} id '{ident}' (first defined at {seen[ident]})",
+                    span,
+                    hint=f"{what} ids must be unique; rename one",
+                )
+            )
+        else:
+            seen[ident] = span
+    return out
+
+
+class _References:
+    """The ids a playbook may refer to, and a checker for one reference."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.known: Mapping[str, frozenset[str]] = {
+            "priority": frozenset(p.id for p in policy.priorities),
+            "impact": frozenset(level.id for level in policy.impacts),
+            "urgency": frozenset(level.id for level in policy.urgencies),
+            "calendar": frozenset(c.id for c in policy.calendars),
+            "role": frozenset(r.id for r in policy.roles),
+            "team": frozenset(t.id for t in policy.teams),
+            "on-call target": frozenset(o.id for o in policy.oncall),
+            "channel": frozenset(c.id for c in policy.channels),
+        }
+
+    def check(self, kind: str, ident: str | None, span: Span) -> list[Diagnostic]:
+        if ident is None or ident in self.known[kind]:
+            return []
+        known = sorted(self.known[kind])
+        listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "") if known else "none"
+        return [
+            error(
+                "PB303",
+                f"unknown {kind} '{ident}'",
+                span,
+                hint=f"define it in the policy; known: {listed}",
+            )
+        ]
+
+    def condition(self, condition: Condition | None) -> list[Diagnostic]:
+        if condition is None:
+            return []
+        out: list[Diagnostic] = []
+        for leaf in leaves(condition):
+            if isinstance(leaf, Leaf):
+                if leaf.operator == "withinCalendar":
+                    out += self.check("calendar", str(leaf.value), leaf.span)
+                out += self._level_values(leaf)
+        return out
+
+    def _level_values(self, leaf: Leaf) -> list[Diagnostic]:
+        kind = leaf.field
+        if kind not in ("priority", "impact", "urgency") or leaf.operator not in (
+            "equals",
+            "oneOf",
+        ):
+            return []
+        values = leaf.value if leaf.operator == "oneOf" else [leaf.value]
+        return [d for v in values for d in self.check(kind, str(v), leaf.span)]
+
+    def rule(self, rule: Rule) -> list[Diagnostic]:
+        return (
+            self.check("impact", rule.impact, rule.span)
+            + self.check("urgency", rule.urgency, rule.span)
+            + self.check("priority", rule.priority, rule.span)
+            + self.condition(rule.when)
+        )
+
+    def escalation(self, escalation: Escalation | None) -> list[Diagnostic]:
+        if escalation is None:
+            return []
+        out: list[Diagnostic] = []
+        previous: timedelta | None = None
+        for tier in escalation.tiers:
+            for target in tier.targets:
+                out += self.check("on-call target", target, tier.span)
+            out += self.condition(tier.when)
+            if previous is not None and tier.after <= previous:
+                out.append(
+                    error(
+                        "PB306",
+                        "escalation delays must increase: this tier's 'after' is not later "
+                        "than the previous tier's",
+                        tier.span,
+                        hint="'after' counts from the incident's start, not from the previous tier",
+                    )
+                )
+            previous = tier.after
+        repeat = escalation.repeat
+        if repeat is not None:
+            if not 1 <= repeat.from_tier <= len(escalation.tiers):
+                out.append(
+                    error(
+                        "PB306",
+                        f"repeat.fromTier {repeat.from_tier} is not a tier "
+                        f"(1..{len(escalation.tiers)})",
+                        repeat.span,
+                    )
+                )
+            if repeat.after <= timedelta(0):
+                out.append(error("PB306", "repeat.after must be longer than 0m", repeat.span))
+        return out
+
+
+def _check_policy(policy: Policy) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for what, items in (
+        ("priority", policy.priorities),
+        ("impact", policy.impacts),
+        ("urgency", policy.urgencies),
+        ("calendar", policy.calendars),
+        ("role", policy.roles),
+        ("team", policy.teams),
+        ("on-call target", policy.oncall),
+        ("channel", policy.channels),
+    ):
+        out += _duplicates(((item.id, item.span) for item in items), what)
+    refs = _References(policy)
+    out += _check_matrix(policy, refs)
+    for priority in policy.priorities:
+        out += refs.check("calendar", priority.calendar, priority.span)
+        if priority.respond_within > priority.resolve_within:
+            out.append(
+                warning(
+                    "PB313",
+                    f"{priority.id}: respondWithin is longer than resolveWithin",
+                    priority.span,
+                    hint="responding normally comes before resolving",
+                )
+            )
+    for calendar in policy.calendars:
+        try:
+            ZoneInfo(calendar.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            out.append(
+                error(
+                    "PB308",
+                    f"unknown time zone '{calendar.timezone}'",
+                    calendar.span,
+                    hint="use an IANA name such as Europe/London or America/New_York",
+                )
+            )
+        if calendar.end <= calendar.start:
+            out.append(error("PB308", "calendar hours must end after they start", calendar.span))
+        if not calendar.weekdays:
+            out.append(error("PB308", "calendar has no working weekdays", calendar.span))
+    for team in policy.teams:
+        out += refs.check("channel", team.channel, team.span)
+    for oncall in policy.oncall:
+        out += refs.check("team", oncall.team, oncall.span)
+        out += refs.check("channel", oncall.channel, oncall.span)
+    out += _duplicates(((r.id, r.span) for r in policy.rules), "rule")
+    for rule in policy.rules:
+        out += refs.rule(rule)
+    out += refs.check("impact", policy.defaults.impact, policy.defaults.span)
+    out += refs.check("urgency", policy.defaults.urgency, policy.defaults.span)
+    out += refs.escalation(policy.escalation)
+    return out
+
+
+def _check_matrix(policy: Policy, refs: _References) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for impact, row in policy.matrix.items():
+        out += refs.check("impact", impact, policy.span)
+        for urgency, priority in row.items():
+            out += refs.check("urgency", urgency, policy.span)
+            out += refs.check("priority", priority, policy.span)
+    for impact in policy.impacts:
+        row = policy.matrix.get(impact.id, {})
+        missing = [u.id for u in policy.urgencies if u.id not in row]
+        if missing:
+            out.append(
+                error(
+                    "PB304",
+                    f"matrix has no priority for impact '{impact.id}' × urgency "
+                    + ", ".join(f"'{u}'" for u in missing),
+                    impact.span,
+                    hint="every impact × urgency cell of the matrix needs a priority",
+                )
+            )
+    return out
+
+
+def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
+    out = refs.check("team", playbook.owner, playbook.span)
+    out += refs.condition(playbook.applies_when)
+    out += _duplicates(((r.id, r.span) for r in playbook.rules), "rule")
+    for rule in playbook.rules:
+        out += refs.rule(rule)
+    if playbook.defaults is not None:
+        out += refs.check("impact", playbook.defaults.impact, playbook.defaults.span)
+        out += refs.check("urgency", playbook.defaults.urgency, playbook.defaults.span)
+    out += _duplicates(((s.id, s.span) for s in playbook.steps), "step")
+    earlier: set[str] = set()
+    for step in playbook.steps:
+        out += refs.check("role", step.owner, step.span)
+        out += refs.condition(step.when)
+        for dependency in step.depends_on:
+            if dependency not in earlier:
+                out.append(
+                    error(
+                        "PB307",
+                        f"step '{step.id}' depends on '{dependency}', which is not an earlier "
+                        "step of this playbook",
+                        step.span,
+                        hint="list a step after the steps it depends on",
+                    )
+                )
+        earlier.add(step.id)
+    out += refs.escalation(playbook.escalation)
+    out += _duplicates(((n.id, n.span) for n in playbook.notifications), "notification")
+    for notification in playbook.notifications:
+        out += refs.check("channel", notification.channel, notification.span)
+        out += refs.condition(notification.when)
+    return out
+
+
+def _conditions_by_roots(library: Library) -> list[tuple[Condition, frozenset[str], str]]:
+    """Every condition with the roots allowed where it is written, and a name for that place."""
+    found: list[tuple[Condition, frozenset[str], str]] = []
+    policy = library.policy
+    for rule in policy.rules:
+        found.append((rule.when, CLASSIFICATION_ROOTS, "a classification rule"))
+    for tier in policy.escalation.tiers if policy.escalation else ():
+        if tier.when:
+            found.append((tier.when, PLAN_ROOTS, "an escalation tier"))
+    for playbook in library.playbooks:
+        if playbook.applies_when:
+            found.append((playbook.applies_when, CLASSIFICATION_ROOTS, "'appliesWhen'"))
+        for rule in playbook.rules:
+            found.append((rule.when, CLASSIFICATION_ROOTS, "a classification rule"))
+        for step in playbook.steps:
+            if step.when:
+                found.append((step.when, PLAN_ROOTS, "a step"))
+        for tier in playbook.escalation.tiers if playbook.escalation else ():
+            if tier.when:
+                found.append((tier.when, PLAN_ROOTS, "an escalation tier"))
+        for notification in playbook.notifications:
+            if notification.when:
+                found.append((notification.when, PLAN_ROOTS, "a notification"))
+    return found
+
+
+def _check_fields(library: Library, incident_fields: frozenset[str]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for condition, roots, place in _conditions_by_roots(library):
+        for leaf in leaves(condition):
+            if not isinstance(leaf, Leaf):
+                continue
+            out += check_field_path(leaf.field, roots, place, leaf.span, incident_fields)
+    return out
+
+
+def check_field_path(
+    path: str, roots: frozenset[str], place: str, span: Span, incident_fields: frozenset[str]
+) -> list[Diagnostic]:
+    """Diagnostics for a dotted field path used in `place` where `roots` are available."""
+    root = root_of(path)
+    if root not in roots:
+        if root in PLAN_ROOTS:
+            return [
+                error(
+                    "PB309",
+                    f"'{root}' is not known yet in {place}: it is computed after "
+                    "selection and classification",
+                    span,
+                    hint="test incident fields here, e.g. incident.severity",
+                )
+            ]
+        return [
+            error(
+                "PB309",
+                f"unknown field root '{root}' in '{path}'",
+                span,
+                hint="paths start with " + ", ".join(sorted(roots)) + " (e.g. incident.service)",
+            )
+        ]
+    if root in ("priority", "impact", "urgency") and path != root:
+        return [error("PB309", f"'{root}' is an id and has no fields: '{path}'", span)]
+    parts = path.split(".")
+    if root == "incident" and len(parts) > 1 and parts[1] not in incident_fields:
+        return [
+            warning(
+                "PB310",
+                f"'{path}': field '{parts[1]}' is not declared by the incident schema",
+                span,
+                hint="extra incident fields are allowed; check the spelling, or ignore if "
+                "your incidents carry it",
+            )
+        ]
+    return []

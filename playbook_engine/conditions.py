@@ -1,0 +1,332 @@
+"""Conditions compiled to plain Python predicates, each able to explain itself.
+
+A compiled condition has two ways to run that share the same leaf tests, so they cannot
+disagree: `test(context)` for speed, and `trace(context)` for `--explain`.
+The context is a mapping with the roots `incident` and, after classification, `priority`,
+`impact` and `urgency`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from . import calendars as calendar_math
+from .diagnostics import Diagnostic, Span, error
+from .limits import DEFAULT_LIMITS
+from .model import AllOf, AnyOf, Calendar, Condition, Expr, Leaf, Not
+from .plan import ConditionTrace
+from .regexcheck import backtracking_risk
+from .sandbox import TemplateError, compile_expression, evaluate_expression
+from .timeparse import parse_timestamp
+
+MISSING: Any = object()
+Context = Mapping[str, Any]
+
+
+def resolve(context: Context, path: str) -> Any:
+    """The value at a dotted path (digits index lists), or MISSING."""
+    value: Any = context
+    for part in path.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part, MISSING)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return MISSING
+        if value is MISSING:
+            return MISSING
+    return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    return "object"
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None
+
+
+# A leaf test returns (result, note); the note explains a false result that is not obvious.
+LeafTest = Callable[[Any], tuple[bool, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCondition:
+    """A condition ready to evaluate: `test` is fast, `trace` explains."""
+
+    test: Callable[[Context], bool]
+    trace: Callable[[Context], ConditionTrace]
+
+
+class ConditionCompiler:
+    """Compiles conditions of one library, collecting diagnostics."""
+
+    def __init__(self, calendars: Mapping[str, Calendar]) -> None:
+        self.calendars = calendars
+        self.diagnostics: list[Diagnostic] = []
+
+    def compile(self, condition: Condition) -> CompiledCondition:
+        """Compile one condition tree."""
+        if isinstance(condition, AllOf | AnyOf):
+            return self._group(condition)
+        if isinstance(condition, Not):
+            inner = self.compile(condition.condition)
+
+            def trace_not(ctx: Context) -> ConditionTrace:
+                child = inner.trace(ctx)
+                return ConditionTrace("not", not child.result, children=(child,))
+
+            return CompiledCondition(lambda ctx: not inner.test(ctx), trace_not)
+        if isinstance(condition, Expr):
+            return self._expr(condition)
+        return self._leaf(condition)
+
+    def _group(self, condition: AllOf | AnyOf) -> CompiledCondition:
+        parts = tuple(self.compile(c) for c in condition.conditions)
+        tests = tuple(p.test for p in parts)
+        combine = all if isinstance(condition, AllOf) else any
+        kind = "all" if isinstance(condition, AllOf) else "any"
+
+        def test(ctx: Context) -> bool:
+            return combine(t(ctx) for t in tests)
+
+        def trace(ctx: Context) -> ConditionTrace:
+            children = tuple(p.trace(ctx) for p in parts)
+            return ConditionTrace(kind, combine(c.result for c in children), children=children)
+
+        return CompiledCondition(test, trace)
+
+    def _expr(self, condition: Expr) -> CompiledCondition:
+        location = str(condition.span)
+        try:
+            compiled = compile_expression(condition.source)
+        except TemplateError as exc:
+            self.diagnostics.append(
+                error("PB402", f"expression does not compile: {exc}", condition.span)
+            )
+            return CompiledCondition(
+                lambda ctx: False,
+                lambda ctx: ConditionTrace("expr", False, condition.name, note="does not compile"),
+            )
+
+        def run(ctx: Context) -> tuple[bool, str]:
+            try:
+                return bool(evaluate_expression(compiled, dict(ctx))), ""
+            except TemplateError as exc:
+                return False, f"error: {exc}"
+
+        def trace(ctx: Context) -> ConditionTrace:
+            result, note = run(ctx)
+            return ConditionTrace(
+                "expr",
+                result,
+                condition.name,
+                expected=condition.source,
+                note=note,
+                location=location,
+            )
+
+        return CompiledCondition(lambda ctx: run(ctx)[0], trace)
+
+    def _leaf(self, leaf: Leaf) -> CompiledCondition:
+        check = self._leaf_test(leaf)
+        path = leaf.field
+        location = str(leaf.span)
+
+        def test(ctx: Context) -> bool:
+            return check(resolve(ctx, path))[0]
+
+        def trace(ctx: Context) -> ConditionTrace:
+            actual = resolve(ctx, path)
+            result, note = check(actual)
+            return ConditionTrace(
+                "leaf",
+                result,
+                leaf.name,
+                field=path,
+                operator=leaf.operator,
+                expected=leaf.value,
+                actual=None if actual is MISSING else actual,
+                note="field is missing" if actual is MISSING and not note else note,
+                location=location,
+            )
+
+        return CompiledCondition(test, trace)
+
+    def _leaf_test(self, leaf: Leaf) -> LeafTest:
+        op, expected = leaf.operator, leaf.value
+        if op == "exists":
+            want = bool(expected)
+            return lambda actual: ((actual is not MISSING and actual is not None) == want, "")
+        if op in ("equals", "oneOf", "contains"):
+            return _equality_test(op, expected, leaf.ignore_case)
+        if op == "matches":
+            return self._regex_test(leaf)
+        if op in ("greaterThan", "greaterOrEqual", "lessThan", "lessOrEqual", "between"):
+            return self._ordering_test(leaf)
+        return self._calendar_test(leaf)
+
+    def _regex_test(self, leaf: Leaf) -> LeafTest:
+        limit = DEFAULT_LIMITS.regex_subject_chars
+        try:
+            pattern = re.compile(leaf.value)
+        except re.error as exc:
+            self.diagnostics.append(
+                error(
+                    "PB401",
+                    f"regular expression does not compile: {exc}",
+                    leaf.span,
+                    hint="Python `re` syntax; escape literal characters such as . ( [ with \\",
+                )
+            )
+            return lambda actual: (False, "invalid regular expression")
+        risk = backtracking_risk(leaf.value)
+        if risk:
+            self.diagnostics.append(
+                error(
+                    "PB407",
+                    f"regular expression can backtrack catastrophically: {risk}",
+                    leaf.span,
+                    hint="avoid a repeated group that itself repeats, e.g. (a+)+ — write a+",
+                )
+            )
+            return lambda actual: (False, "refused regular expression")
+
+        def test(actual: Any) -> tuple[bool, str]:
+            if not isinstance(actual, str):
+                return False, "" if actual is MISSING else f"not a string ({_kind(actual)})"
+            return pattern.search(actual[:limit]) is not None, ""
+
+        return test
+
+    def _ordering_test(self, leaf: Leaf) -> LeafTest:
+        op = leaf.operator
+        bounds = leaf.value if op == "between" else [leaf.value]
+        as_time = [_timestamp(b) for b in bounds]
+        if all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds):
+            convert: Callable[[Any], Any] = _number
+            limits: list[Any] = list(bounds)
+        elif all(t is not None for t in as_time):
+            convert = _timestamp
+            limits = list(as_time)
+        else:
+            self.diagnostics.append(
+                error(
+                    "PB408",
+                    f"'{op}' needs numbers or timestamps with an offset, got {leaf.value!r}",
+                    leaf.span,
+                    hint="write a number such as 100, or a timestamp such as 2026-01-01T00:00:00Z",
+                )
+            )
+            return lambda actual: (False, "invalid comparison value")
+        if op == "between" and limits[0] > limits[1]:
+            self.diagnostics.append(
+                error(
+                    "PB408",
+                    f"'between' bounds are reversed: {leaf.value!r}",
+                    leaf.span,
+                    hint="write [low, high]",
+                )
+            )
+        compare: Callable[[Any], bool] = {
+            "greaterThan": lambda v: v > limits[0],
+            "greaterOrEqual": lambda v: v >= limits[0],
+            "lessThan": lambda v: v < limits[0],
+            "lessOrEqual": lambda v: v <= limits[0],
+            "between": lambda v: limits[0] <= v <= limits[1],
+        }[op]
+        wanted = "timestamp" if convert is _timestamp else "number"
+
+        def test(actual: Any) -> tuple[bool, str]:
+            value = convert(actual)
+            if value is None:
+                return False, "" if actual is MISSING else f"not a {wanted} ({_kind(actual)})"
+            return compare(value), ""
+
+        return test
+
+    def _calendar_test(self, leaf: Leaf) -> LeafTest:
+        calendar = self.calendars.get(leaf.value)
+        if calendar is None:
+            # Reported by the reference checks (PB303); here the leaf simply never holds.
+            return lambda actual: (False, f"unknown calendar {leaf.value!r}")
+
+        def test(actual: Any) -> tuple[bool, str]:
+            moment = _timestamp(actual)
+            if moment is None:
+                return False, "" if actual is MISSING else "not a timestamp with an offset"
+            return calendar_math.is_within(calendar, moment), ""
+
+        return test
+
+
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _equality_test(op: str, expected: Any, ignore_case: bool) -> LeafTest:
+    def norm(value: Any) -> Any:
+        if ignore_case and isinstance(value, str):
+            return value.casefold()
+        return value
+
+    def same(a: Any, b: Any) -> bool:
+        return _kind(a) == _kind(b) and norm(a) == norm(b)
+
+    if op == "equals":
+        return lambda actual: (same(actual, expected), "")
+    if op == "oneOf":
+        options = list(expected)
+        return lambda actual: (any(same(actual, o) for o in options), "")
+
+    def contains(actual: Any) -> tuple[bool, str]:
+        if isinstance(actual, str) and isinstance(expected, str):
+            return norm(expected) in norm(actual), ""
+        if isinstance(actual, list):
+            return any(same(item, expected) for item in actual), ""
+        return False, "" if actual is MISSING else f"cannot contain ({_kind(actual)})"
+
+    return contains
+
+
+def root_of(path: str) -> str:
+    """The first segment of a dotted field path."""
+    return path.split(".", 1)[0]
+
+
+def leaves(condition: Condition) -> list[Leaf | Expr]:
+    """Every leaf and expression of a condition, in document order."""
+    if isinstance(condition, AllOf | AnyOf):
+        return [leaf for c in condition.conditions for leaf in leaves(c)]
+    if isinstance(condition, Not):
+        return leaves(condition.condition)
+    return [condition]
+
+
+def span_of(condition: Condition) -> Span:
+    """Where a condition is written."""
+    return condition.span

@@ -1,0 +1,437 @@
+"""The evaluation: a pure function of (compiled library, incident, clock) → Plan.
+
+No I/O and no clock of its own. Selection, classification, deadlines, steps, escalation and
+notifications follow the semantics documented in docs/format.md; with `explain=True` the plan
+carries a trace of every decision.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import calendars as calendar_math
+from . import sandbox
+from .compiler import (
+    CompiledEscalation,
+    CompiledLibrary,
+    CompiledPlaybook,
+    CompiledRule,
+    CompiledTemplate,
+)
+from .conditions import CompiledCondition
+from .incident import Incident
+from .model import Priority
+from .plan import (
+    Classification,
+    ConditionTrace,
+    Deadlines,
+    Decision,
+    EscalationEntry,
+    EscalationPlan,
+    ItemTrace,
+    LinkOut,
+    Plan,
+    PlanError,
+    PlanStep,
+    PlaybookTrace,
+    PriorityInfo,
+    RenderedNotification,
+    RuleTrace,
+    Target,
+    Trace,
+)
+from .timeparse import format_timestamp
+
+Context = dict[str, Any]
+
+
+class _Evaluation:
+    """One evaluation's state: the contexts, errors met so far, and the trace if asked for."""
+
+    def __init__(self, compiled: CompiledLibrary, incident: Incident, at: datetime, explain: bool):
+        self.compiled = compiled
+        self.incident = incident
+        self.at = at
+        self.explain = explain
+        self.errors: list[PlanError] = []
+        self.items: list[ItemTrace] = []
+
+    def holds(
+        self, condition: CompiledCondition | None, ctx: Context
+    ) -> tuple[bool, ConditionTrace | None]:
+        if condition is None:
+            return True, None
+        if self.explain:
+            trace = condition.trace(ctx)
+            return trace.result, trace
+        return condition.test(ctx), None
+
+    def render(self, template: CompiledTemplate, ctx: Context) -> str:
+        if template.compiled is None:
+            self.errors.append(PlanError(str(template.source.span), "template does not compile"))
+            return f"[template error] {template.source.source}"
+        try:
+            return sandbox.render(template.compiled, ctx)
+        except sandbox.TemplateError as exc:
+            self.errors.append(PlanError(str(template.source.span), exc.message))
+            return f"[template error: {exc.message}] {template.source.source}"
+
+    # --- selection ------------------------------------------------------------------
+
+    def select(self, ctx: Context) -> tuple[list[CompiledPlaybook], list[PlaybookTrace]]:
+        selected: list[CompiledPlaybook] = []
+        traces: list[PlaybookTrace] = []
+        regular = [p for p in self.compiled.playbooks if not p.playbook.fallback]
+        fallbacks = [p for p in self.compiled.playbooks if p.playbook.fallback]
+        for cp in regular:
+            if cp.applies_when is None:
+                traces.append(PlaybookTrace(cp.playbook.id, False, "has no appliesWhen", None))
+                continue
+            ok, trace = self.holds(cp.applies_when, ctx)
+            if ok:
+                selected.append(cp)
+            reason = "appliesWhen holds" if ok else "appliesWhen does not hold"
+            traces.append(PlaybookTrace(cp.playbook.id, ok, reason, trace))
+        for cp in fallbacks:
+            if selected:
+                traces.append(
+                    PlaybookTrace(
+                        cp.playbook.id, False, "fallback, and other playbooks apply", None
+                    )
+                )
+                continue
+            ok, trace = self.holds(cp.applies_when, ctx)
+            if ok:
+                selected.append(cp)
+            reason = "fallback: no other playbook applies" if ok else "appliesWhen does not hold"
+            traces.append(PlaybookTrace(cp.playbook.id, ok, reason, trace))
+        return selected, traces
+
+    # --- classification -------------------------------------------------------------
+
+    def classify(
+        self, selected: list[CompiledPlaybook], ctx: Context
+    ) -> tuple[Classification, list[RuleTrace]]:
+        policy = self.compiled.policy
+        candidates: list[CompiledRule] = [r for cp in selected for r in cp.rules]
+        candidates += self.compiled.policy_rules
+        impact: Decision | None = None
+        urgency: Decision | None = None
+        overrides: list[tuple[int, CompiledRule]] = []
+        severity = {p.id: i for i, p in enumerate(policy.priorities)}
+        traces: list[RuleTrace] = []
+        for cr in candidates:
+            rule = cr.rule
+            useful = (
+                rule.priority is not None
+                or (rule.impact is not None and impact is None)
+                or (rule.urgency is not None and urgency is None)
+            )
+            if not useful and not self.explain:
+                continue
+            matched, trace = self.holds(cr.when, ctx)
+            decided: list[str] = []
+            if matched:
+                label = f"rule {cr.origin}/{rule.id}"
+                if rule.impact is not None and impact is None:
+                    impact = Decision(rule.impact, label)
+                    decided.append("impact")
+                if rule.urgency is not None and urgency is None:
+                    urgency = Decision(rule.urgency, label)
+                    decided.append("urgency")
+                if rule.priority is not None:
+                    overrides.append((severity[rule.priority], cr))
+            if trace is not None:
+                traces.append(
+                    RuleTrace(cr.origin, rule.id, matched, _effect(cr), tuple(decided), trace)
+                )
+        impact = impact or self._default("impact", selected)
+        urgency = urgency or self._default("urgency", selected)
+        matrix_priority = policy.matrix[impact.value][urgency.value]
+        if overrides:
+            _, winner = min(overrides, key=lambda item: item[0])
+            priority = Decision(
+                str(winner.rule.priority), f"override by rule {winner.origin}/{winner.rule.id}"
+            )
+            traces = [
+                RuleTrace(
+                    t.origin, t.id, t.matched, t.effect, (*t.decided, "priority"), t.condition
+                )
+                if (t.origin, t.id) == (winner.origin, winner.rule.id)
+                else t
+                for t in traces
+            ]
+        else:
+            priority = Decision(matrix_priority, f"matrix[{impact.value}][{urgency.value}]")
+        return Classification(impact, urgency, priority, matrix_priority), traces
+
+    def _default(self, dimension: str, selected: list[CompiledPlaybook]) -> Decision:
+        for cp in selected:
+            defaults = cp.playbook.defaults
+            value = getattr(defaults, dimension) if defaults else None
+            if value is not None:
+                return Decision(value, f"defaults of playbook {cp.playbook.id}")
+        value = getattr(self.compiled.policy.defaults, dimension)
+        return Decision(value, "policy defaults")
+
+    # --- times ----------------------------------------------------------------------
+
+    def offset(self, priority: Priority, start: datetime, delta: timedelta) -> datetime:
+        if priority.calendar is None:
+            return start + delta
+        return calendar_math.add_working_time(
+            self.compiled.calendars[priority.calendar], start, delta
+        )
+
+    def deadlines(self, priority: Priority) -> Deadlines:
+        incident = self.incident
+        start = incident.detected_at or incident.started_at
+        respond_by = self.offset(priority, start, priority.respond_within)
+        resolve_by = self.offset(priority, start, priority.resolve_within)
+        acked = incident.acknowledged_at
+        resolved = incident.resolved_at
+        return Deadlines(
+            sla_start=start,
+            respond_by=respond_by,
+            resolve_by=resolve_by,
+            clock=priority.calendar or "24x7",
+            respond_overdue=(acked or self.at) > respond_by,
+            resolve_overdue=(resolved or self.at) > resolve_by,
+        )
+
+    # --- steps, escalation, notifications -------------------------------------------
+
+    def steps(
+        self,
+        selected: list[CompiledPlaybook],
+        ctx: Context,
+        tctx: Context,
+        priority: Priority,
+        start: datetime,
+    ) -> list[PlanStep]:
+        out: list[PlanStep] = []
+        owners: dict[str, str] = {}
+        roles = self.compiled.roles
+        for cp in selected:
+            playbook_ctx = {**tctx, "playbook": _playbook_info(cp)}
+            for cs in cp.steps:
+                step = cs.step
+                if step.id in owners:
+                    shadowed = f"shadowed by the step of playbook {owners[step.id]}"
+                    self._item("step", step.id, cp.playbook.id, False, shadowed, None)
+                    continue
+                ok, trace = self.holds(cs.when, ctx)
+                self._item("step", step.id, cp.playbook.id, ok, _reason(ok), trace)
+                if not ok:
+                    continue
+                owners[step.id] = cp.playbook.id
+                due = self.offset(priority, start, step.due) if step.due is not None else None
+                role = roles.get(step.owner) if step.owner else None
+                out.append(
+                    PlanStep(
+                        id=step.id,
+                        playbook=cp.playbook.id,
+                        title=self.render(cs.title, playbook_ctx),
+                        details=self.render(cs.details, playbook_ctx) if cs.details else "",
+                        owner=step.owner,
+                        owner_name=role.name if role else None,
+                        due=due,
+                        overdue=due is not None and due < self.at,
+                        depends_on=step.depends_on,
+                        links=tuple(LinkOut(link.title, link.url) for link in step.links),
+                    )
+                )
+        return out
+
+    def escalation(
+        self, selected: list[CompiledPlaybook], ctx: Context, start: datetime
+    ) -> EscalationPlan:
+        source, chosen = "", None
+        for cp in selected:
+            if cp.escalation is not None:
+                source, chosen = cp.playbook.id, cp.escalation
+                break
+        else:
+            if self.compiled.policy_escalation is not None:
+                source, chosen = "policy", self.compiled.policy_escalation
+        if chosen is None:
+            return EscalationPlan("", True, ())
+        return EscalationPlan(
+            source,
+            chosen.escalation.stop_when_acknowledged,
+            self._entries(chosen, source, ctx, start),
+        )
+
+    def _entries(
+        self, chosen: CompiledEscalation, source: str, ctx: Context, start: datetime
+    ) -> tuple[EscalationEntry, ...]:
+        escalation = chosen.escalation
+        kept: list[tuple[int, timedelta, tuple[str, ...]]] = []
+        for number, ct in enumerate(chosen.tiers, start=1):
+            ok, trace = self.holds(ct.when, ctx)
+            self._item("tier", str(number), source, ok, _reason(ok), trace)
+            if ok:
+                kept.append((number, ct.tier.after, ct.tier.targets))
+        schedule = [(0, number, after, targets) for number, after, targets in kept]
+        repeat = escalation.repeat
+        if repeat is not None and kept:
+            cycle_tiers = [t for t in kept if t[0] >= repeat.from_tier]
+            if cycle_tiers:
+                last = kept[-1][1]
+                first = cycle_tiers[0][1]
+                length = (last - first) + repeat.after
+                for cycle in range(1, repeat.times + 1):
+                    begin = last + repeat.after + (cycle - 1) * length
+                    for number, after, targets in cycle_tiers:
+                        schedule.append((cycle, number, begin + (after - first), targets))
+        stop = self.incident.acknowledged_at if escalation.stop_when_acknowledged else None
+        resolved = self.incident.resolved_at
+        entries = []
+        for cycle, number, after, targets in schedule:
+            when = start + after
+            if (stop is not None and stop <= when) or (resolved is not None and resolved <= when):
+                status = "cancelled"
+            elif when <= self.at:
+                status = "due"
+            else:
+                status = "pending"
+            entries.append(
+                EscalationEntry(
+                    when, after, number, cycle, tuple(self._target(t) for t in targets), status
+                )
+            )
+        return tuple(entries)
+
+    def _target(self, ident: str) -> Target:
+        oncall = self.compiled.oncall.get(ident)
+        if oncall is None:
+            return Target(ident, ident, "")
+        return Target(oncall.id, oncall.name, oncall.team)
+
+    def notifications(
+        self, selected: list[CompiledPlaybook], ctx: Context, tctx: Context
+    ) -> list[RenderedNotification]:
+        out: list[RenderedNotification] = []
+        seen: dict[str, str] = {}
+        for cp in selected:
+            playbook_ctx = {**tctx, "playbook": _playbook_info(cp)}
+            for cn in cp.notifications:
+                n = cn.notification
+                if n.id in seen:
+                    shadowed = f"shadowed by the notification of playbook {seen[n.id]}"
+                    self._item("notification", n.id, cp.playbook.id, False, shadowed, None)
+                    continue
+                ok, trace = self.holds(cn.when, ctx)
+                self._item("notification", n.id, cp.playbook.id, ok, _reason(ok), trace)
+                if not ok:
+                    continue
+                seen[n.id] = cp.playbook.id
+                channel = cn.channel
+                body = self.render(cn.body, playbook_ctx)
+                limit = channel.max_length if channel else len(body)
+                truncated = len(body) > limit
+                if truncated:
+                    body = body[: max(limit - 1, 0)] + "…"
+                recipients = tuple(self.render(t, playbook_ctx) for t in cn.to)
+                if not recipients and channel is not None and channel.address:
+                    recipients = (channel.address,)
+                out.append(
+                    RenderedNotification(
+                        id=n.id,
+                        playbook=cp.playbook.id,
+                        channel=n.channel,
+                        kind=channel.kind if channel else "",
+                        to=recipients,
+                        subject=self.render(cn.subject, playbook_ctx) if cn.subject else None,
+                        body=body,
+                        truncated=truncated,
+                    )
+                )
+        return out
+
+    def _item(
+        self,
+        kind: str,
+        ident: str,
+        playbook: str,
+        kept: bool,
+        reason: str,
+        trace: ConditionTrace | None,
+    ) -> None:
+        if self.explain:
+            self.items.append(ItemTrace(kind, ident, playbook, kept, reason, trace))
+
+
+def _reason(holds: bool) -> str:
+    return "condition holds" if holds else "condition does not hold"
+
+
+def _effect(cr: CompiledRule) -> str:
+    rule = cr.rule
+    parts = [
+        f"{name}={value}"
+        for name, value in (
+            ("impact", rule.impact),
+            ("urgency", rule.urgency),
+            ("priority", rule.priority),
+        )
+        if value
+    ]
+    return ", ".join(parts)
+
+
+def _playbook_info(cp: CompiledPlaybook) -> dict[str, Any]:
+    playbook = cp.playbook
+    return {"id": playbook.id, "title": playbook.title, "owner": playbook.owner or ""}
+
+
+def evaluate(
+    compiled: CompiledLibrary, incident: Incident, at: datetime, explain: bool = False
+) -> Plan:
+    """The plan for `incident` at the moment `at` (an aware datetime)."""
+    run = _Evaluation(compiled, incident, at, explain)
+    ctx: Context = {"incident": incident.data}
+    selected, playbook_traces = run.select(ctx)
+    classification, rule_traces = run.classify(selected, ctx)
+    priority = compiled.priorities[classification.priority.value]
+    deadlines = run.deadlines(priority)
+    plan_ctx: Context = {
+        "incident": incident.data,
+        "priority": priority.id,
+        "impact": classification.impact.value,
+        "urgency": classification.urgency.value,
+    }
+    template_ctx: Context = {
+        "incident": incident.data,
+        "priority": {"id": priority.id, "name": priority.name, "description": priority.description},
+        "impact": classification.impact.value,
+        "urgency": classification.urgency.value,
+        "deadlines": {
+            "respondBy": format_timestamp(deadlines.respond_by),
+            "resolveBy": format_timestamp(deadlines.resolve_by),
+        },
+        "at": format_timestamp(at),
+    }
+    steps = run.steps(selected, plan_ctx, template_ctx, priority, deadlines.sla_start)
+    escalation = run.escalation(selected, plan_ctx, deadlines.sla_start)
+    notifications = run.notifications(selected, plan_ctx, template_ctx)
+    trace = None
+    if explain:
+        c = classification
+        cell = f"{c.impact.value} × {c.urgency.value} → {c.matrix_priority}"
+        trace = Trace(tuple(playbook_traces), tuple(rule_traces), cell, tuple(run.items))
+    return Plan(
+        incident_id=incident.id,
+        incident_title=incident.title,
+        at=at,
+        playbooks=tuple((cp.playbook.id, cp.playbook.title) for cp in selected),
+        classification=classification,
+        priority=PriorityInfo(priority.id, priority.name, priority.description),
+        deadlines=deadlines,
+        steps=tuple(steps),
+        escalation=escalation,
+        notifications=tuple(notifications),
+        errors=tuple(run.errors),
+        trace=trace,
+    )

@@ -1,0 +1,179 @@
+"""The plan: what the library says to do about one incident at one moment, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+# --- explain trace ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionTrace:
+    """How one condition node evaluated; leaves carry the field, actual and expected values."""
+
+    kind: str  # all | any | not | leaf | expr
+    result: bool
+    name: str = ""
+    field: str = ""
+    operator: str = ""
+    expected: Any = None
+    actual: Any = None
+    note: str = ""
+    location: str = ""
+    children: tuple[ConditionTrace, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookTrace:
+    id: str
+    selected: bool
+    reason: str
+    condition: ConditionTrace | None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTrace:
+    origin: str  # playbook id, or "policy"
+    id: str
+    matched: bool
+    effect: str  # e.g. "impact=extensive, urgency=critical" or "priority=P1"
+    decided: tuple[str, ...]  # which values this rule decided: impact, urgency, priority
+    condition: ConditionTrace
+
+
+@dataclass(frozen=True, slots=True)
+class ItemTrace:
+    """A step, tier or notification: kept or skipped, and why."""
+
+    kind: str  # step | tier | notification
+    id: str
+    playbook: str
+    kept: bool
+    reason: str
+    condition: ConditionTrace | None
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    playbooks: tuple[PlaybookTrace, ...]
+    rules: tuple[RuleTrace, ...]
+    matrix_cell: str
+    items: tuple[ItemTrace, ...]
+
+
+# --- plan -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A classified value and what decided it."""
+
+    value: str
+    decided_by: str  # "rule <origin>/<id>", "defaults of playbook <id>", "policy defaults", ...
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    impact: Decision
+    urgency: Decision
+    priority: Decision
+    matrix_priority: str
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityInfo:
+    id: str
+    name: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    sla_start: datetime
+    respond_by: datetime
+    resolve_by: datetime
+    clock: str  # "24x7" or a calendar id
+    respond_overdue: bool
+    resolve_overdue: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LinkOut:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    id: str
+    playbook: str
+    title: str
+    details: str
+    owner: str | None
+    owner_name: str | None
+    due: datetime | None
+    overdue: bool
+    depends_on: tuple[str, ...]
+    links: tuple[LinkOut, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    id: str
+    name: str
+    team: str
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationEntry:
+    at: datetime
+    after: timedelta
+    tier: int  # 1-based
+    cycle: int  # 0 = first pass, 1.. = repeats
+    targets: tuple[Target, ...]
+    status: str  # due | pending | cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPlan:
+    source: str  # playbook id, "policy", or "" when none
+    stop_when_acknowledged: bool
+    entries: tuple[EscalationEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedNotification:
+    id: str
+    playbook: str
+    channel: str
+    kind: str
+    to: tuple[str, ...]
+    subject: str | None
+    body: str
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlanError:
+    """A problem met while evaluating (e.g. a template failing on this incident)."""
+
+    where: str  # "<file>:<line>:<col>"
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    incident_id: str
+    incident_title: str
+    at: datetime
+    playbooks: tuple[tuple[str, str], ...]  # (id, title) in merge order
+    classification: Classification
+    priority: PriorityInfo
+    deadlines: Deadlines
+    steps: tuple[PlanStep, ...]
+    escalation: EscalationPlan
+    notifications: tuple[RenderedNotification, ...]
+    errors: tuple[PlanError, ...] = ()
+    trace: Trace | None = field(default=None)
