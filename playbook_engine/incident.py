@@ -7,7 +7,7 @@ problem is reported by field path; nothing here ever renders it as a template.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -82,7 +82,12 @@ def parse_incident(display: str, content: str | bytes, overrides: Iterable[str] 
         problems += _apply_override(data, assignment)
     if problems:
         raise InputError(problems)
-    problems = schema.validate_instance(data, "incident", doc.span)
+    return build_incident(data, doc.span)
+
+
+def build_incident(data: dict[str, Any], span_of: Callable[[str], Span]) -> Incident:
+    """Validate incident data against the schema and parse its timestamps; raises `InputError`."""
+    problems = schema.validate_instance(data, "incident", span_of)
     if problems:
         raise InputError(problems)
     parsed: dict[str, datetime | None] = {}
@@ -95,7 +100,7 @@ def parse_incident(display: str, content: str | bytes, overrides: Iterable[str] 
             parsed[name] = parse_timestamp(value)
         except ValueError as exc:
             problems.append(
-                error("IN103", f"{name}: {exc}", doc.span(f"/{name}"), pointer=f"/{name}")
+                error("IN103", f"{name}: {exc}", span_of(f"/{name}"), pointer=f"/{name}")
             )
     if problems:
         raise InputError(problems)

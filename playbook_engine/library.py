@@ -1,0 +1,151 @@
+"""Find, load, validate and compile a library directory.
+
+A library is a directory tree holding one Policy and any number of Playbooks (`*.yaml`,
+`*.yml`, `*.json`); files under `tests/` and `incidents/` directories hold test suites and
+example incidents and are not library documents.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import loader, schema
+from .build import build_playbook, build_policy
+from .checks import check_library
+from .compiler import CompiledLibrary, compile_library
+from .diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics
+from .model import Library, Playbook, Policy
+
+DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
+NON_LIBRARY_DIRS = frozenset({"tests", "incidents"})
+POLICY_NAMES = ("policy.yaml", "policy.yml", "policy.json")
+ENV_VAR = "PLAYBOOK_LIBRARY"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """A library and everything found while loading it (compiled is None if it cannot be)."""
+
+    root: str
+    files: tuple[str, ...]
+    compiled: CompiledLibrary | None
+    diagnostics: list[Diagnostic]
+
+    @property
+    def ok(self) -> bool:
+        return self.compiled is not None and not any(d.is_error for d in self.diagnostics)
+
+
+def find_library_root(start: Path | None = None) -> Path | None:
+    """The library for a command run without paths: `$PLAYBOOK_LIBRARY`, else the nearest
+    directory at or above `start` holding a policy file directly or in `playbooks/`."""
+    configured = os.environ.get(ENV_VAR)
+    if configured:
+        return Path(configured)
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        for candidate in (directory, directory / "playbooks"):
+            if any((candidate / name).is_file() for name in POLICY_NAMES):
+                return candidate
+    return None
+
+
+def library_root_of(path: Path) -> Path | None:
+    """The library a file or directory belongs to: the nearest ancestor holding a policy file."""
+    here = path.resolve()
+    for directory in (here if here.is_dir() else here.parent, *here.parents):
+        if any((directory / name).is_file() for name in POLICY_NAMES):
+            return directory
+    return None
+
+
+def discover(root: Path) -> list[Path]:
+    """Library document files below `root`, sorted, skipping hidden, tests/ and incidents/."""
+    found = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(
+            d for d in subdirs if not d.startswith(".") and d not in NON_LIBRARY_DIRS
+        )
+        for name in sorted(files):
+            if name.endswith(DOCUMENT_SUFFIXES) and not name.startswith("."):
+                found.append(Path(directory) / name)
+    return found
+
+
+def display_path(path: Path) -> str:
+    """A path as shown in diagnostics: relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def incident_fields() -> frozenset[str]:
+    """Top-level incident fields the incident schema declares."""
+    return frozenset(schema.load_schema("incident").get("properties", {}))
+
+
+def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
+    """Load every document of the library at `root` and validate and compile it."""
+    paths = list(files) if files is not None else discover(root)
+    diagnostics: list[Diagnostic] = []
+    policies: list[Policy] = []
+    playbooks: list[Playbook] = []
+    shown = [display_path(p) for p in paths]
+    for path, display in zip(paths, shown, strict=True):
+        doc, found = loader.load_file(path, display)
+        diagnostics += found
+        if doc is None:
+            continue
+        found = schema.validate_document(doc)
+        diagnostics += found
+        if any(d.is_error for d in found):
+            continue
+        kind = doc.data["kind"]
+        if kind == "Policy":
+            policy, found = build_policy(doc)
+            policies.append(policy)
+            diagnostics += found
+        elif kind == "Playbook":
+            playbook, found = build_playbook(doc)
+            playbooks.append(playbook)
+            diagnostics += found
+    root_display = display_path(root)
+    if not policies:
+        diagnostics.append(
+            error(
+                "PB305",
+                "the library has no Policy document",
+                Span(root_display),
+                hint="a library needs exactly one document with `kind: Policy` (see README)",
+            )
+        )
+        return LoadResult(root_display, tuple(shown), None, sorted_diagnostics(diagnostics))
+    for extra in policies[1:]:
+        diagnostics.append(
+            error(
+                "PB305",
+                f"a library has exactly one Policy; the first is {policies[0].path}",
+                extra.span,
+                hint="merge the policies into one document",
+            )
+        )
+    library = Library(root_display, policies[0], tuple(playbooks), tuple(shown))
+    fields = incident_fields()
+    diagnostics += check_library(library, fields)
+    compiled, found = compile_library(library, fields)
+    diagnostics += found
+    return LoadResult(root_display, tuple(shown), compiled, sorted_diagnostics(diagnostics))
+
+
+def open_library(root: Path) -> CompiledLibrary:
+    """A compiled library ready to evaluate; raises `InputError` if it has errors."""
+    if not root.is_dir():
+        raise InputError([error("PB111", "library directory not found", Span(str(root)))])
+    result = load_library(root)
+    if not result.ok or result.compiled is None:
+        raise InputError([d for d in result.diagnostics if d.is_error])
+    return result.compiled

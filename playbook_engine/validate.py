@@ -1,0 +1,69 @@
+"""`playbook validate`: check library directories and files, collecting every diagnostic.
+
+A file is checked in the context of the library it belongs to (the nearest directory above it
+holding a policy), so references between documents are checked even when a pre-commit hook
+passes only the changed files; only the diagnostics of the files asked for are reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import loader, schema
+from .diagnostics import Diagnostic, Span, error, sorted_diagnostics
+from .library import POLICY_NAMES, display_path, library_root_of, load_library
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
+    diagnostics: list[Diagnostic]
+    files: int
+    unreadable: bool  # a path could not be read at all (exit 2)
+
+
+def validate_paths(paths: list[Path]) -> ValidationResult:
+    """Validate every library directory and file in `paths`."""
+    diagnostics: list[Diagnostic] = []
+    unreadable = False
+    whole: set[Path] = set()  # library roots checked entirely
+    chosen: dict[Path, set[str]] = {}  # library root -> files asked for
+    lone: list[Path] = []  # files outside any library
+    for path in paths:
+        if not path.exists():
+            diagnostics.append(
+                error(
+                    "PB111",
+                    "no such file or directory",
+                    Span(str(path)),
+                    hint="check the path; without paths the library is found from here",
+                )
+            )
+            unreadable = True
+            continue
+        if path.is_dir():
+            own = any((path / name).is_file() for name in POLICY_NAMES)
+            whole.add(path.resolve() if own else (library_root_of(path) or path.resolve()))
+            continue
+        root = library_root_of(path)
+        if root is None:
+            lone.append(path)
+        else:
+            chosen.setdefault(root, set()).add(display_path(path))
+    files = 0
+    for root in sorted(whole | set(chosen)):
+        result = load_library(root)
+        if root in whole:
+            files += len(result.files)
+            diagnostics += result.diagnostics
+        else:
+            wanted = chosen[root]
+            files += len(wanted)
+            diagnostics += [d for d in result.diagnostics if d.span.path in wanted]
+    for path in lone:
+        files += 1
+        doc, found = loader.load_file(path, display_path(path))
+        diagnostics += found
+        if doc is not None:
+            diagnostics += schema.validate_document(doc)
+    return ValidationResult(sorted_diagnostics(diagnostics), files, unreadable)
