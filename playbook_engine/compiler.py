@@ -7,13 +7,16 @@ Everything that can be known without an incident is found here and reported as d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from . import sandbox
 from .checks import PLAN_ROOTS, check_field_path
 from .conditions import CompiledCondition, ConditionCompiler
 from .diagnostics import Diagnostic, error
+from .incident import Incident, pointer_span
 from .model import (
     Calendar,
     Channel,
@@ -31,6 +34,7 @@ from .model import (
     Template,
     Tier,
 )
+from .plan import Plan
 
 TEMPLATE_ROOTS = frozenset(
     {"incident", "priority", "impact", "urgency", "deadlines", "at", "playbook"}
@@ -110,6 +114,20 @@ class CompiledLibrary:
     calendars: dict[str, Calendar]
     roles: dict[str, Role]
     oncall: dict[str, OnCall]
+
+    def evaluate(
+        self, incident: Incident | Mapping[str, Any], at: datetime, explain: bool = False
+    ) -> Plan:
+        """The plan for an incident (an `Incident` or its data) at the moment `at`.
+
+        Incident data is validated first; invalid data raises `InputError`.
+        """
+        from .engine import evaluate
+        from .incident import build_incident
+
+        if not isinstance(incident, Incident):
+            incident = build_incident(dict(incident), pointer_span("<incident>"))
+        return evaluate(self, incident, at, explain)
 
 
 class _Compiler:

@@ -33,6 +33,11 @@ class Incident:
     resolved_at: datetime | None
 
 
+def pointer_span(display: str) -> Callable[[str], Span]:
+    """Spans for data without a source map: the display name followed by the field's pointer."""
+    return lambda pointer: Span(f"{display}{pointer}")
+
+
 def read_source(source: str, stdin_text: str | None = None) -> tuple[str, str | bytes]:
     """The display name and raw content of `source`: a path, or '-' for `stdin_text`."""
     if source == "-":
