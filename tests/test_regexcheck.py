@@ -1,0 +1,46 @@
+"""The static check for catastrophic backtracking in `matches` patterns."""
+
+from __future__ import annotations
+
+import pytest
+
+from playbook_engine.regexcheck import backtracking_risk
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(a+)+$",
+        r"(a*)*b",
+        r"^(\w+\s?)*$",
+        r"(x+x+)+y",
+        r"(.*a){1000}",
+        r"(a|a)*",
+        r"(foo|foo)+x",
+        r"((ab)+c)+",
+        r"(?=(a+)+)b",
+    ],
+)
+def test_refuses_nested_unbounded_repeats(pattern: str) -> None:
+    assert backtracking_risk(pattern) is not None
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(?i)timeout",
+        r"^db-(primary|replica)-[0-9]+$",
+        r"(\d{1,3}\.){3}\d{1,3}",
+        r".*foo.*",
+        r"(a|b)*",
+        r"(ab|ac)*",
+        r"^5\d\d$",
+        r"data (loss|corruption)",
+    ],
+)
+def test_accepts_ordinary_patterns(pattern: str) -> None:
+    assert backtracking_risk(pattern) is None
+
+
+def test_invalid_pattern_is_left_to_the_compiler() -> None:
+    assert backtracking_risk("(unclosed") is None
