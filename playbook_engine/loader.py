@@ -1,15 +1,44 @@
 """Safe loading of YAML and JSON documents into data plus a source map.
 
-(Stub: the interface below is the contract; the loading itself is being written.)
+One pass over the parser's events (libyaml's `CParser` when present) checks every limit *as
+the events arrive*, before anything is built from them, and builds plain JSON-compatible data
+with its positions at the same time. `yaml.compose` is not used: its recursive C composer
+crashes the interpreter on deeply nested input, and a second walk over its node graph would
+cost a second pass. Building from events is iterative, so no input can exhaust the stack.
+
+Scalars are resolved by our own rules, the YAML 1.2 core schema without YAML 1.1 surprises:
+
+- `true`/`false` (also `True`, `TRUE`, ...) are booleans; `yes`, `no`, `on`, `off`, `y`, `n`
+  stay strings;
+- `null`, `Null`, `NULL`, `~` and an empty value are null;
+- integers are `[-+]?[0-9]+`, `0o17`, `0x1F`; floats `[-+]?(.5|1|1.|1.5)(e[-+]?5)?`;
+  `1_000`, `9:30` (sexagesimal) and `2026-03-14` (timestamp) stay strings;
+- `.nan` and `.inf` are refused: JSON cannot hold them.
+
+Mapping keys must be strings (JSON has no other keys); duplicates are found by comparing the
+resolved strings, so `yes` and `"yes"` collide. A non-string key such as `1` or `1.0` is an
+error of its own (PB109), which is why numeric keys are never compared.
+
+A file named `*.json` must be strict JSON (flow collections, double-quoted strings, JSON
+literals: `NaN` and `Infinity` are refused). Other text is read as YAML, of which JSON is a
+subset, so JSON arriving under another name loads the same way.
 """
 
 from __future__ import annotations
 
+import codecs
+import math
+import re
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .diagnostics import Span
+import yaml
+
+from .diagnostics import Diagnostic, Span, error
+from .limits import DEFAULT_LIMITS, Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +70,736 @@ class SourceDoc:
             line, col = self.key_positions[pointer]
             return Span(self.path, line, col)
         return self.span(pointer)
+
+
+def escape_pointer_token(token: str) -> str:
+    """One RFC 6901 reference token: `~` becomes `~0`, `/` becomes `~1`."""
+    if "~" in token or "/" in token:
+        return token.replace("~", "~0").replace("/", "~1")
+    return token
+
+
+def load_file(
+    path: Path, display: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> tuple[SourceDoc | None, list[Diagnostic]]:
+    """Load one document file; `display` is the name diagnostics show (default: `path`).
+
+    Returns the document and no diagnostics, or None and at least one error diagnostic.
+    Reads at most `limits.max_file_bytes + 1` bytes, so a huge or endless file costs nothing.
+    """
+    shown = str(path) if display is None else display
+    try:
+        if path.is_dir():
+            return None, [_fail("PB111", "is a directory, not a document", Span(shown))]
+        with path.open("rb") as handle:
+            content = handle.read(limits.max_file_bytes + 1)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return None, [_fail("PB111", f"cannot read file: {reason}", Span(shown))]
+    return load_text(content, shown, limits, json_only=path.suffix.lower() == ".json")
+
+
+def load_text(
+    text: str | bytes,
+    display: str,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    json_only: bool | None = None,
+) -> tuple[SourceDoc | None, list[Diagnostic]]:
+    """Load one document from text or UTF-8 bytes; `display` names it in diagnostics.
+
+    `json_only` demands strict JSON; by default it is on when `display` ends in `.json`.
+    Returns the document and no diagnostics, or None and at least one error diagnostic.
+    """
+    if json_only is None:
+        json_only = display.lower().endswith(".json")
+    try:
+        decoded = _decode(text, display, limits)
+    except _Stop as stop:
+        return None, [stop.diagnostic]
+    return _Builder(decoded, display, limits, json_only).run()
+
+
+# --- decoding ---------------------------------------------------------------------------
+
+_UTF16_32_BOMS = (
+    codecs.BOM_UTF32_LE,
+    codecs.BOM_UTF32_BE,
+    codecs.BOM_UTF16_LE,
+    codecs.BOM_UTF16_BE,
+)
+
+
+def _decode(text: str | bytes, display: str, limits: Limits) -> str:
+    """Text with any BOM removed, after the size and encoding checks."""
+    if isinstance(text, str):
+        # A character is at least one byte: only short text needs encoding to be measured.
+        if len(text) <= limits.max_file_bytes:
+            try:
+                size = len(text.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                line, col = _line_col(text, exc.start)
+                raise _Stop(
+                    _fail(
+                        "PB107",
+                        f"text holds a lone surrogate U+{ord(text[exc.start]):04X}, not Unicode",
+                        Span(display, line, col),
+                        "the text was decoded wrongly; re-read it as UTF-8",
+                    )
+                ) from None
+        else:
+            size = len(text)
+        _check_size(size, display, limits)
+        return text.removeprefix("\ufeff")
+    _check_size(len(text), display, limits)
+    if text.startswith(_UTF16_32_BOMS):
+        raise _Stop(
+            _fail(
+                "PB107",
+                "file is UTF-16 or UTF-32 (it starts with that byte order mark), not UTF-8",
+                Span(display, 1, 1),
+                "save the file as UTF-8",
+            )
+        )
+    body = text.removeprefix(codecs.BOM_UTF8)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bom = len(text) - len(body)
+        line = body.count(b"\n", 0, exc.start) + 1
+        line_start = body.rfind(b"\n", 0, exc.start) + 1
+        col = len(body[line_start : exc.start].decode("utf-8", "replace")) + 1
+        raise _Stop(
+            _fail(
+                "PB107",
+                f"not valid UTF-8: byte 0x{body[exc.start]:02x} at offset {exc.start + bom}",
+                Span(display, line, col),
+                "save the file as UTF-8",
+            )
+        ) from None
+
+
+def _check_size(size: int, display: str, limits: Limits) -> None:
+    if size > limits.max_file_bytes:
+        raise _Stop(
+            _fail(
+                "PB106",
+                f"document is larger than {limits.max_file_bytes} bytes",
+                Span(display),
+                "split it into several files",
+            )
+        )
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+# --- scalar resolution ------------------------------------------------------------------
+
+_CORE = "tag:yaml.org,2002:"
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_NUMBER_START = frozenset("0123456789+-.")
+_INT = re.compile(r"[-+]?[0-9]+")
+_OCT = re.compile(r"0o[0-7]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_NOT_A_NUMBER = re.compile(r"[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+_JSON_LITERAL = re.compile(r"true|false|null|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_JSON_NOT_A_NUMBER = frozenset({"NaN", "Infinity", "-Infinity", "+Infinity"})
+# str() of a larger int raises (Python's 4300-digit limit), so such a number could not be shown.
+_MAX_INT_BITS = 14_000
+_REFUSED_TAG_HINTS = {
+    "binary": "write the data as a base64 string",
+    "set": "write a sequence (a list)",
+    "omap": "write a mapping, or a sequence of one-key mappings",
+    "pairs": "write a sequence of one-key mappings",
+    "timestamp": 'write the timestamp as a quoted string: "2026-03-14T02:17:00Z"',
+    "merge": "write the keys out in full",
+    "value": "write the value itself",
+}
+_SCALAR_TAGS = frozenset({"str", "null", "bool", "int", "float"})
+# A surrogate pair escape (JSON's way to write U+10000 and above) not preceded by a backslash
+# escaping its backslash. libyaml refuses these, so they become the character they encode.
+_SURROGATE_PAIR = re.compile(
+    r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
+)
+_PAIR_SHRINK = len(r"\ud83d\ude00") - 1
+
+
+class _Refused(Exception):
+    """A scalar or node that cannot be loaded; the builder turns it into a diagnostic."""
+
+    def __init__(self, code: str, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.code, self.message, self.hint = code, message, hint
+
+
+def _resolve_plain(text: str) -> Any:
+    """The value of an untagged plain scalar under our rules (see the module docstring)."""
+    if text in _NULLS:
+        return None
+    if text in _BOOLS:
+        return _BOOLS[text]
+    if text[0] not in _NUMBER_START:
+        return text
+    if _INT.fullmatch(text):
+        return _integer(text, 10)
+    if _OCT.fullmatch(text):
+        return _integer(text[2:], 8)
+    if _HEX.fullmatch(text):
+        return _integer(text[2:], 16)
+    if _FLOAT.fullmatch(text):
+        number = float(text)
+        if math.isinf(number):
+            raise _Refused("PB109", f"number {text[:40]} is too large for JSON", _quote_hint(text))
+        return number
+    if _NOT_A_NUMBER.fullmatch(text):
+        raise _Refused("PB109", f"{text} is not a JSON number", _quote_hint(text))
+    return text
+
+
+def _integer(digits: str, base: int) -> int:
+    try:
+        number = int(digits, base)
+    except ValueError:
+        number = None
+    if number is None or number.bit_length() > _MAX_INT_BITS:
+        raise _Refused("PB109", "integer is too large", _quote_hint(digits[:20] + "..."))
+    return number
+
+
+def _quote_hint(text: str) -> str:
+    return f'quote it if you mean the text: "{text}"'
+
+
+def _resolve_tagged(tag: str, text: str) -> Any:
+    """The value of a scalar with an explicit tag: `!`, or a core scalar tag that fits it."""
+    if tag == "!":
+        return text
+    name = tag.removeprefix(_CORE)
+    if name == "str":
+        return text
+    value: Any = _resolve_plain(text) if text else None
+    fits = {
+        "null": value is None,
+        "bool": isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+    }
+    if name not in fits:
+        raise _tag_refusal(tag, "scalar")
+    if not fits[name]:
+        raise _Refused(
+            "PB103", f"{text!r} is not a valid !!{name}", "remove the tag or fix the value"
+        )
+    if name == "float":
+        try:
+            return float(value)
+        except OverflowError:
+            raise _Refused("PB109", "number is too large for JSON", _quote_hint(text)) from None
+    return value
+
+
+def _tag_refusal(tag: str, kind: str) -> _Refused:
+    name = tag.removeprefix(_CORE)
+    shown = "!!" + name if tag.startswith(_CORE) else tag
+    if name in _REFUSED_TAG_HINTS:
+        return _Refused("PB103", f"tag {shown} is not supported", _REFUSED_TAG_HINTS[name])
+    if name in _SCALAR_TAGS or name in ("map", "seq"):
+        return _Refused("PB103", f"tag {shown} cannot be used on a {kind}", "remove the tag")
+    return _Refused(
+        "PB103",
+        f"tag {shown} is refused: documents hold plain data only",
+        "remove the tag; only !!str, !!int, !!float, !!bool, !!null, !!map and !!seq are allowed",
+    )
+
+
+# --- building data from events ----------------------------------------------------------
+
+_EventSource: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Where nodes under a refused key go: such a document is never returned, so any pointer will do.
+_REFUSED_POINTER = "/-"
+
+
+class _Stop(Exception):
+    """A problem after which the rest of the document cannot be read."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+class _Retry(Exception):
+    """A rewritten escape turned out not to be inside a double-quoted string."""
+
+
+@dataclass(slots=True)
+class _Frame:
+    """An open mapping or sequence."""
+
+    container: dict[str, Any] | list[Any]
+    pointer: str
+    anchor: str | None
+    pos: tuple[int, int]
+    nodes_before: int
+    values_from: int
+    keys_from: int
+    is_key: bool  # a collection used as a mapping key: refused when it ends
+    height: int = 1
+    key: str | None = None  # mapping: the key whose value comes next (None: key refused)
+    key_pointer: str = ""  # mapping: the pointer of that value
+    expect_key: bool = False  # mapping: the next node is a key
+    key_lines: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Anchored:
+    """What an anchor names: its value and the part of the source map its subtree wrote."""
+
+    value: Any
+    nodes: int
+    height: int
+    pointer: str
+    values: tuple[int, int]
+    keys: tuple[int, int]
+
+
+class _Builder:
+    """Reads the events of one text, checks limits and builds data with positions."""
+
+    def __init__(self, text: str, display: str, limits: Limits, json_only: bool) -> None:
+        self.original = text
+        self.display = display
+        self.limits = limits
+        self.json_only = json_only
+
+    def run(self) -> tuple[SourceDoc | None, list[Diagnostic]]:
+        text, shifts = self.original, list[int]()
+        if "\\u" in text:
+            text, shifts = _rewrite_surrogate_pairs(text)
+        try:
+            return self._build(text, shifts)
+        except _Retry:
+            return self._build(self.original, [])
+
+    def _build(self, text: str, shifts: list[int]) -> tuple[SourceDoc | None, list[Diagnostic]]:
+        self.text, self.shifts = text, shifts
+        self.problems: list[Diagnostic] = []
+        self.values: list[tuple[str, tuple[int, int]]] = []
+        self.keys: list[tuple[str, tuple[int, int]]] = []
+        self.anchors: dict[str, _Anchored] = {}
+        self.open_anchors: set[str] = set()
+        self.nodes = 0
+        self.aliases = 0
+        self.stack: list[_Frame] = []
+        self.root: Any = None
+        self.root_empty = False
+        source = _EventSource(text)
+        try:
+            documents = self._events(source)
+        except _Stop as stop:
+            return None, [*self.problems, stop.diagnostic]
+        except yaml.MarkedYAMLError as exc:
+            return None, [*self.problems, self._syntax_error(exc)]
+        except yaml.reader.ReaderError as exc:
+            line, col = self._byte_position(exc.position)
+            span = Span(self.display, line, col)
+            return None, [*self.problems, _fail("PB101", f"YAML syntax error: {exc.reason}", span)]
+        except yaml.YAMLError as exc:
+            return None, [
+                *self.problems,
+                _fail("PB101", f"YAML syntax error: {exc}", Span(self.display)),
+            ]
+        finally:
+            source.dispose()
+        if not documents or self.root_empty:
+            self.problems.append(
+                _fail(
+                    "PB110",
+                    "empty document",
+                    Span(self.display, 1, 1),
+                    "a document starts with apiVersion and kind",
+                )
+            )
+        if self.problems:
+            return None, self.problems
+        return SourceDoc(self.display, self.root, dict(self.values), dict(self.keys)), []
+
+    def _events(self, source: Any) -> int:
+        """Consume every event; returns the number of documents (0 or 1)."""
+        documents = 0
+        stack = self.stack
+        while True:
+            event = source.get_event()
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                self._scalar(event)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                self._open(event, kind is yaml.MappingStartEvent)
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                self._close(stack.pop())
+            elif kind is yaml.AliasEvent:
+                self._alias(event)
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise _Stop(
+                        _fail(
+                            "PB108",
+                            "several documents in one file",
+                            self._span(event.start_mark),
+                            "put each document in its own file, and remove the '---' line",
+                        )
+                    )
+            elif kind is yaml.StreamEndEvent:
+                return documents
+
+    # -- nodes --
+
+    def _scalar(self, event: Any) -> None:
+        text: str = event.value
+        pos = self._pos(event.start_mark)
+        if self.shifts and event.style != '"':
+            self._check_untouched(event)
+        self._count(1, event)
+        plain = not event.style
+        try:
+            if len(text) > self.limits.max_scalar_chars:
+                raise _Refused(
+                    "PB112",
+                    f"scalar is longer than {self.limits.max_scalar_chars} characters",
+                    "keep long texts in a linked document",
+                )
+            if self.json_only:
+                self._check_json(event)
+            if event.tag is not None:
+                value = _resolve_tagged(event.tag, text)
+            elif plain:
+                value = _resolve_plain(text)
+            else:
+                value = text
+        except _Refused as refused:
+            self._problem(refused, pos)
+            value = text
+        parent = self.stack[-1] if self.stack else None
+        if parent is not None and parent.expect_key:
+            if plain and text == "<<" and event.tag is None:
+                self._problem(
+                    _Refused(
+                        "PB103",
+                        "merge keys ('<<') are not supported (YAML 1.1 only)",
+                        "write the keys out in full, or quote '<<' to mean the text",
+                    ),
+                    pos,
+                )
+            self._key(parent, value, pos, text)
+            if event.anchor is not None:
+                self.anchors[event.anchor] = _Anchored(value, 1, 0, "", (0, 0), (0, 0))
+            return
+        if parent is None and plain and text == "" and event.tag is None:
+            self.root_empty = True
+        pointer = self._child_pointer(parent)
+        start = len(self.values)
+        self.values.append((pointer, pos))
+        if event.anchor is not None:
+            self.anchors[event.anchor] = _Anchored(
+                value, 1, 0, pointer, (start, start + 1), (len(self.keys), len(self.keys))
+            )
+        self._place(parent, value, 0)
+
+    def _open(self, event: Any, is_map: bool) -> None:
+        pos = self._pos(event.start_mark)
+        self._count(1, event)
+        if len(self.stack) >= self.limits.max_depth:
+            raise _Stop(
+                _fail(
+                    "PB105",
+                    f"nesting is deeper than {self.limits.max_depth} levels",
+                    Span(self.display, *pos),
+                    "flatten the structure",
+                )
+            )
+        kind = "mapping" if is_map else "sequence"
+        tag = event.tag
+        if tag is not None and tag != "!" and tag != _CORE + ("map" if is_map else "seq"):
+            self._problem(_tag_refusal(tag, kind), pos)
+        if self.json_only:
+            self._check_json(event)
+        if event.anchor is not None:
+            self.open_anchors.add(event.anchor)
+        parent = self.stack[-1] if self.stack else None
+        is_key = parent is not None and parent.expect_key
+        pointer = _REFUSED_POINTER if is_key else self._child_pointer(parent)
+        self.values.append((pointer, pos))
+        container: dict[str, Any] | list[Any] = {} if is_map else []
+        self.stack.append(
+            _Frame(
+                container,
+                pointer,
+                event.anchor,
+                pos,
+                self.nodes - 1,
+                len(self.values) - 1,
+                len(self.keys),
+                is_key,
+                expect_key=is_map,
+            )
+        )
+
+    def _close(self, frame: _Frame) -> None:
+        if frame.anchor is not None:
+            self.open_anchors.discard(frame.anchor)
+            self.anchors[frame.anchor] = _Anchored(
+                frame.container,
+                self.nodes - frame.nodes_before,
+                frame.height,
+                frame.pointer,
+                (frame.values_from, len(self.values)),
+                (frame.keys_from, len(self.keys)),
+            )
+        parent = self.stack[-1] if self.stack else None
+        if frame.is_key:
+            assert parent is not None
+            self._key(parent, frame.container, frame.pos, "")
+        else:
+            self._place(parent, frame.container, frame.height)
+
+    def _alias(self, event: Any) -> None:
+        pos = self._pos(event.start_mark)
+        if self.json_only:
+            self._check_json(event)
+        name: str = event.anchor
+        anchored = self.anchors.get(name)
+        if anchored is None:
+            if name in self.open_anchors:
+                raise _Stop(
+                    _fail(
+                        "PB104",
+                        f"alias *{name} refers to a node that contains it (endless expansion)",
+                        Span(self.display, *pos),
+                        "remove the recursive alias",
+                    )
+                )
+            raise _Stop(
+                _fail(
+                    "PB101",
+                    f"YAML syntax error: alias *{name} has no anchor &{name} before it",
+                    Span(self.display, *pos),
+                    f"define &{name} on a value before any *{name}",
+                )
+            )
+        self.aliases += 1
+        if self.aliases > self.limits.max_aliases:
+            raise _Stop(
+                _fail(
+                    "PB104",
+                    f"more than {self.limits.max_aliases} aliases",
+                    Span(self.display, *pos),
+                    "write the repeated parts out, or split the document",
+                )
+            )
+        self._count(anchored.nodes, event)
+        if len(self.stack) + anchored.height > self.limits.max_depth:
+            raise _Stop(
+                _fail(
+                    "PB105",
+                    f"nesting is deeper than {self.limits.max_depth} levels once *{name} expands",
+                    Span(self.display, *pos),
+                    "flatten the structure",
+                )
+            )
+        # A copy, so that a caller changing one place does not change the other.
+        value = _copy(anchored.value) if anchored.height else anchored.value
+        parent = self.stack[-1] if self.stack else None
+        if parent is not None and parent.expect_key:
+            self._key(parent, value, pos, "")
+            return
+        pointer = self._child_pointer(parent)
+        self.values.append((pointer, pos))
+        base = len(anchored.pointer)
+        start, end = anchored.values
+        self.values += [(pointer + p[base:], at) for p, at in self.values[start + 1 : end]]
+        start, end = anchored.keys
+        self.keys += [(pointer + p[base:], at) for p, at in self.keys[start:end]]
+        self._place(parent, value, anchored.height)
+
+    def _key(self, parent: _Frame, key: Any, pos: tuple[int, int], text: str) -> None:
+        parent.expect_key = False
+        parent.key = None
+        if not isinstance(key, str):
+            hint = _quote_hint(text) if text else "use a string key"
+            self._problem(
+                _Refused("PB109", f"mapping key is {_json_type(key)}; JSON keys are strings", hint),
+                pos,
+            )
+            return
+        first = parent.key_lines.get(key)
+        if first is not None:
+            self._problem(
+                _Refused(
+                    "PB102",
+                    f"duplicate key {key!r} (first written on line {first})",
+                    "remove one of them; YAML would silently keep only the last",
+                ),
+                pos,
+            )
+            return
+        parent.key_lines[key] = pos[0]
+        parent.key = key
+        parent.key_pointer = f"{parent.pointer}/{escape_pointer_token(key)}"
+        self.keys.append((parent.key_pointer, pos))
+
+    def _place(self, parent: _Frame | None, value: Any, height: int) -> None:
+        if parent is None:
+            self.root = value
+            return
+        if height + 1 > parent.height:
+            parent.height = height + 1
+        if isinstance(parent.container, list):
+            parent.container.append(value)
+        else:
+            if parent.key is not None:
+                parent.container[parent.key] = value
+            parent.expect_key = True
+            parent.key = None
+
+    def _child_pointer(self, parent: _Frame | None) -> str:
+        if parent is None:
+            return ""
+        if isinstance(parent.container, list):
+            return f"{parent.pointer}/{len(parent.container)}"
+        return _REFUSED_POINTER if parent.key is None else parent.key_pointer
+
+    # -- checks --
+
+    def _count(self, nodes: int, event: Any) -> None:
+        self.nodes += nodes
+        if self.nodes > self.limits.max_nodes:
+            raise _Stop(
+                _fail(
+                    "PB104",
+                    f"document expands to more than {self.limits.max_nodes} nodes",
+                    self._span(event.start_mark),
+                    "aliases multiply nodes: write less, or fewer aliases of large anchors",
+                )
+            )
+
+    def _check_json(self, event: Any) -> None:
+        """In a `.json` file, stop at the first thing JSON does not have (NaN is a PB109)."""
+        problem = ""
+        if event.anchor is not None:
+            problem = "a YAML anchor or alias"
+        elif event.tag is not None:
+            problem = "a YAML tag"
+        elif isinstance(event, yaml.CollectionStartEvent):
+            problem = "" if event.flow_style else "an indented (block) mapping or sequence"
+        elif not event.style:
+            text: str = event.value
+            if text in _JSON_NOT_A_NUMBER:
+                raise _Refused("PB109", f"{text} is not a JSON number", _quote_hint(text))
+            problem = "" if _JSON_LITERAL.fullmatch(text) else f"unquoted text {text[:40]!r}"
+        elif event.style != '"':
+            problem = "a string not in double quotes"
+        if problem:
+            raise _Stop(
+                _fail(
+                    "PB101",
+                    f"not JSON: {problem}",
+                    self._span(event.start_mark),
+                    "write strict JSON, or give the file a .yaml name",
+                )
+            )
+
+    def _check_untouched(self, event: Any) -> None:
+        """Raise `_Retry` if a rewritten escape lies inside this non-double-quoted scalar."""
+        start = bisect_left(self.shifts, event.start_mark.index)
+        if start < len(self.shifts) and self.shifts[start] < event.end_mark.index:
+            raise _Retry
+
+    def _problem(self, refused: _Refused, pos: tuple[int, int]) -> None:
+        self.problems.append(
+            _fail(refused.code, refused.message, Span(self.display, *pos), refused.hint)
+        )
+
+    # -- positions --
+
+    def _pos(self, mark: Any) -> tuple[int, int]:
+        if not self.shifts:
+            return mark.line + 1, mark.column + 1
+        # Each rewritten pair earlier on the same line made the line shorter.
+        before = bisect_left(self.shifts, mark.index) - bisect_left(
+            self.shifts, mark.index - mark.column
+        )
+        return mark.line + 1, mark.column + 1 + before * _PAIR_SHRINK
+
+    def _span(self, mark: Any) -> Span:
+        return Span(self.display, *self._pos(mark))
+
+    def _byte_position(self, offset: int) -> tuple[int, int]:
+        """libyaml reports reader errors as an offset into the UTF-8 encoding."""
+        if _EventSource is yaml.SafeLoader:
+            return _line_col(self.text, offset)
+        prefix = self.text.encode("utf-8")[:offset].decode("utf-8", "replace")
+        return _line_col(self.text, len(prefix))
+
+    def _syntax_error(self, exc: yaml.MarkedYAMLError) -> Diagnostic:
+        mark = exc.problem_mark or exc.context_mark
+        message = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            started = exc.context_mark
+            where = "" if started is None else f" on line {self._pos(started)[0]}"
+            message = f"{message} ({exc.context}{where})"
+        span = self._span(mark) if mark is not None else Span(self.display)
+        return _fail("PB101", f"YAML syntax error: {message}", span, _syntax_hint(message))
+
+
+def _rewrite_surrogate_pairs(text: str) -> tuple[str, list[int]]:
+    """Text with each surrogate pair escape written as its character, and where those are."""
+    shifts: list[int] = []
+    parts: list[str] = []
+    last = length = 0
+    for match in _SURROGATE_PAIR.finditer(text):
+        high, low = int(match[2], 16), int(match[3], 16)
+        char = chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+        kept = text[last : match.start()] + match[1]
+        length += len(kept)
+        shifts.append(length)
+        parts += [kept, char]
+        length += 1
+        last = match.end()
+    parts.append(text[last:])
+    return "".join(parts), shifts
+
+
+def _copy(value: Any) -> Any:
+    """A copy of JSON-like data (at most `max_depth` deep, so recursion is safe)."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def _syntax_hint(message: str) -> str:
+    if "tab" in message or "cannot start any token" in message:
+        return "indent with spaces, not tabs; quote values that start with @ or `"
+    if "mapping values are not allowed" in message:
+        return "quote a value that contains ': '"
+    return "check the indentation and quoting around this position"
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a mapping" if isinstance(value, dict) else "a sequence"
+
+
+def _fail(code: str, message: str, span: Span, hint: str = "") -> Diagnostic:
+    return error(code, message, span, hint)
