@@ -347,9 +347,11 @@ class _Reporter:
             ]
         if not forms:
             return self.formless(instance, pointer)
-        branch = (*_FORMS, "field").index(forms[0])
+        form = forms[0]
+        ref = f"#/$defs/{'leaf' if form == 'field' else form}Condition"
+        branch = [b.get("$ref") for b in _rule(e)].index(ref)
         chosen = [c for c in e.context if c.relative_schema_path[0] == branch]
-        if forms[0] == "field":
+        if form == "field":
             return self.leaf(instance, pointer, chosen)
         return self.convert(chosen)
 
