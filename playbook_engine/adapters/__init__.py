@@ -1,0 +1,166 @@
+"""Alert payloads from monitoring and paging tools → canonical incidents (docs/format.md).
+
+`convert(payload, fmt)` turns one webhook payload into a list of incidents: most formats give
+one, Alertmanager and Grafana one per alert of the notification. Every incident has `id`,
+`title`, `startedAt` and `source: {format, payload}` (the original payload, so conditions and
+templates can reach any field of it), plus the optional documented fields the source provides.
+`convert_generic(payload, mapping)` does the same for any tool, with a mapping declared as data.
+Malformed input raises `AdapterError(message, pointer)`, the pointer being the offending
+field's path such as `alerts[0].startsAt`. A payload may also be given as JSON text.
+
+`detect(payload)` recognises a format by its distinctive keys:
+
+- `alertmanager`: an `alerts` list with `groupKey`, `receiver` or `version`, and none of
+  Grafana's marks;
+- `grafana`: an `alerts` list with `orgId`, or an alert with `silenceURL`, `dashboardURL`,
+  `panelURL`, `values` or `valueString`;
+- `pagerduty-events`: `routing_key` and `event_action`;
+- `pagerduty-webhook`: an `event` object with `event_type`;
+- `opsgenie`: `action` and an `alert` object with `alertId`;
+- `datadog`: `title` or `alert_title`, with `last_updated`, `alert_transition`,
+  `alert_cycle_key`, `aggreg_key` or `alert_priority`;
+- `cloudwatch-sns`: `TopicArn` and `Message` (an SNS message);
+- `sentry`: `action` and a `data` object holding an `event` object.
+
+The mappings, field by field, are in docs/adapters.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from . import (
+    alertmanager,
+    cloudwatch_sns,
+    datadog,
+    generic,
+    grafana,
+    opsgenie,
+    pagerduty_events,
+    pagerduty_webhook,
+    sentry,
+)
+from .common import AdapterError
+
+__all__ = ["FORMATS", "AdapterError", "check_mapping", "convert", "convert_generic", "detect"]
+
+_CONVERTERS: dict[str, Callable[[Any], list[dict[str, Any]]]] = {
+    alertmanager.FORMAT: alertmanager.convert,
+    pagerduty_events.FORMAT: pagerduty_events.convert,
+    pagerduty_webhook.FORMAT: pagerduty_webhook.convert,
+    grafana.FORMAT: grafana.convert,
+    opsgenie.FORMAT: opsgenie.convert,
+    datadog.FORMAT: datadog.convert,
+    cloudwatch_sns.FORMAT: cloudwatch_sns.convert,
+    sentry.FORMAT: sentry.convert,
+}
+FORMATS: tuple[str, ...] = tuple(_CONVERTERS)
+"""The formats `convert` and `detect` know; `generic` needs a mapping (`convert_generic`)."""
+
+_GRAFANA_ALERT_KEYS = ("silenceURL", "dashboardURL", "panelURL", "values", "valueString")
+_DATADOG_KEYS = (
+    "last_updated",
+    "alert_transition",
+    "alert_cycle_key",
+    "aggreg_key",
+    "alert_priority",
+)
+
+
+def convert(payload: Any, fmt: str) -> list[dict[str, Any]]:
+    """The canonical incidents of `payload`, read as format `fmt` (one of `FORMATS`)."""
+    converter = _CONVERTERS.get(fmt)
+    if converter is None:
+        if fmt == generic.FORMAT:
+            raise AdapterError(
+                "format 'generic' needs a mapping: use convert_generic(payload, mapping)"
+            )
+        raise AdapterError(f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
+    return converter(_parsed(payload))
+
+
+def convert_generic(payload: Any, mapping: Any) -> list[dict[str, Any]]:
+    """The canonical incidents of `payload` under a declared `mapping` (see `generic`)."""
+    return generic.convert(_parsed(payload), mapping)
+
+
+def check_mapping(mapping: Any) -> list[AdapterError]:
+    """Every problem of a generic mapping, each naming the mapping key; empty when usable."""
+    return generic.check_mapping(mapping)
+
+
+def detect(payload: Any) -> str:
+    """The format of `payload`, recognised by its shape; AdapterError if none or several fit."""
+    data = _parsed(payload)
+    matches = [fmt for fmt, test in _DETECTORS.items() if isinstance(data, dict) and test(data)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise AdapterError(
+            f"payload: ambiguous; it could be {' or '.join(matches)}: pass the format explicitly"
+        )
+    kind = (
+        "a JSON object" if isinstance(data, dict) else f"not a JSON object ({type(data).__name__})"
+    )
+    raise AdapterError(
+        f"payload: no known format matches ({kind}); known formats: {', '.join(FORMATS)}, "
+        "or generic with a mapping"
+    )
+
+
+def _parsed(payload: Any) -> Any:
+    """`payload` itself, or the value of JSON text (str or bytes)."""
+    if not isinstance(payload, str | bytes):
+        return payload
+    try:
+        return json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise AdapterError(
+            f"payload: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise AdapterError(f"payload: not UTF-8 text ({exc.reason})") from None
+
+
+def _alerts(data: dict[str, Any]) -> list[Any] | None:
+    alerts = data.get("alerts")
+    return alerts if isinstance(alerts, list) else None
+
+
+def _is_grafana(data: dict[str, Any]) -> bool:
+    alerts = _alerts(data)
+    if alerts is None:
+        return False
+    return "orgId" in data or any(
+        isinstance(alert, dict) and any(key in alert for key in _GRAFANA_ALERT_KEYS)
+        for alert in alerts
+    )
+
+
+def _is_alertmanager(data: dict[str, Any]) -> bool:
+    return (
+        _alerts(data) is not None
+        and any(key in data for key in ("groupKey", "receiver", "version"))
+        and not _is_grafana(data)
+    )
+
+
+def _child(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+_DETECTORS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    alertmanager.FORMAT: _is_alertmanager,
+    pagerduty_events.FORMAT: lambda d: "routing_key" in d and "event_action" in d,
+    pagerduty_webhook.FORMAT: lambda d: "event_type" in _child(d, "event"),
+    grafana.FORMAT: _is_grafana,
+    opsgenie.FORMAT: lambda d: "action" in d and "alertId" in _child(d, "alert"),
+    datadog.FORMAT: lambda d: (
+        ("title" in d or "alert_title" in d) and any(key in d for key in _DATADOG_KEYS)
+    ),
+    cloudwatch_sns.FORMAT: lambda d: "TopicArn" in d and "Message" in d,
+    sentry.FORMAT: lambda d: "action" in d and isinstance(_child(d, "data").get("event"), dict),
+}

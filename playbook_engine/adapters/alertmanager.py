@@ -1,0 +1,128 @@
+"""Prometheus Alertmanager webhook (payload version 4) → one incident per alert.
+
+Follows the `webhook_config` payload in the Prometheus documentation
+(prometheus.io/docs/alerting/latest/configuration/#webhook_config) and the sample v4 payload
+shipped by the `alertmanager-webhook-types` crate: top-level `receiver`, `status`, `alerts[]`,
+`groupLabels`, `commonLabels`, `commonAnnotations`, `externalURL`, `version: "4"`, `groupKey`,
+`truncatedAlerts`; each alert has `status` (firing | resolved), `labels`, `annotations`,
+`startsAt`, `endsAt`, `generatorURL`, `fingerprint`.
+
+A notification groups several alerts; each becomes its own incident (they may be different
+problems that happen to share a route). `source.payload` is the whole notification, so
+conditions can read `incident.source.payload.commonLabels.alertname`; `source.alert` is the
+alert the incident came from and `source.index` its position in `alerts`.
+
+`endsAt` is `0001-01-01T00:00:00Z` while an alert has no known end, and Prometheus also sends
+a provisional end in the future for alerts that are still firing, so `resolvedAt` is taken from
+`endsAt` only when the alert's status is `resolved`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .common import (
+    CONVENTIONAL_SEVERITY,
+    AdapterError,
+    choose,
+    incident,
+    join,
+    link,
+    mapping,
+    opt_mapping,
+    opt_str,
+    req_list,
+    req_str,
+    service_and_environment,
+    severity_labels,
+    str_labels,
+    timestamp,
+)
+
+FORMAT = "alertmanager"
+STATUS = {"firing": "triggered", "resolved": "resolved"}
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+# A format's own links for one alert, given the alert and its path.
+LinksOf = Callable[[dict[str, Any], str], list[dict[str, str] | None]]
+
+
+def convert(payload: Any) -> list[dict[str, Any]]:
+    """One canonical incident per alert of an Alertmanager webhook notification."""
+    return convert_alerts(payload, FORMAT, _no_links)
+
+
+def _no_links(alert: dict[str, Any], path: str) -> list[dict[str, str] | None]:
+    return []
+
+
+def convert_alerts(payload: Any, fmt: str, extra_links: LinksOf) -> list[dict[str, Any]]:
+    """The incidents of an Alertmanager-shaped payload (also used for Grafana's)."""
+    root = mapping(payload, "", "an alert notification (a JSON object with alerts)")
+    alerts = req_list(root, "alerts", "", "alerts")
+    group_key = opt_str(root, "groupKey", "")
+    return [
+        _incident(root, mapping(alert, join("alerts", i)), i, group_key, fmt, extra_links)
+        for i, alert in enumerate(alerts)
+    ]
+
+
+def _incident(
+    root: dict[str, Any],
+    alert: dict[str, Any],
+    index: int,
+    group_key: str | None,
+    fmt: str,
+    extra_links: LinksOf,
+) -> dict[str, Any]:
+    path = join("alerts", index)
+    labels = str_labels(opt_mapping(alert, "labels", path), join(path, "labels"))
+    annotations = str_labels(opt_mapping(alert, "annotations", path), join(path, "annotations"))
+    status_word = req_str(alert, "status", path, "firing or resolved")
+    status = choose(status_word, STATUS, join(path, "status"), "alert status")
+    fingerprint = opt_str(alert, "fingerprint", path)
+    if fingerprint is not None:
+        incident_id = fingerprint
+    elif group_key is not None:
+        incident_id = f"{group_key}#{index}"
+    else:
+        raise AdapterError(
+            f"{join(path, 'fingerprint')}: missing, and there is no groupKey to derive an id from",
+            join(path, "fingerprint"),
+        )
+    title = annotations.get("summary") or labels.get("alertname")
+    if not title:
+        raise AdapterError(
+            f"{join(path, 'labels.alertname')}: missing; expected annotations.summary or "
+            "labels.alertname for the title",
+            join(path, "labels.alertname"),
+        )
+    resolved_at = None
+    if status == "resolved":
+        ends = alert.get("endsAt")
+        if ends is not None and ends != ZERO_TIME:
+            resolved_at = timestamp(ends, join(path, "endsAt"))
+    severity = labels.get("severity", "").lower() or None
+    service, environment = service_and_environment(labels)
+    generator = opt_str(alert, "generatorURL", path)
+    return incident(
+        fmt,
+        root,
+        id=incident_id,
+        title=title,
+        started_at=timestamp(alert.get("startsAt"), join(path, "startsAt")),
+        resolvedAt=resolved_at,
+        status=status,
+        service=service,
+        environment=environment,
+        severity=severity,
+        description=annotations.get("description") or annotations.get("message"),
+        labels=severity_labels(labels, severity, CONVENTIONAL_SEVERITY),
+        links=[
+            link("Source", generator),
+            link("Runbook", annotations.get("runbook_url")),
+            *extra_links(alert, path),
+        ],
+        extra_source={"alert": alert, "index": index},
+    )

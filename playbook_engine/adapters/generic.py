@@ -1,0 +1,307 @@
+"""A mapping declared as data → incidents from any tool's JSON payload, without Python.
+
+A mapping is an object whose keys are canonical incident fields and whose values say where each
+value comes from (the JSON Schema is `schemas/mapping.schema.json`; docs/adapters.md has the
+reference):
+
+    {"id": "$.alert.uid",
+     "title": "$.alert.name",
+     "startedAt": {"path": "$.ts", "epoch": "ms"},
+     "status": {"path": "$.state", "map": {"firing": "triggered", "ok": "resolved"}},
+     "severity": {"path": "$.level", "map": {"crit": "critical"}, "default": "unknown"},
+     "environment": {"value": "production"},
+     "labels": {"team": "$.owner.team"},
+     "links": [{"title": "Runbook", "url": "$.runbook"}]}
+
+A value is a path, or an object with `path` (or a constant `value`) and optional `default`
+(used when the path finds nothing), `map` (source value → value; values not listed pass
+through) and, for timestamps, `epoch` (`s` or `ms`). `each: PATH` makes one incident per item
+of the list at PATH, with paths then read from the item.
+
+Paths are a small JSONPath subset: `$` followed by `.name`, `['any name']` or `[index]`
+steps, such as `$.alerts[0].labels['app.kubernetes.io/name']`; no wildcards, filters or
+scripts. `id`, `title` and `startedAt` are required; other fields are left out when their path
+finds nothing and they have no default.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .common import (
+    CONVENTIONAL_SEVERITY,
+    STATUSES,
+    AdapterError,
+    describe,
+    epoch,
+    incident,
+    join,
+    scalar_text,
+    severity_labels,
+    timestamp,
+)
+
+FORMAT = "generic"
+TEXT_FIELDS = ("id", "title", "status", "service", "environment", "severity", "description")
+TIME_FIELDS = ("startedAt", "detectedAt", "acknowledgedAt", "resolvedAt")
+REQUIRED = ("id", "title", "startedAt")
+KEYS = (*TEXT_FIELDS, *TIME_FIELDS, "customersAffected", "labels", "links", "each")
+SPEC_KEYS = ("path", "value", "default", "map", "epoch")
+Step = str | int
+_STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """Where one canonical value comes from: a compiled path (or a constant) and options."""
+
+    key: str
+    text: str
+    steps: tuple[Step, ...] | None
+    value: Any = None
+    default: Any = None
+    table: tuple[tuple[str, Any], ...] = ()
+    epoch: str | None = None
+
+
+def parse_path(text: str) -> tuple[Step, ...]:
+    """The steps of a path like `$.a.b[0]['c.d']`; ValueError says where it goes wrong."""
+    if not text.startswith("$"):
+        raise ValueError("a path starts with $")
+    steps: list[Step] = []
+    position = 1
+    while position < len(text):
+        found = _STEP.match(text, position)
+        if found is None:
+            raise ValueError(
+                f"unexpected {text[position]!r} at character {position + 1}; expected .name, "
+                "['name'] or [index]"
+            )
+        name, index, single, double = found.groups()
+        steps.append(int(index) if index is not None else (name or single or double or ""))
+        position = found.end()
+    return tuple(steps)
+
+
+def check_mapping(spec: Any) -> list[AdapterError]:
+    """Every problem of a mapping, each naming the mapping key; empty when it is usable."""
+    problems: list[AdapterError] = []
+    _compile(spec, problems)
+    return problems
+
+
+def convert(payload: Any, spec: Any) -> list[dict[str, Any]]:
+    """The incidents of `payload` under the mapping `spec`; AdapterError for either's faults."""
+    problems: list[AdapterError] = []
+    compiled = _compile(spec, problems)
+    if problems:
+        raise problems[0]
+    each = compiled.get("each")
+    if each is None:
+        return [_incident(payload, "", compiled, payload, None)]
+    items, base = _resolve(payload, "", each)
+    if not isinstance(items, list):
+        raise AdapterError(
+            f"{base or 'payload'}: expected a list (mapping key each reads {each.text}), "
+            f"got {describe(items)}",
+            base,
+        )
+    return [_incident(item, join(base, i), compiled, payload, i) for i, item in enumerate(items)]
+
+
+def _problem(problems: list[AdapterError], key: str, message: str) -> None:
+    problems.append(AdapterError(f"mapping key {key}: {message}", key))
+
+
+def _compile(spec: Any, problems: list[AdapterError]) -> dict[str, Any]:
+    if not isinstance(spec, dict):
+        problems.append(AdapterError(f"mapping: expected a mapping, got {describe(spec)}", ""))
+        return {}
+    compiled: dict[str, Any] = {}
+    for key in REQUIRED:
+        if key not in spec:
+            _problem(problems, key, "missing; every mapping says where id, title and startedAt are")
+    for key, value in spec.items():
+        if key not in KEYS:
+            _problem(problems, key, f"unknown key; expected one of {', '.join(KEYS)}")
+        elif key == "labels":
+            compiled[key] = _compile_labels(value, problems)
+        elif key == "links":
+            compiled[key] = _compile_links(value, problems)
+        elif key == "each" and not isinstance(value, str):
+            _problem(problems, key, f"expected a path to a list, got {describe(value)}")
+        else:
+            compiled[key] = _compile_spec(key, value, problems)
+    return compiled
+
+
+def _compile_labels(value: Any, problems: list[AdapterError]) -> dict[str, Spec]:
+    if not isinstance(value, dict):
+        _problem(problems, "labels", f"expected a mapping of label names, got {describe(value)}")
+        return {}
+    return {name: _compile_spec(f"labels.{name}", item, problems) for name, item in value.items()}
+
+
+def _compile_links(value: Any, problems: list[AdapterError]) -> list[tuple[str, Spec]]:
+    if not isinstance(value, list):
+        _problem(problems, "links", f"expected a list of {{title, url}}, got {describe(value)}")
+        return []
+    links = []
+    for index, item in enumerate(value):
+        key = f"links[{index}]"
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("title"), str)
+            or "url" not in item
+        ):
+            _problem(problems, key, f"expected {{title: text, url: path}}, got {describe(item)}")
+            continue
+        extra = sorted(set(item) - {"title", "url"})
+        if extra:
+            _problem(problems, key, f"unknown key {extra[0]}; a link has title and url")
+        links.append((item["title"], _compile_spec(f"{key}.url", item["url"], problems)))
+    return links
+
+
+def _compile_spec(key: str, value: Any, problems: list[AdapterError]) -> Spec:
+    if isinstance(value, str):
+        value = {"path": value}
+    if not isinstance(value, dict):
+        _problem(problems, key, f"expected a path like $.a.b or an object, got {describe(value)}")
+        return Spec(key, "", None)
+    for name in sorted(set(value) - set(SPEC_KEYS)):
+        _problem(problems, f"{key}.{name}", f"unknown key; expected one of {', '.join(SPEC_KEYS)}")
+    if ("path" in value) == ("value" in value):
+        _problem(problems, key, "needs exactly one of path and value")
+        return Spec(key, "", None)
+    text = value.get("path", "")
+    steps: tuple[Step, ...] | None = None
+    if "path" in value:
+        if not isinstance(text, str):
+            _problem(problems, f"{key}.path", f"expected a path string, got {describe(text)}")
+            text = ""
+        else:
+            try:
+                steps = parse_path(text)
+            except ValueError as exc:
+                _problem(problems, f"{key}.path", f"invalid path {text!r}: {exc}")
+    table = value.get("map", {})
+    if not isinstance(table, dict):
+        _problem(problems, f"{key}.map", f"expected a mapping of values, got {describe(table)}")
+        table = {}
+    unit = value.get("epoch")
+    base = key.partition(".")[0]
+    if unit is not None and (base not in TIME_FIELDS or unit not in ("s", "ms")):
+        where = "a timestamp field" if base in TIME_FIELDS else f"{base}, not a timestamp field"
+        _problem(problems, f"{key}.epoch", f"expected 's' or 'ms' on {where}, got {unit!r}")
+        unit = None
+    if key == "status":
+        finals = [(f"{key}.map.{name}", final) for name, final in table.items()]
+        finals += [(f"{key}.{name}", value.get(name)) for name in ("value", "default")]
+        for place, final in finals:
+            if final is not None and final not in STATUSES:
+                message = f"{final!r} is not a status; expected one of {', '.join(STATUSES)}"
+                _problem(problems, place, message)
+    return Spec(
+        key,
+        text,
+        steps,
+        value.get("value"),
+        value.get("default"),
+        tuple(sorted(table.items())),
+        unit,
+    )
+
+
+def _resolve(item: Any, base: str, spec: Spec) -> tuple[Any, str]:
+    """The value `spec` finds in `item` (None when absent) and its path in the payload."""
+    if spec.steps is None:
+        return spec.value, base
+    value, path = item, base
+    for step in spec.steps:
+        path = join(path, step)
+        if isinstance(step, int) and isinstance(value, list) and step < len(value):
+            value = value[step]
+        elif isinstance(step, str) and isinstance(value, dict):
+            value = value.get(step)
+        else:
+            return None, path
+    return value, path
+
+
+def _value(item: Any, base: str, spec: Spec) -> tuple[Any, str]:
+    """The mapped value for `spec` (default when absent; None when still nothing)."""
+    value, path = _resolve(item, base, spec)
+    if value is None:
+        return spec.default, path
+    if spec.table and isinstance(value, str | int | float | bool):
+        return dict(spec.table).get(scalar_text(value, path), value), path
+    return value, path
+
+
+def _incident(
+    item: Any, base: str, compiled: dict[str, Any], payload: Any, index: int | None
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for key in (*TEXT_FIELDS, *TIME_FIELDS, "customersAffected"):
+        spec = compiled.get(key)
+        if spec is None:
+            continue
+        value, path = _value(item, base, spec)
+        if value is None:
+            if key in REQUIRED:
+                raise AdapterError(
+                    f"{path or 'payload'}: missing (mapping key {key} reads {spec.text})", path
+                )
+            continue
+        fields[key] = _convert(key, value, path, spec)
+    labels = {}
+    for name, spec in compiled.get("labels", {}).items():
+        value, path = _value(item, base, spec)
+        if value is not None:
+            labels[name] = scalar_text(value, path)
+    links = []
+    for title, spec in compiled.get("links", []):
+        value, path = _value(item, base, spec)
+        if value is not None:
+            links.append({"title": title, "url": scalar_text(value, path)})
+    severity = fields.pop("severity", None)
+    return incident(
+        FORMAT,
+        payload,
+        id=fields.pop("id"),
+        title=fields.pop("title"),
+        started_at=fields.pop("startedAt"),
+        severity=severity,
+        labels=severity_labels(labels, severity, CONVENTIONAL_SEVERITY),
+        links=links,
+        extra_source={} if index is None else {"alert": item, "index": index},
+        **fields,
+    )
+
+
+def _convert(key: str, value: Any, path: str, spec: Spec) -> Any:
+    if key in TIME_FIELDS:
+        return epoch(value, spec.epoch, path) if spec.epoch else timestamp(value, path)
+    if key == "customersAffected":
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        raise AdapterError(
+            f"{path or 'payload'}: expected a count of customers (a whole number >= 0) "
+            f"for customersAffected, got {describe(value)}",
+            path,
+        )
+    text = scalar_text(value, path)
+    if key == "severity":
+        return text.lower()
+    if key == "status" and text not in STATUSES:
+        raise AdapterError(
+            f"{path or 'payload'}: status {text!r} is not one of {', '.join(STATUSES)}; "
+            f"add a map to mapping key status",
+            path,
+        )
+    return text

@@ -1,0 +1,109 @@
+"""PagerDuty Events API v2 alert event → one incident.
+
+Follows "Send an Alert Event" of the PagerDuty developer documentation
+(developer.pagerduty.com, docs/events-API-v2/02-Trigger-Events.md): `routing_key`,
+`event_action` (trigger | acknowledge | resolve), `dedup_key`, `payload.summary`,
+`payload.source`, `payload.severity` (critical | error | warning | info), `payload.timestamp`,
+`payload.component`, `payload.group`, `payload.class`, `payload.custom_details`, `links[]`
+(`href`, `text`), `client`, `client_url`.
+
+The incident id is the `dedup_key`. A trigger may omit it (PagerDuty then makes one up on
+receipt); the id is then derived from a hash of the event, so the same event always gets the
+same id. Acknowledge and resolve events need their `dedup_key`, and since the incident needs a
+title and a start time, an event must carry `payload.summary` and `payload.timestamp` (PagerDuty
+accepts acknowledge and resolve events without a payload; those cannot stand on their own).
+The `routing_key` is a credential and is replaced by `[redacted]` in `source.payload`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .common import (
+    AdapterError,
+    choose,
+    incident,
+    join,
+    link,
+    mapping,
+    opt_list,
+    opt_mapping,
+    opt_str,
+    req_mapping,
+    req_str,
+    scalar_text,
+    service_and_environment,
+    severity_labels,
+    timestamp,
+)
+
+FORMAT = "pagerduty-events"
+STATUS = {"trigger": "triggered", "acknowledge": "acknowledged", "resolve": "resolved"}
+REDACTED = "[redacted]"
+SEVERITY = {"critical": "critical", "error": "high", "warning": "warning", "info": "info"}
+
+
+def convert(payload: Any) -> list[dict[str, Any]]:
+    """The canonical incident of one Events API v2 event."""
+    root = mapping(payload, "", "an Events API v2 event (a JSON object)")
+    req_str(root, "routing_key", "", "the integration's routing key")
+    action = req_str(root, "event_action", "", "trigger, acknowledge or resolve")
+    status = choose(action, STATUS, "event_action", "event action")
+    dedup_key = opt_str(root, "dedup_key", "")
+    if dedup_key is None and action != "trigger":
+        raise AdapterError(
+            f"dedup_key: missing; an {action} event must name the alert it applies to",
+            "dedup_key",
+        )
+    body = req_mapping(root, "payload", "")
+    severity = req_str(body, "severity", "payload", "critical, error, warning or info").lower()
+    labels = _custom_labels(opt_mapping(body, "custom_details", "payload"))
+    for key in ("source", "component", "group", "class"):
+        value = opt_str(body, key, "payload")
+        if value is not None:
+            labels[key] = value
+    service, environment = service_and_environment(labels)
+    return [
+        incident(
+            FORMAT,
+            {**root, "routing_key": REDACTED},
+            id=dedup_key or _derived_id(root),
+            title=req_str(body, "summary", "payload", "a one-line summary"),
+            started_at=timestamp(body.get("timestamp"), "payload.timestamp"),
+            status=status,
+            service=service,
+            environment=environment,
+            severity=severity,
+            labels=severity_labels(labels, severity, SEVERITY),
+            links=[
+                *_links(root),
+                link(opt_str(root, "client", "") or "Client", opt_str(root, "client_url", "")),
+            ],
+        )
+    ]
+
+
+def _custom_labels(details: dict[str, Any]) -> dict[str, str]:
+    # Only scalar details become labels; nested ones stay reachable under source.payload.
+    return {
+        key: scalar_text(value, join("payload.custom_details", key))
+        for key, value in details.items()
+        if isinstance(value, str | int | float | bool)
+    }
+
+
+def _links(root: dict[str, Any]) -> list[dict[str, str] | None]:
+    result = []
+    for index, item in enumerate(opt_list(root, "links", "")):
+        entry = mapping(item, join("links", index), "a link like {href, text}")
+        href = req_str(entry, "href", join("links", index), "the link's URL")
+        result.append(link(opt_str(entry, "text", join("links", index)) or href, href))
+    return result
+
+
+def _derived_id(root: dict[str, Any]) -> str:
+    # Canonical JSON so that key order and spacing do not change the id.
+    text = json.dumps(root, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "pd-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
