@@ -15,7 +15,8 @@ Scalars are resolved by our own rules, the YAML 1.2 core schema without YAML 1.1
   `1_000`, `9:30` (sexagesimal) and `2026-03-14` (timestamp) stay strings;
 - `.nan` and `.inf` are refused: JSON cannot hold them.
 
-Mapping keys must be strings (JSON has no other keys); duplicates are found by comparing the
+Keys may be at most 1024 characters of source (a YAML rule that libyaml enforces, for JSON
+too). Mapping keys must be strings (JSON has no other keys); duplicates are found by comparing the
 resolved strings, so `yes` and `"yes"` collide. A non-string key such as `1` or `1.0` is an
 error of its own (PB109), which is why numeric keys are never compared.
 
@@ -227,6 +228,9 @@ _SURROGATE_PAIR = re.compile(
     r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
 )
 _PAIR_SHRINK = len(r"\ud83d\ude00") - 1
+# YAML caps an implicit key at 1024 characters of source; a longer one (even in JSON) ends the
+# key early and the parser reports a missing ':' or ','.
+_LONG_KEY = "a key may be at most 1024 characters long"
 
 
 class _Refused(Exception):
@@ -421,7 +425,7 @@ class _Builder:
                     "PB110",
                     "empty document",
                     Span(self.display, 1, 1),
-                    "a document starts with apiVersion and kind",
+                    "the file holds no data, only blank lines or comments",
                 )
             )
         if self.problems:
@@ -522,12 +526,11 @@ class _Builder:
                     "flatten the structure",
                 )
             )
-        kind = "mapping" if is_map else "sequence"
-        tag = event.tag
-        if tag is not None and tag != "!" and tag != _CORE + ("map" if is_map else "seq"):
-            self._problem(_tag_refusal(tag, kind), pos)
         if self.json_only:
             self._check_json(event)
+        tag = event.tag
+        if tag is not None and tag != "!" and tag != _CORE + ("map" if is_map else "seq"):
+            self._problem(_tag_refusal(tag, "mapping" if is_map else "sequence"), pos)
         if event.anchor is not None:
             self.open_anchors.add(event.anchor)
         parent = self.stack[-1] if self.stack else None
@@ -700,7 +703,10 @@ class _Builder:
             text: str = event.value
             if text in _JSON_NOT_A_NUMBER:
                 raise _Refused("PB109", f"{text} is not a JSON number", _quote_hint(text))
-            problem = "" if _JSON_LITERAL.fullmatch(text) else f"unquoted text {text[:40]!r}"
+            if not text:
+                problem = f"a missing value ({_LONG_KEY})"
+            elif not _JSON_LITERAL.fullmatch(text):
+                problem = f"unquoted text {text[:40]!r}"
         elif event.style != '"':
             problem = "a string not in double quotes"
         if problem:
@@ -775,12 +781,24 @@ def _rewrite_surrogate_pairs(text: str) -> tuple[str, list[int]]:
 
 
 def _copy(value: Any) -> Any:
-    """A copy of JSON-like data (at most `max_depth` deep, so recursion is safe)."""
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
+    """A copy of JSON-like data, made without recursion: depth is bounded only by the limits."""
+    if not isinstance(value, dict | list):
+        return value
+    top: Any = {} if isinstance(value, dict) else []
+    work = [(value, top)]
+    while work:
+        source, target = work.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in items:
+            if isinstance(item, dict | list):
+                child: Any = {} if isinstance(item, dict) else []
+                work.append((item, child))
+                item = child
+            if isinstance(target, dict):
+                target[key] = item
+            else:
+                target.append(item)
+    return top
 
 
 def _syntax_hint(message: str) -> str:
@@ -788,6 +806,8 @@ def _syntax_hint(message: str) -> str:
         return "indent with spaces, not tabs; quote values that start with @ or `"
     if "mapping values are not allowed" in message:
         return "quote a value that contains ': '"
+    if "expected ',' or" in message or "expected ':'" in message:
+        return f"look for a missing comma or colon; {_LONG_KEY}"
     return "check the indentation and quoting around this position"
 
 

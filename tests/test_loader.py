@@ -395,6 +395,16 @@ def test_strict_json_refusals(text: str, code: str, line: int) -> None:
     assert codes_and_lines(refuse(text, "x.json")) == [(code, line)]
 
 
+@pytest.mark.parametrize("display", ["x.json", "x.yaml"])
+def test_keys_longer_than_1024_characters_are_refused(display: str) -> None:
+    # A YAML rule (libyaml enforces it, also for JSON); the message must say so.
+    longest = "k" * 1022
+    assert load(f'{{"{longest}": 1}}', display).data == {longest: 1}
+    (problem,) = refuse(f'{{"{longest}k": 1}}', display)
+    assert problem.code == "PB101"
+    assert "a key may be at most 1024 characters long" in problem.message + problem.hint
+
+
 def test_json_only_can_be_asked_for_by_the_caller() -> None:
     assert codes_and_lines(refuse("{a: 1}", "<stdin>", json_only=True)) == [("PB101", 1)]
     assert load('{"a": 1}', "x.json", json_only=False).data == {"a": 1}
@@ -505,8 +515,14 @@ def test_depth_limit_is_exact() -> None:
 
 def test_deep_nesting_within_raised_limits_does_not_recurse() -> None:
     depth = 3000  # far beyond Python's recursion limit
-    doc = load("[" * depth + "]" * depth, limits=Limits(max_depth=depth))
-    assert doc.value_positions[""] == (1, 1)
+    nested = "[" * depth + "]" * depth
+    doc = load(f"a: &a {nested}\nb: *a\n", limits=Limits(max_depth=depth + 1))
+    a, b = doc.data["a"], doc.data["b"]
+    for _ in range(depth - 1):  # `==` would recurse
+        assert a is not b and len(a) == len(b) == 1
+        a, b = a[0], b[0]
+    assert a == b == []
+    assert doc.value_positions["/b" + "/0" * (depth - 1)] == (1, 7 + depth - 1)
 
 
 def test_node_limit_counts_alias_expansion() -> None:
@@ -616,6 +632,14 @@ def strings_in(data: Any) -> list[str]:
     return [data] if isinstance(data, str) else []
 
 
+def keys_in(data: Any) -> list[str]:
+    if isinstance(data, dict):
+        return [*data, *(key for value in data.values() for key in keys_in(value))]
+    if isinstance(data, list):
+        return [key for value in data for key in keys_in(value)]
+    return []
+
+
 def read_differently(text: str) -> bool:
     """True for text YAML 1.1 (the dumper) reads as text but YAML 1.2 as a number."""
     doc, _ = load_text(f"v: {text}", "probe.yaml")
@@ -639,6 +663,7 @@ def test_safe_dump_round_trips(data: Any) -> None:
 @given(JSON_DATA)
 def test_json_dumps_round_trips(data: Any) -> None:
     text = json.dumps(data)
+    assume(all(len(json.dumps(key)) <= 1024 for key in keys_in(data)))
     assert load(text, "doc.json").data == data
     assert load(text, "doc.yaml").data == data
 
