@@ -42,7 +42,7 @@ from . import (
     pagerduty_webhook,
     sentry,
 )
-from .common import AdapterError
+from .common import AdapterError, describe
 
 __all__ = ["FORMATS", "AdapterError", "check_mapping", "convert", "convert_generic", "detect"]
 
@@ -101,13 +101,10 @@ def detect(payload: Any) -> str:
         raise AdapterError(
             f"payload: ambiguous; it could be {' or '.join(matches)}: pass the format explicitly"
         )
-    kind = (
-        "a JSON object" if isinstance(data, dict) else f"not a JSON object ({type(data).__name__})"
-    )
-    raise AdapterError(
-        f"payload: no known format matches ({kind}); known formats: {', '.join(FORMATS)}, "
-        "or generic with a mapping"
-    )
+    known = f"known formats: {', '.join(FORMATS)}; for other tools use generic with a mapping"
+    if not isinstance(data, dict):
+        raise AdapterError(f"payload: expected a JSON object, got {describe(data)}; {known}")
+    raise AdapterError(f"payload: matches no known format; {known}")
 
 
 def _parsed(payload: Any) -> Any:
@@ -118,7 +115,7 @@ def _parsed(payload: Any) -> Any:
         return json.loads(payload)
     except json.JSONDecodeError as exc:
         raise AdapterError(
-            f"payload: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            f"payload: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
     except UnicodeDecodeError as exc:
         raise AdapterError(f"payload: not UTF-8 text ({exc.reason})") from None

@@ -79,8 +79,8 @@ def _alarm(message: str) -> dict[str, Any]:
         alarm = json.loads(message)
     except json.JSONDecodeError as exc:
         raise AdapterError(
-            f"Message: expected a JSON string holding a CloudWatch alarm, but it is not JSON "
-            f"({exc.msg} at character {exc.pos})",
+            f"Message: expected a JSON string holding a CloudWatch alarm, but it is not JSON: "
+            f"{exc.msg} (character {exc.pos + 1})",
             "Message",
         ) from None
     if not isinstance(alarm, dict):

@@ -86,7 +86,7 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
-        return "a list"
+        return "a list" if value else "an empty list"
     return type(value).__name__
 
 
@@ -139,9 +139,7 @@ def req_list(obj: dict[str, Any], key: str, path: str, expected: str) -> list[An
     if not isinstance(value, list):
         raise fail(join(path, key), f"a list of {expected}", value)
     if not value:
-        raise AdapterError(
-            f"{join(path, key)}: empty; expected at least one of {expected}", join(path, key)
-        )
+        raise fail(join(path, key), f"a non-empty list of {expected}", value)
     return value
 
 

@@ -199,20 +199,21 @@ def _compile_spec(key: str, value: Any, problems: list[AdapterError]) -> Spec:
         unit = None
     if key == "status":
         finals = [(f"{key}.map.{name}", final) for name, final in table.items()]
-        finals += [(f"{key}.{name}", value.get(name)) for name in ("value", "default")]
+        finals.append((f"{key}.default", value.get("default")))
         for place, final in finals:
             if final is not None and final not in STATUSES:
                 message = f"{final!r} is not a status; expected one of {', '.join(STATUSES)}"
                 _problem(problems, place, message)
-    return Spec(
-        key,
-        text,
-        steps,
-        value.get("value"),
-        value.get("default"),
-        tuple(sorted(table.items())),
-        unit,
+    spec = Spec(
+        key, text, steps, value.get("value"), value.get("default"), tuple(table.items()), unit
     )
+    if steps is None and spec.value is not None:
+        # A constant is known now: check it now, as part of the mapping.
+        try:
+            _convert(base, spec.value, f"{key}.value", spec)
+        except AdapterError as exc:
+            problems.append(AdapterError(f"mapping key {exc.message}", f"{key}.value"))
+    return spec
 
 
 def _resolve(item: Any, base: str, spec: Spec) -> tuple[Any, str]:

@@ -54,7 +54,7 @@ def convert(payload: Any) -> list[dict[str, Any]]:
     dedup_key = opt_str(root, "dedup_key", "")
     if dedup_key is None and action != "trigger":
         raise AdapterError(
-            f"dedup_key: missing; an {action} event must name the alert it applies to",
+            f"dedup_key: missing; {action} events must name the alert they apply to",
             "dedup_key",
         )
     body = req_mapping(root, "payload", "")

@@ -31,7 +31,6 @@ from .common import (
     req_mapping,
     req_str,
     timestamp,
-    where,
 )
 
 FORMAT = "pagerduty-webhook"
@@ -44,14 +43,19 @@ def convert(payload: Any) -> list[dict[str, Any]]:
     root = mapping(payload, "", "a v3 webhook payload (a JSON object with an event)")
     event = req_mapping(root, "event", "")
     event_type = req_str(event, "event_type", "event", "an event type like incident.triggered")
+    if not event_type.startswith("incident."):
+        raise AdapterError(
+            f"event.event_type: expected an incident event like incident.triggered, got "
+            f"{event_type!r}; only incident events convert",
+            "event.event_type",
+        )
     data = req_mapping(event, "data", "event")
     data_type = opt_str(data, "type", "event.data")
-    if not event_type.startswith("incident.") or data_type not in (None, "incident"):
-        pointer = "event.data.type" if data_type not in (None, "incident") else "event.event_type"
+    if data_type not in (None, "incident"):
         raise AdapterError(
-            f"{where(pointer)}: expected an incident event whose data is an incident, got "
-            f"{event_type!r} with data of type {data_type!r}",
-            pointer,
+            f"event.data.type: expected 'incident', got {data_type!r}; this {event_type} event "
+            "carries no incident to convert",
+            "event.data.type",
         )
     status = choose(
         req_str(data, "status", "event.data", "triggered, acknowledged or resolved"),

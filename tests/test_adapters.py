@@ -1,0 +1,920 @@
+"""Alert payload adapters: golden incidents per format, detection, malformed payloads, mappings.
+
+Payloads live in tests/data/payloads/<format>/<name>.json (a generic case adds
+<name>.mapping.json); the expected incidents are <name>.expected.json beside them, with
+`source.payload` written as the placeholder "<payload>" when it is the payload file itself.
+Run with UPDATE_GOLDEN=1 to rewrite the expected files after a deliberate change.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from playbook_engine.adapters import (
+    FORMATS,
+    AdapterError,
+    check_mapping,
+    convert,
+    convert_generic,
+    detect,
+)
+from playbook_engine.timeparse import parse_timestamp
+
+HERE = Path(__file__).parent
+DATA = HERE / "data" / "payloads"
+SCHEMAS = HERE.parent / "schemas"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+PLACEHOLDER = "<payload>"
+DELETE = object()
+
+CASES = sorted(
+    path
+    for path in DATA.glob("*/*.json")
+    if not path.name.endswith((".expected.json", ".mapping.json"))
+)
+
+
+def _id(path: Path) -> str:
+    return f"{path.parent.name}/{path.stem}"
+
+
+def _load(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _payload(name: str) -> Any:
+    return _load(DATA / f"{name}.json")
+
+
+def _run(path: Path) -> list[dict[str, Any]]:
+    payload = _load(path)
+    if path.parent.name == "generic":
+        return convert_generic(payload, _load(path.with_name(f"{path.stem}.mapping.json")))
+    return convert(payload, path.parent.name)
+
+
+def _for_golden(incidents: list[dict[str, Any]], payload: Any) -> list[dict[str, Any]]:
+    result = copy.deepcopy(incidents)
+    for item in result:
+        if item["source"]["payload"] == payload:
+            item["source"]["payload"] = PLACEHOLDER
+    return result
+
+
+def _incident_validator() -> Draft202012Validator | None:
+    path = SCHEMAS / "incident.schema.json"
+    if not path.exists():
+        return None
+    return Draft202012Validator(_load(path))
+
+
+INCIDENT_VALIDATOR = _incident_validator()
+
+
+@pytest.mark.parametrize("path", CASES, ids=_id)
+def test_golden_incidents(path: Path) -> None:
+    incidents = _run(path)
+    golden = path.with_name(f"{path.stem}.expected.json")
+    shown = _for_golden(incidents, _load(path))
+    if UPDATE:
+        golden.write_text(json.dumps(shown, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    assert golden.exists(), f"no {golden.name}: run with UPDATE_GOLDEN=1 and review it"
+    assert shown == _load(golden)
+
+
+@pytest.mark.parametrize("path", CASES, ids=_id)
+def test_incidents_are_canonical(path: Path) -> None:
+    fmt = path.parent.name
+    incidents = _run(path)
+    assert incidents
+    for incident in incidents:
+        assert incident["source"]["format"] == fmt
+        json.dumps(incident)  # plain JSON data
+        for key in ("startedAt", "detectedAt", "acknowledgedAt", "resolvedAt"):
+            if key in incident:
+                parse_timestamp(incident[key])
+        assert incident.get("status", "triggered") in ("triggered", "acknowledged", "resolved")
+        assert incident.get("labels", {}).get("severity", "info") in (
+            "critical",
+            "high",
+            "warning",
+            "info",
+        )
+        if INCIDENT_VALIDATOR is not None:
+            errors = [error.message for error in INCIDENT_VALIDATOR.iter_errors(incident)]
+            assert errors == []
+
+
+@pytest.mark.parametrize("path", CASES, ids=_id)
+def test_conversion_leaves_the_payload_alone(path: Path) -> None:
+    payload = _load(path)
+    before = copy.deepcopy(payload)
+    if path.parent.name == "generic":
+        convert_generic(payload, _load(path.with_name(f"{path.stem}.mapping.json")))
+    else:
+        convert(payload, path.parent.name)
+    assert payload == before
+
+
+def test_every_format_has_realistic_cases() -> None:
+    counts = {fmt: 0 for fmt in (*FORMATS, "generic")}
+    for path in CASES:
+        counts[path.parent.name] += 1
+    assert all(count >= 2 for count in counts.values()), counts
+
+
+@pytest.mark.parametrize("path", [p for p in CASES if p.parent.name != "generic"], ids=_id)
+def test_detect_recognises_each_payload(path: Path) -> None:
+    assert detect(_load(path)) == path.parent.name
+
+
+def test_detect_reads_json_text() -> None:
+    text = (DATA / "sentry" / "issue-alert.json").read_text(encoding="utf-8")
+    assert detect(text) == "sentry"
+    assert detect(text.encode("utf-8")) == "sentry"
+
+
+def test_detect_refuses_an_ambiguous_payload() -> None:
+    payload = {"routing_key": "k", "event_action": "trigger", "TopicArn": "t", "Message": "m"}
+    with pytest.raises(AdapterError) as caught:
+        detect(payload)
+    assert str(caught.value) == (
+        "payload: ambiguous; it could be pagerduty-events or cloudwatch-sns: "
+        "pass the format explicitly"
+    )
+
+
+KNOWN = (
+    "known formats: alertmanager, pagerduty-events, pagerduty-webhook, grafana, opsgenie, "
+    "datadog, cloudwatch-sns, sentry; for other tools use generic with a mapping"
+)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"hello": "world"}, f"payload: matches no known format; {KNOWN}"),
+        ([], f"payload: expected a JSON object, got an empty list; {KNOWN}"),
+        ("42", f"payload: expected a JSON object, got the number 42; {KNOWN}"),
+        ('{"alerts": [', "payload: not valid JSON: Expecting value (line 1, column 13)"),
+    ],
+)
+def test_detect_says_when_nothing_matches(payload: Any, message: str) -> None:
+    with pytest.raises(AdapterError) as caught:
+        detect(payload)
+    assert (str(caught.value), caught.value.pointer) == (message, "")
+
+
+def test_grafana_is_not_mistaken_for_alertmanager() -> None:
+    payload = _payload("grafana/resolved")
+    del payload["orgId"]  # the per-alert silenceURL still says Grafana
+    assert detect(payload) == "grafana"
+    for alert in payload["alerts"]:
+        for key in ("silenceURL", "dashboardURL", "panelURL", "valueString"):
+            alert.pop(key)
+    assert detect(payload) == "alertmanager"
+
+
+def test_unknown_and_generic_formats_are_refused_by_convert() -> None:
+    with pytest.raises(AdapterError) as caught:
+        convert({}, "nagios")
+    assert str(caught.value) == (
+        "unknown format 'nagios'; known formats: alertmanager, pagerduty-events, "
+        "pagerduty-webhook, grafana, opsgenie, datadog, cloudwatch-sns, sentry"
+    )
+    with pytest.raises(AdapterError) as caught:
+        convert({}, "generic")
+    assert str(caught.value) == (
+        "format 'generic' needs a mapping: use convert_generic(payload, mapping)"
+    )
+
+
+def test_several_alerts_become_several_incidents_sharing_the_payload() -> None:
+    payload = _payload("alertmanager/firing-two-alerts")
+    first, second = convert(payload, "alertmanager")
+    assert [first["source"]["index"], second["source"]["index"]] == [0, 1]
+    assert first["source"]["alert"] == payload["alerts"][0]
+    assert second["source"]["payload"] == payload
+    assert "resolvedAt" not in second  # a provisional endsAt of a firing alert is no end
+
+
+def test_pagerduty_routing_key_stays_out_of_the_incident() -> None:
+    payload = _payload("pagerduty-events/trigger")
+    (incident,) = convert(payload, "pagerduty-events")
+    assert payload["routing_key"] not in json.dumps(incident)
+    assert incident["source"]["payload"]["routing_key"] == "[redacted]"
+
+
+def test_pagerduty_trigger_without_dedup_key_gets_a_stable_id() -> None:
+    payload = _payload("pagerduty-events/trigger-without-dedup-key")
+    reordered = dict(reversed(list(payload.items())))
+    assert (
+        convert(payload, "pagerduty-events")[0]["id"]
+        == convert(reordered, "pagerduty-events")[0]["id"]
+    )
+    changed = dict(payload, payload=dict(payload["payload"], summary="Another failure"))
+    assert (
+        convert(changed, "pagerduty-events")[0]["id"]
+        != convert(payload, "pagerduty-events")[0]["id"]
+    )
+
+
+def _mutated(name: str, steps: tuple[str | int, ...], value: Any) -> Any:
+    data = _payload(name)
+    target = data
+    for step in steps[:-1]:
+        target = target[step]
+    if value is DELETE:
+        del target[steps[-1]]
+    else:
+        target[steps[-1]] = value
+    return data
+
+
+TIMESTAMP = "a timestamp with an offset like 2026-03-14T02:17:00Z"
+# (format, payload file, field to change, new value or DELETE, pointer, message)
+MALFORMED: list[tuple[str, str, tuple[str | int, ...], Any, str, str]] = [
+    (
+        "alertmanager",
+        "firing-two-alerts",
+        ("alerts",),
+        {},
+        "alerts",
+        "alerts: expected a list of alerts, got a mapping",
+    ),
+    (
+        "alertmanager",
+        "firing-two-alerts",
+        ("alerts",),
+        [],
+        "alerts",
+        "alerts: expected a non-empty list of alerts, got an empty list",
+    ),
+    (
+        "alertmanager",
+        "firing-two-alerts",
+        ("alerts", 1, "startsAt"),
+        DELETE,
+        "alerts[1].startsAt",
+        f"alerts[1].startsAt: missing; expected {TIMESTAMP}",
+    ),
+    (
+        "alertmanager",
+        "firing-two-alerts",
+        ("alerts", 0, "startsAt"),
+        "2026-03-14T02:17:00",
+        "alerts[0].startsAt",
+        "alerts[0].startsAt: timestamp has no offset: add an offset such as Z or +01:00",
+    ),
+    (
+        "alertmanager",
+        "firing-two-alerts",
+        ("alerts", 0, "startsAt"),
+        1773454620,
+        "alerts[0].startsAt",
+        f"alerts[0].startsAt: expected {TIMESTAMP}, got the number 1773454620",
+    ),
+    (
+        "alertmanager",
+        "firing-two-alerts",
+        ("alerts", 0, "status"),
+        "pending",
+        "alerts[0].status",
+        "alerts[0].status: unknown alert status 'pending'; expected one of firing, resolved",
+    ),
+    (
+        "alertmanager",
+        "firing-two-alerts",
+        ("alerts", 0, "labels", "team"),
+        {"name": "payments"},
+        "alerts[0].labels.team",
+        "alerts[0].labels.team: expected a string, number or boolean, got a mapping",
+    ),
+    (
+        "alertmanager",
+        "firing-two-alerts",
+        ("alerts", 1, "labels", "alertname"),
+        DELETE,
+        "alerts[1].labels.alertname",
+        "alerts[1].labels.alertname: missing; expected annotations.summary or "
+        "labels.alertname for the title",
+    ),
+    (
+        "alertmanager",
+        "firing-two-alerts",
+        ("alerts", 1),
+        "oops",
+        "alerts[1]",
+        "alerts[1]: expected a mapping (JSON object), got the string 'oops'",
+    ),
+    (
+        "alertmanager",
+        "resolved",
+        ("alerts", 0, "endsAt"),
+        "2026-13-01T00:00:00Z",
+        "alerts[0].endsAt",
+        "alerts[0].endsAt: month 13 is out of range (01-12)",
+    ),
+    (
+        "alertmanager",
+        "without-fingerprint",
+        ("groupKey",),
+        DELETE,
+        "alerts[0].fingerprint",
+        "alerts[0].fingerprint: missing, and there is no groupKey to derive an id from",
+    ),
+    (
+        "grafana",
+        "firing-two-alerts",
+        ("alerts", 1, "dashboardURL"),
+        5,
+        "alerts[1].dashboardURL",
+        "alerts[1].dashboardURL: expected a string, got the number 5",
+    ),
+    (
+        "pagerduty-events",
+        "trigger",
+        ("event_action",),
+        "escalate",
+        "event_action",
+        "event_action: unknown event action 'escalate'; expected one of acknowledge, "
+        "resolve, trigger",
+    ),
+    (
+        "pagerduty-events",
+        "trigger",
+        ("payload", "severity"),
+        DELETE,
+        "payload.severity",
+        "payload.severity: missing; expected critical, error, warning or info",
+    ),
+    (
+        "pagerduty-events",
+        "resolve",
+        ("dedup_key",),
+        DELETE,
+        "dedup_key",
+        "dedup_key: missing; resolve events must name the alert they apply to",
+    ),
+    (
+        "pagerduty-events",
+        "resolve",
+        ("payload",),
+        DELETE,
+        "payload",
+        "payload: missing; expected a mapping (JSON object)",
+    ),
+    (
+        "pagerduty-events",
+        "trigger",
+        ("payload", "timestamp"),
+        DELETE,
+        "payload.timestamp",
+        f"payload.timestamp: missing; expected {TIMESTAMP}",
+    ),
+    (
+        "pagerduty-events",
+        "trigger",
+        ("links", 1, "href"),
+        DELETE,
+        "links[1].href",
+        "links[1].href: missing; expected the link's URL",
+    ),
+    (
+        "pagerduty-webhook",
+        "triggered",
+        ("event", "data", "type"),
+        "incident_note",
+        "event.data.type",
+        "event.data.type: expected 'incident', got 'incident_note'; this incident.triggered "
+        "event carries no incident to convert",
+    ),
+    (
+        "pagerduty-webhook",
+        "triggered",
+        ("event", "event_type"),
+        "service.updated",
+        "event.event_type",
+        "event.event_type: expected an incident event like incident.triggered, got "
+        "'service.updated'; only incident events convert",
+    ),
+    (
+        "pagerduty-webhook",
+        "triggered",
+        ("event", "data", "status"),
+        "snoozed",
+        "event.data.status",
+        "event.data.status: unknown incident status 'snoozed'; expected one of acknowledged, "
+        "resolved, triggered",
+    ),
+    (
+        "pagerduty-webhook",
+        "acknowledged",
+        ("event", "occurred_at"),
+        "later",
+        "event.occurred_at",
+        "event.occurred_at: expected a timestamp like 2026-03-14T02:17:00Z or "
+        "2026-03-14T03:17:00+01:00",
+    ),
+    (
+        "pagerduty-webhook",
+        "triggered",
+        ("event", "data", "teams", 0),
+        "Payments",
+        "event.data.teams[0]",
+        "event.data.teams[0]: expected a team reference, got the string 'Payments'",
+    ),
+    (
+        "opsgenie",
+        "create",
+        ("alert", "createdAt"),
+        "yesterday",
+        "alert.createdAt",
+        "alert.createdAt: expected epoch milliseconds (a number), got the string 'yesterday'",
+    ),
+    (
+        "opsgenie",
+        "create",
+        ("alert", "createdAt"),
+        -5,
+        "alert.createdAt",
+        "alert.createdAt: epoch -5 ms is out of range (years 1970-9999)",
+    ),
+    (
+        "opsgenie",
+        "create",
+        ("alert", "createdAt"),
+        True,
+        "alert.createdAt",
+        "alert.createdAt: expected epoch milliseconds (a number), got true",
+    ),
+    (
+        "opsgenie",
+        "create",
+        ("alert", "tags", 1),
+        7,
+        "alert.tags[1]",
+        "alert.tags[1]: expected a tag string like env:prod, got the number 7",
+    ),
+    (
+        "opsgenie",
+        "close",
+        ("alert", "updatedAt"),
+        DELETE,
+        "alert.updatedAt",
+        "alert.updatedAt: missing; expected epoch nanoseconds (a number)",
+    ),
+    (
+        "datadog",
+        "default-triggered",
+        ("date",),
+        "soon",
+        "date",
+        "date: expected epoch milliseconds (a number), got the string 'soon'",
+    ),
+    (
+        "datadog",
+        "extended-recovered",
+        ("alert_transition",),
+        "Exploded",
+        "alert_transition",
+        "alert_transition: unknown alert transition 'Exploded'; expected one of No Data, "
+        "Re-No Data, Re-Triggered, Re-Warn, Recovered, Renotify, Triggered, Warn",
+    ),
+    (
+        "datadog",
+        "default-triggered",
+        ("title",),
+        DELETE,
+        "title",
+        "title: missing; expected the event title ($EVENT_TITLE)",
+    ),
+    (
+        "datadog",
+        "default-triggered",
+        ("id",),
+        DELETE,
+        "id",
+        "id: missing; expected the event id ($ID) or alert_cycle_key ($ALERT_CYCLE_KEY)",
+    ),
+    (
+        "cloudwatch-sns",
+        "alarm",
+        ("Message",),
+        '{"AlarmName": "checkout-alb-5xx", ',
+        "Message",
+        "Message: expected a JSON string holding a CloudWatch alarm, but it is not JSON: "
+        "Expecting property name enclosed in double quotes (character 35)",
+    ),
+    (
+        "cloudwatch-sns",
+        "alarm",
+        ("Message",),
+        '["ALARM"]',
+        "Message",
+        "Message: expected a JSON object holding a CloudWatch alarm, got a list",
+    ),
+    (
+        "cloudwatch-sns",
+        "alarm",
+        ("Message",),
+        '{"Records": [{"s3": {}}]}',
+        "Message.AlarmName",
+        "Message.AlarmName: missing; expected the alarm name",
+    ),
+    (
+        "cloudwatch-sns",
+        "alarm",
+        ("Type",),
+        "SubscriptionConfirmation",
+        "Type",
+        "Type: expected 'Notification', got 'SubscriptionConfirmation'; only notifications "
+        "carry alarms (confirm subscriptions with the SubscribeURL instead)",
+    ),
+    (
+        "sentry",
+        "issue-alert",
+        ("action",),
+        "resolved",
+        "action",
+        "action: expected 'triggered', got 'resolved'",
+    ),
+    (
+        "sentry",
+        "issue-alert",
+        ("data", "event", "tags", 1),
+        ["handled"],
+        "data.event.tags[1]",
+        "data.event.tags[1]: expected a [key, value] pair, got a list",
+    ),
+    (
+        "sentry",
+        "issue-alert",
+        ("data", "event", "datetime"),
+        "2026-03-14T02:17:03",
+        "data.event.datetime",
+        "data.event.datetime: timestamp has no offset: add an offset such as Z or +01:00",
+    ),
+    (
+        "sentry",
+        "fatal-epoch-timestamp",
+        ("data", "event", "timestamp"),
+        "nan",
+        "data.event.timestamp",
+        "data.event.timestamp: expected epoch seconds (a number), got the string 'nan'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "steps", "value", "pointer", "message"),
+    MALFORMED,
+    ids=[f"{case[0]}:{case[4]}" for case in MALFORMED],
+)
+def test_malformed_payloads_name_the_field(
+    fmt: str, name: str, steps: tuple[str | int, ...], value: Any, pointer: str, message: str
+) -> None:
+    with pytest.raises(AdapterError) as caught:
+        convert(_mutated(f"{fmt}/{name}", steps, value), fmt)
+    assert (caught.value.pointer, str(caught.value)) == (pointer, message)
+
+
+def test_cloudwatch_nested_message_fields_are_named_by_path() -> None:
+    alarm = {
+        "AlarmName": "a",
+        "NewStateValue": "ALARM",
+        "StateChangeTime": "2026-03-14T02:17:00.123+0000",
+        "Trigger": {"Dimensions": ["InstanceId"]},
+    }
+    payload = _mutated("cloudwatch-sns/alarm", ("Message",), json.dumps(alarm))
+    with pytest.raises(AdapterError) as caught:
+        convert(payload, "cloudwatch-sns")
+    assert caught.value.pointer == "Message.Trigger.Dimensions[0]"
+    assert str(caught.value) == (
+        "Message.Trigger.Dimensions[0]: expected a dimension like {name, value}, "
+        "got the string 'InstanceId'"
+    )
+
+
+WRONG_FORMAT = [
+    ("alertmanager", "sentry/issue-alert", "alerts", "alerts: missing; expected a list of alerts"),
+    (
+        "grafana",
+        "pagerduty-webhook/resolved",
+        "alerts",
+        "alerts: missing; expected a list of alerts",
+    ),
+    (
+        "pagerduty-events",
+        "grafana/resolved",
+        "routing_key",
+        "routing_key: missing; expected the integration's routing key",
+    ),
+    (
+        "pagerduty-webhook",
+        "pagerduty-events/trigger",
+        "event",
+        "event: missing; expected a mapping (JSON object)",
+    ),
+    (
+        "opsgenie",
+        "datadog/default-triggered",
+        "action",
+        "action: missing; expected an alert action like Create or Close",
+    ),
+    (
+        "datadog",
+        "cloudwatch-sns/alarm",
+        "title",
+        "title: missing; expected the event title ($EVENT_TITLE)",
+    ),
+    ("cloudwatch-sns", "opsgenie/create", "Type", "Type: missing; expected Notification"),
+    ("sentry", "alertmanager/resolved", "action", "action: missing; expected triggered"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "name", "pointer", "message"), WRONG_FORMAT)
+def test_a_payload_of_another_format_is_refused(
+    fmt: str, name: str, pointer: str, message: str
+) -> None:
+    with pytest.raises(AdapterError) as caught:
+        convert(_payload(name), fmt)
+    assert (caught.value.pointer, str(caught.value)) == (pointer, message)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (
+            [],
+            "payload: expected an alert notification (a JSON object with alerts), got an "
+            "empty list",
+        ),
+        (None, "payload: expected an alert notification (a JSON object with alerts), got null"),
+        ("", "payload: not valid JSON: Expecting value (line 1, column 1)"),
+    ],
+)
+def test_a_payload_that_is_not_an_object_is_refused(payload: Any, message: str) -> None:
+    with pytest.raises(AdapterError) as caught:
+        convert(payload, "alertmanager")
+    assert (caught.value.pointer, str(caught.value)) == ("", message)
+
+
+def test_truncated_json_text_is_refused_with_its_position() -> None:
+    text = (DATA / "alertmanager" / "resolved.json").read_text(encoding="utf-8")
+    with pytest.raises(AdapterError) as caught:
+        convert(text[:200], "alertmanager")
+    assert str(caught.value) == (
+        "payload: not valid JSON: Unterminated string starting at (line 9, column 20)"
+    )
+    assert convert(text, "alertmanager") == convert(json.loads(text), "alertmanager")
+
+
+# --- generic mappings --------------------------------------------------------------------
+
+UPTIME = "generic/uptime-check"
+
+
+def _uptime_mapping(**changes: Any) -> dict[str, Any]:
+    mapping: dict[str, Any] = _load(DATA / f"{UPTIME}.mapping.json")
+    mapping.update(changes)
+    return mapping
+
+
+def test_mapping_files_agree_with_the_mapping_schema() -> None:
+    validator = Draft202012Validator(_load(SCHEMAS / "mapping.schema.json"))
+    Draft202012Validator.check_schema(validator.schema)
+    for path in DATA.glob("generic/*.mapping.json"):
+        assert list(validator.iter_errors(_load(path))) == []
+        assert check_mapping(_load(path)) == []
+
+
+REQUIRED_ONLY = {"id": "$.a", "title": "$.b", "startedAt": "$.c"}
+BAD_MAPPINGS: list[tuple[Any, str, str]] = [
+    ([], "", "mapping: expected a mapping, got an empty list"),
+    (
+        {"title": "$.b", "startedAt": "$.c"},
+        "id",
+        "mapping key id: missing; every mapping says where id, title and startedAt are",
+    ),
+    (
+        {**REQUIRED_ONLY, "urgency": "$.u"},
+        "urgency",
+        "mapping key urgency: unknown key; expected one of id, title, status, service, "
+        "environment, severity, description, startedAt, detectedAt, acknowledgedAt, "
+        "resolvedAt, customersAffected, labels, links, each",
+    ),
+    (
+        {**REQUIRED_ONLY, "id": "alert.uid"},
+        "id.path",
+        "mapping key id.path: invalid path 'alert.uid': a path starts with $",
+    ),
+    (
+        {**REQUIRED_ONLY, "id": "$.a[x]"},
+        "id.path",
+        "mapping key id.path: invalid path '$.a[x]': unexpected '[' at character 4; "
+        "expected .name, ['name'] or [index]",
+    ),
+    (
+        {**REQUIRED_ONLY, "startedAt": {"path": "$.c", "epoch": "sec"}},
+        "startedAt.epoch",
+        "mapping key startedAt.epoch: expected 's' or 'ms' on a timestamp field, got 'sec'",
+    ),
+    (
+        {**REQUIRED_ONLY, "title": {"path": "$.b", "epoch": "ms"}},
+        "title.epoch",
+        "mapping key title.epoch: expected 's' or 'ms' on title, not a timestamp field, got 'ms'",
+    ),
+    (
+        {**REQUIRED_ONLY, "status": {"path": "$.s", "map": {"up": "ok"}}},
+        "status.map.up",
+        "mapping key status.map.up: 'ok' is not a status; expected one of triggered, "
+        "acknowledged, resolved",
+    ),
+    (
+        {**REQUIRED_ONLY, "severity": {"path": "$.s", "map": ["crit"]}},
+        "severity.map",
+        "mapping key severity.map: expected a mapping of values, got a list",
+    ),
+    (
+        {**REQUIRED_ONLY, "id": {"path": "$.a", "value": "x"}},
+        "id",
+        "mapping key id: needs exactly one of path and value",
+    ),
+    (
+        {**REQUIRED_ONLY, "id": {"path": "$.a", "fallback": "x"}},
+        "id.fallback",
+        "mapping key id.fallback: unknown key; expected one of path, value, default, map, epoch",
+    ),
+    (
+        {**REQUIRED_ONLY, "id": 5},
+        "id",
+        "mapping key id: expected a path like $.a.b or an object, got the number 5",
+    ),
+    (
+        {**REQUIRED_ONLY, "labels": {"team": "team"}},
+        "labels.team.path",
+        "mapping key labels.team.path: invalid path 'team': a path starts with $",
+    ),
+    (
+        {**REQUIRED_ONLY, "links": [{"url": "$.u"}]},
+        "links[0]",
+        "mapping key links[0]: expected {title: text, url: path}, got a mapping",
+    ),
+    (
+        {**REQUIRED_ONLY, "each": {"path": "$.items"}},
+        "each",
+        "mapping key each: expected a path to a list, got a mapping",
+    ),
+    (
+        {**REQUIRED_ONLY, "customersAffected": {"value": -3}},
+        "customersAffected.value",
+        "mapping key customersAffected.value: expected a count of customers (a whole "
+        "number >= 0) for customersAffected, got the number -3",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mapping", "pointer", "message"),
+    BAD_MAPPINGS,
+    ids=[case[1] or "root" for case in BAD_MAPPINGS],
+)
+def test_a_faulty_mapping_is_reported_by_its_key(mapping: Any, pointer: str, message: str) -> None:
+    problems = check_mapping(mapping)
+    assert [(problem.pointer, str(problem)) for problem in problems] == [(pointer, message)]
+    with pytest.raises(AdapterError) as caught:
+        convert_generic(_payload(UPTIME), mapping)
+    assert str(caught.value) == message
+    if isinstance(mapping, dict) and pointer != "customersAffected.value":
+        # The schema agrees (it cannot check a constant's value against its field).
+        validator = Draft202012Validator(_load(SCHEMAS / "mapping.schema.json"))
+        assert not validator.is_valid(mapping)
+
+
+@pytest.mark.parametrize(
+    ("changes", "payload", "pointer", "message"),
+    [
+        (
+            {"title": "$.check.title"},
+            None,
+            "check.title",
+            "check.title: missing (mapping key title reads $.check.title)",
+        ),
+        (
+            {"status": "$.state"},
+            None,
+            "state",
+            "state: status 'DOWN' is not one of triggered, acknowledged, resolved; "
+            "add a map to mapping key status",
+        ),
+        (
+            {"customersAffected": "$.owner"},
+            None,
+            "owner",
+            "owner: expected a count of customers (a whole number >= 0) for "
+            "customersAffected, got a mapping",
+        ),
+        (
+            {"startedAt": "$.ts"},
+            None,
+            "ts",
+            f"ts: expected {TIMESTAMP}, got the number 1773454620000",
+        ),
+        (
+            {"each": "$.check"},
+            None,
+            "check",
+            "check: expected a list (mapping key each reads $.check), got a mapping",
+        ),
+        (
+            {"each": "$.results"},
+            {"results": [{"check": {}}]},
+            "results[0].check.uid",
+            "results[0].check.uid: missing (mapping key id reads $.check.uid)",
+        ),
+        (
+            {"labels": {"owner": "$.owner"}},
+            None,
+            "owner",
+            "owner: expected a string, number or boolean, got a mapping",
+        ),
+    ],
+)
+def test_generic_payload_errors_name_the_field_and_the_mapping_key(
+    changes: dict[str, Any], payload: Any, pointer: str, message: str
+) -> None:
+    with pytest.raises(AdapterError) as caught:
+        convert_generic(payload or _payload(UPTIME), _uptime_mapping(**changes))
+    assert (caught.value.pointer, str(caught.value)) == (pointer, message)
+
+
+def test_generic_defaults_and_constants() -> None:
+    payload = {"check": {"uid": 7, "name": "n"}, "ts": 1773454620, "state": "UP"}
+    mapping = _uptime_mapping(startedAt={"path": "$.ts", "epoch": "s"})
+    (incident,) = convert_generic(payload, mapping)
+    assert incident["id"] == "7"
+    assert incident["startedAt"] == "2026-03-14T02:17:00Z"
+    assert incident["status"] == "resolved"
+    assert incident["severity"] == "unknown"  # the default, not passed through the map
+    assert incident["service"] == "status-page"
+    assert incident["labels"] == {"tier": "1"}
+    assert "links" not in incident and "customersAffected" not in incident
+
+
+# --- robustness: arbitrary values anywhere in real payloads ------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=6,
+)
+
+
+def _paths(value: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*prefix, index))
+    return found
+
+
+def _replace(name: str, pick: Callable[[list[tuple[str | int, ...]]], Any], new: Any) -> Any:
+    payload = _payload(name)
+    steps = pick(_paths(payload))
+    return _mutated(name, steps, new)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    case=st.sampled_from([p for p in CASES if p.parent.name != "generic"]),
+    index=st.integers(min_value=0),
+    new=JSON_VALUES | st.just(DELETE),
+)
+def test_any_damage_to_a_payload_gives_a_result_or_an_adapter_error(
+    case: Path, index: int, new: Any
+) -> None:
+    name = f"{case.parent.name}/{case.stem}"
+    payload = _replace(name, lambda paths: paths[index % len(paths)], new)
+    try:
+        incidents = convert(payload, case.parent.name)
+    except AdapterError as error:
+        assert str(error)
+        return
+    for incident in incidents:
+        json.dumps(incident)
+        if INCIDENT_VALIDATOR is not None:
+            assert INCIDENT_VALIDATOR.is_valid(incident)
