@@ -27,7 +27,7 @@ finds nothing and they have no default.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .common import (
@@ -57,12 +57,11 @@ _STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]
 class Spec:
     """Where one canonical value comes from: a compiled path (or a constant) and options."""
 
-    key: str
     text: str
     steps: tuple[Step, ...] | None
     value: Any = None
     default: Any = None
-    table: tuple[tuple[str, Any], ...] = ()
+    table: dict[str, Any] = field(default_factory=dict)
     epoch: str | None = None
 
 
@@ -170,12 +169,12 @@ def _compile_spec(key: str, value: Any, problems: list[AdapterError]) -> Spec:
         value = {"path": value}
     if not isinstance(value, dict):
         _problem(problems, key, f"expected a path like $.a.b or an object, got {describe(value)}")
-        return Spec(key, "", None)
+        return Spec("", None)
     for name in sorted(set(value) - set(SPEC_KEYS)):
         _problem(problems, f"{key}.{name}", f"unknown key; expected one of {', '.join(SPEC_KEYS)}")
     if ("path" in value) == ("value" in value):
         _problem(problems, key, "needs exactly one of path and value")
-        return Spec(key, "", None)
+        return Spec("", None)
     text = value.get("path", "")
     steps: tuple[Step, ...] | None = None
     if "path" in value:
@@ -204,9 +203,7 @@ def _compile_spec(key: str, value: Any, problems: list[AdapterError]) -> Spec:
             if final is not None and final not in STATUSES:
                 message = f"{final!r} is not a status; expected one of {', '.join(STATUSES)}"
                 _problem(problems, place, message)
-    spec = Spec(
-        key, text, steps, value.get("value"), value.get("default"), tuple(table.items()), unit
-    )
+    spec = Spec(text, steps, value.get("value"), value.get("default"), dict(table), unit)
     if steps is None and spec.value is not None:
         # A constant is known now: check it now, as part of the mapping.
         try:
@@ -238,7 +235,7 @@ def _value(item: Any, base: str, spec: Spec) -> tuple[Any, str]:
     if value is None:
         return spec.default, path
     if spec.table and isinstance(value, str | int | float | bool):
-        return dict(spec.table).get(scalar_text(value, path), value), path
+        return spec.table.get(scalar_text(value, path), value), path
     return value, path
 
 
