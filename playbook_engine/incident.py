@@ -8,16 +8,22 @@ problem is reported by field path; nothing here ever renders it as a template.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from . import loader, schema
 from .diagnostics import Diagnostic, InputError, Span, error
+from .limits import DEFAULT_LIMITS
 from .timeparse import parse_timestamp
 
 TIMESTAMP_FIELDS = ("startedAt", "detectedAt", "acknowledgedAt", "resolvedAt")
+INCIDENT_LIMITS = replace(
+    DEFAULT_LIMITS,
+    max_file_bytes=DEFAULT_LIMITS.incident_bytes,
+    max_depth=DEFAULT_LIMITS.incident_depth,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +73,7 @@ def read_source(source: str, stdin_text: str | None = None) -> tuple[str, str | 
 
 def parse_incident(display: str, content: str | bytes, overrides: Iterable[str] = ()) -> Incident:
     """Parse, apply `--set` overrides, validate and build an `Incident`; raises `InputError`."""
-    doc, diagnostics = loader.load_text(content, display)
+    doc, diagnostics = loader.load_text(content, display, INCIDENT_LIMITS)
     if doc is None or diagnostics:
         raise InputError(diagnostics)
     data = doc.data
