@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date, time, timedelta
 from typing import Any, TypeVar
 
-from .diagnostics import Diagnostic, Span, error
+from .diagnostics import Diagnostic, Span, error, warning
 from .loader import SourceDoc
 from .model import (
     DEFAULT_MAX_LENGTH,
@@ -67,6 +67,29 @@ class _Builder:
                 )
             )
             return fallback
+
+    def working_time_warnings(self, priority: dict[str, Any], index: int) -> None:
+        """Warn where days or weeks are counted on a business-hours clock."""
+        for key in ("respondWithin", "resolveWithin"):
+            text = priority[key]
+            try:
+                hours = parse_duration(text).total_seconds() / 3600
+            except ValueError:
+                continue  # reported as PB301 where the duration is parsed
+            if any(unit in text for unit in "wd"):
+                pointer = f"/spec/priorities/{index}/{key}"
+                self.diagnostics.append(
+                    warning(
+                        "PB314",
+                        f"{priority['id']}.{key} {text} counts working time on calendar "
+                        f"'{priority['calendar']}': {text} is {hours:g} working hours, "
+                        "not that many working days",
+                        self.span(pointer),
+                        hint="write working hours: with 09:00-17:30 days, three working days "
+                        "are 25h30m",
+                        pointer=pointer,
+                    )
+                )
 
     def duration(self, text: str, pointer: str) -> timedelta:
         return self.parsed(parse_duration, text, pointer, timedelta(0))
@@ -205,6 +228,9 @@ def build_policy(doc: SourceDoc) -> tuple[Policy, list[Diagnostic]]:
         )
         for i, c in enumerate(spec.get("calendars", ()))
     )
+    for i, p in enumerate(spec["priorities"]):
+        if "calendar" in p:
+            b.working_time_warnings(p, i)
     rules, defaults = b.classification(spec, "/spec")
     policy = Policy(
         id=meta["id"],
