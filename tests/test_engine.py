@@ -123,8 +123,8 @@ def test_numeric_between_leaf(compiled: CompiledLibrary) -> None:
     plan = plan_for(compiled, service="payments-api", metrics={"declineRate": 0.35})
     assert plan.classification.impact.decided_by == "rule payments/declines"
     assert plan.priority.id == "P2"
-    wrong_type = plan_for(compiled, service="payments-api", metrics={"declineRate": "35%"})
-    assert wrong_type.classification.impact.decided_by == "defaults of playbook payments"
+    with pytest.raises(InputError, match="metrics/declineRate: PB204 expected a number"):
+        plan_for(compiled, service="payments-api", metrics={"declineRate": "35%"})
 
 
 def test_incident_text_is_data_and_escaped_per_channel(compiled: CompiledLibrary) -> None:
