@@ -326,12 +326,20 @@ def _check_serialised(value: Any, *args: Any, **kwargs: Any) -> Any:
     return value
 
 
+def _check_tojson(value: Any, indent: Any = None) -> Any:
+    # Indentation repeats on every line, once per level: a wide indent multiplies the text.
+    width = len(indent) if isinstance(indent, str) else indent or 0
+    if not isinstance(width, int) or width > 8:
+        raise SecurityError("tojson indent may be at most 8")
+    return _check_serialised(value)
+
+
 _PRECHECKS: dict[str, Callable[..., Any]] = {
     "replace": _check_replace,
     "join": _check_join,
     "indent": _check_indent,
     "wordwrap": _check_wordwrap,
-    "tojson": _check_serialised,
+    "tojson": _check_tojson,
     "string": _check_serialised,
     "urlencode": _check_serialised,
 }

@@ -197,6 +197,14 @@ def test_python_errors_become_template_errors(source: str, message: str) -> None
             "{{ incident.alerts | map(attribute='__class__') | list }}",
             "'dict.__class__' is not available in templates",
         ),
+        ("{{ ''['__class__'] }}", "'str.__class__' is not available in templates"),
+        ("{{ incident | map('attr', '__class__') | list }}", "No filter named 'attr'."),
+        (
+            "{{ incident.alerts | sort(attribute='__class__') }}",
+            "'dict.__class__' is not available in templates",
+        ),
+        ("{{ dict.mro() }}", "'type.mro' is not available in templates"),
+        ("{{ loop.__class__ }}", "'loop' is undefined"),
         ("{{ incident.title.upper }}", "a function cannot be used as a value: call it"),
         ("{{ range }}", "a function cannot be used as a value: call it"),
         (
@@ -255,6 +263,7 @@ def test_escapes_are_refused(source: str, message: str) -> None:
             '{{ range(1000) | join("x" * 1000) }}',
             "a value in the template is larger than 100,000 characters",
         ),
+        ("{{ incident | tojson(indent=10**8) }}", "tojson indent may be at most 8"),
         (
             '{% set a = "x" * 60000 %}{{ (a ~ a) | length }}',
             "a value in the template is larger than 100,000 characters",
@@ -413,6 +422,7 @@ def test_escaping_applies_to_values_only() -> None:
 def test_html_keeps_tojson_safe_and_escapes_concatenation() -> None:
     context = {"v": {"a": "</script>"}, "w": "<b>"}
     assert run("{{ v | tojson }}", "html", context) == '{"a": "\\u003c/script\\u003e"}'
+    assert run("{{ v | tojson(2) }}", "plain", context) == '{   "a": "\\u003c/script\\u003e" }'
     assert run("{{ w ~ '!' }}", "html", context) == "&lt;b&gt;!"
 
 
