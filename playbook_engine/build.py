@@ -240,6 +240,7 @@ def build_policy(doc: SourceDoc) -> tuple[Policy, list[Diagnostic]]:
         impacts=levels("impacts"),
         urgencies=levels("urgencies"),
         matrix={impact: dict(row) for impact, row in spec["matrix"].items()},
+        matrix_spans=_matrix_spans(b, spec["matrix"]),
         rules=rules,
         defaults=defaults or Defaults(None, None, b.span("/spec")),
         calendars=calendars,
@@ -276,6 +277,15 @@ def build_policy(doc: SourceDoc) -> tuple[Policy, list[Diagnostic]]:
         span=b.span(""),
     )
     return policy, b.diagnostics
+
+
+def _matrix_spans(b: _Builder, matrix: dict[str, dict[str, str]]) -> dict[str, Span]:
+    spans = {"": b.span("/spec/matrix")}
+    for impact, row in matrix.items():
+        spans[impact] = b.doc.key_span(f"/spec/matrix/{impact}")
+        for urgency in row:
+            spans[f"{impact}/{urgency}"] = b.span(f"/spec/matrix/{impact}/{urgency}")
+    return spans
 
 
 def build_playbook(doc: SourceDoc) -> tuple[Playbook, list[Diagnostic]]:

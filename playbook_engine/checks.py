@@ -211,21 +211,23 @@ def _check_policy(policy: Policy) -> list[Diagnostic]:
 
 def _check_matrix(policy: Policy, refs: _References) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    for impact, row in policy.matrix.items():
-        out += refs.check("impact", impact, policy.span)
-        for urgency, priority in row.items():
-            out += refs.check("urgency", urgency, policy.span)
-            out += refs.check("priority", priority, policy.span)
-    for impact in policy.impacts:
-        row = policy.matrix.get(impact.id, {})
+    spans = policy.matrix_spans
+    for impact_id, row in policy.matrix.items():
+        out += refs.check("impact", impact_id, spans.get(impact_id, policy.span))
+        for urgency_id, priority_id in row.items():
+            cell = spans.get(f"{impact_id}/{urgency_id}", policy.span)
+            out += refs.check("urgency", urgency_id, cell)
+            out += refs.check("priority", priority_id, cell)
+    for level in policy.impacts:
+        row = policy.matrix.get(level.id, {})
         missing = [u.id for u in policy.urgencies if u.id not in row]
         if missing:
             out.append(
                 error(
                     "PB304",
-                    f"matrix has no priority for impact '{impact.id}' × urgency "
+                    f"matrix has no priority for impact '{level.id}' × urgency "
                     + ", ".join(f"'{u}'" for u in missing),
-                    impact.span,
+                    spans.get(level.id, spans.get("", policy.span)),
                     hint="every impact × urgency cell of the matrix needs a priority",
                 )
             )

@@ -218,6 +218,7 @@ class Policy:
     impacts: tuple[Level, ...]
     urgencies: tuple[Level, ...]
     matrix: dict[str, dict[str, str]]
+    matrix_spans: dict[str, Span]  # "" (the matrix), "<impact>" (a row), "<impact>/<urgency>"
     rules: tuple[Rule, ...]
     defaults: Defaults
     calendars: tuple[Calendar, ...]

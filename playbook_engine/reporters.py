@@ -30,13 +30,17 @@ def report(diagnostics: list[Diagnostic], fmt: str, files: int) -> str:
         return as_json(diagnostics, files)
     if fmt == "github":
         return "".join(github_annotation(d) + "\n" for d in diagnostics)
+    return "\n".join([*text_lines(diagnostics), summary(diagnostics, files)]) + "\n"
+
+
+def text_lines(diagnostics: list[Diagnostic]) -> list[str]:
+    """Compiler-style lines: `file:line:col: severity CODE message`, then the hint."""
     lines = []
     for d in diagnostics:
-        lines.append(f"{d.span}: {d.severity.value} {d.code} {visible(d.message)}")
+        lines.append(f"{visible(str(d.span))}: {d.severity.value} {d.code} {visible(d.message)}")
         if d.hint:
             lines.append(f"  hint: {visible(d.hint)}")
-    lines.append(summary(diagnostics, files))
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def diagnostic_dict(d: Diagnostic) -> dict[str, object]:

@@ -1,0 +1,99 @@
+"""Options and helpers shared by several commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from ..diagnostics import Span, error
+from ..errors import fail_input
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """Write to stdout, or atomically to `output` (a temporary file renamed into place)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    directory = output.parent if str(output.parent) else Path(".")
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", dir=directory)
+    except OSError as exc:
+        fail_input([error("IN105", f"cannot write output: {exc.strerror}", Span(str(output)))])
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(temp, output)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def library_root(path: Path | None) -> Path:
+    """The library given with --library, or the one found from here."""
+    from ..library import find_library_root
+
+    root = path or find_library_root()
+    if root is None:
+        fail_input(
+            [
+                error(
+                    "PB111",
+                    "no library found: no policy.yaml here or in ./playbooks or above",
+                    Span(str(Path.cwd())),
+                    hint="pass --library DIR or set PLAYBOOK_LIBRARY",
+                )
+            ]
+        )
+    return root
+
+
+def parse_at(value: str | None) -> datetime:
+    """The clock: --at, or now (read once, here at the command line)."""
+    from ..timeparse import parse_timestamp
+
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        fail_input([error("IN103", f"--at: {exc}", Span("--at"))])
+
+
+def read_stdin() -> str:
+    """Standard input as text; a terminal or closed stdin is an input error, not a hang."""
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        fail_input([error("IN101", "standard input is closed", Span("<stdin>"))])
+    if stream.isatty():
+        fail_input(
+            [
+                error(
+                    "IN101",
+                    "standard input is a terminal; pipe an incident in",
+                    Span("<stdin>"),
+                    hint="playbook run - < incident.json",
+                )
+            ]
+        )
+    text: str = stream.read()
+    return text
+
+
+library_option = click.option(
+    "-l",
+    "--library",
+    "library_dir",
+    type=click.Path(path_type=Path),
+    help="Library directory (default: $PLAYBOOK_LIBRARY, or found from here).",
+)
+at_option = click.option(
+    "--at",
+    "at_text",
+    metavar="TIMESTAMP",
+    help="The clock, e.g. 2026-03-14T02:30:00Z (default: now).",
+)

@@ -1,0 +1,39 @@
+"""`playbook validate [PATHS...]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, Failure
+from .common import library_root
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="Output format (github: workflow annotations).",
+)
+@click.option("--strict", is_flag=True, help="Treat warnings as findings (exit 1).")
+def command(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
+    """Validate a library: schema, references, conditions and templates.
+
+    PATHS are library directories or files (a file is checked in the context of the library it
+    belongs to). Without PATHS, the library found from the current directory is checked.
+    """
+    from ..reporters import report
+    from ..validate import validate_paths
+
+    targets = list(paths) or [library_root(None)]
+    result = validate_paths(targets)
+    click.echo(report(result.diagnostics, fmt, result.files), nl=False)
+    if result.unreadable:
+        raise Failure(EXIT_INPUT)
+    findings = any(d.is_error or (strict and not d.is_error) for d in result.diagnostics)
+    raise Failure(EXIT_FINDINGS if findings else EXIT_OK)
