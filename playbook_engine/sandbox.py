@@ -482,7 +482,6 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             lstrip_blocks=True,
             auto_reload=False,
         )
-        self.mode = mode
         self.filters = {name: _guard_filter(name, FILTERS[name]) for name in _KEPT_FILTERS}
         self.tests = dict(TESTS)
         self.globals = {"range": self.pe_range, "dict": dict}

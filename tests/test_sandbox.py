@@ -458,6 +458,25 @@ def test_rendering_any_data_raises_only_template_errors(mode: str, value: object
             assert "\n" not in out and "\r" not in out
 
 
+JINJA_PIECES = (
+    "{{ }} {% %} {# #} ( ) [ ] { } . , | ~ * ** + - / // % = == ' \" \n x 1 10 a incident title "
+    "alerts for in endfor if else endif set endset macro endmacro call endcall raw endraw "
+    "filter endfilter range loop self caller upper join default __class__ not is defined"
+).split(" ")
+
+
+@given(st.lists(st.sampled_from(JINJA_PIECES), max_size=40).map(" ".join), st.sampled_from(MODES))
+def test_any_source_fails_only_with_template_errors(source: str, mode: str) -> None:
+    try:
+        template = compile_template(source, mode)
+        render(template, CONTEXT)
+        template_variables(source)
+        attribute_paths(source)
+    except TemplateError as exc:
+        assert "\n" not in exc.message
+        assert exc.line >= 0
+
+
 # --- expressions ------------------------------------------------------------------------------
 
 

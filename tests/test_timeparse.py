@@ -237,6 +237,7 @@ def test_parse_timestamp_only_raises_value_error(text: str) -> None:
         assert "\n" not in str(exc)
     else:
         assert result.utcoffset() is not None
+        assert text.isascii()
 
 
 def test_parse_epoch() -> None:
