@@ -19,6 +19,8 @@ friendly. On top of Jinja2's `ImmutableSandboxedEnvironment` it
   the output itself is capped while it streams;
 - escapes interpolated values (never the template's own text) for where the text goes, one
   environment per `MODES` entry: `plain`, `markdown`, `chat`, `html`, `header` (see `escape`).
+  Outside `html`, text a template builds (a macro's output, a `{% set %}` block, `~`) is a
+  value like any other and is escaped when printed: write structure as literal text.
 
 Blocks are written one per line in YAML, so `trim_blocks` and `lstrip_blocks` are on: a line
 holding only `{% if %}` leaves no blank line behind.
