@@ -22,7 +22,13 @@ VALUE_LIMIT = 200
 
 
 def in_zone(moment: datetime, zone: tzinfo | None) -> datetime:
-    """`moment` in `zone`, or unchanged when the conversion would leave the datetime range."""
+    """`moment` in `zone`, or unchanged when the conversion would leave the datetime range.
+
+    Naive datetimes and a missing zone are left alone: `astimezone` would otherwise consult
+    the host's local time zone, and output must not depend on the machine.
+    """
+    if zone is None or moment.utcoffset() is None:
+        return moment
     try:
         return moment.astimezone(zone)
     except (OverflowError, ValueError):

@@ -41,9 +41,13 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
-def dumps(data: Any) -> str:
-    """`data` as indented JSON text ending in one newline, with risky characters escaped."""
-    text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)
+def dumps(data: Any, indent: int | None = 2) -> str:
+    """`data` as JSON text ending in one newline, with risky characters escaped.
+
+    `indent=None` writes one line (JSON Lines). Use this for any JSON holding plan data, so
+    that a lone surrogate or a C1 control in an incident cannot break the output.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=indent, allow_nan=False)
     return _RISKY.sub(_escape, text) + "\n"
 
 

@@ -216,10 +216,10 @@ def _notifications(notifications: tuple[RenderedNotification, ...], paint: _Pain
 def _notification(n: RenderedNotification, paint: _Paint) -> list[str]:
     kind = f" ({one_line(n.kind)})" if n.kind else ""
     out = [f"  {paint(one_line(n.id), 'bold')} → {one_line(n.channel)}{kind}"]
-    rows: list[list[Cell]] = [[("to", ""), (", ".join(one_line(r) for r in n.to) or "nobody", "")]]
+    # Fixed label width, so that every notification lines up the same way.
+    out.append("    to       " + (", ".join(one_line(r) for r in n.to) or "nobody"))
     if n.subject is not None:
-        rows.append([("subject", ""), (one_line(n.subject), "")])
-    out += _rows(rows, "    ", paint)
+        out.append(f"    subject  {one_line(n.subject)}")
     out += [f"    │ {text}".rstrip() for text in lines(n.body.rstrip("\n"))]
     if n.truncated:
         out.append("    " + paint("(cut to the channel's limit)", "dim"))

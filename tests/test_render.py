@@ -33,6 +33,7 @@ from playbook_engine.plan import (
     Trace,
 )
 from playbook_engine.render import FORMATS, plan_to_dict, render_plan
+from playbook_engine.render_json import dumps
 from playbook_engine.schema import load_schema
 from playbook_engine.timeparse import parse_timestamp
 
@@ -715,7 +716,7 @@ def test_notification_without_subject_truncated_with_backticks_in_body() -> None
     text = render_plan(plan, "text")
     assert text.endswith(
         "  page → pager (pager)\n"
-        "    to  nobody\n"
+        "    to       nobody\n"
         "    │ Run:\n"
         "    │ ````\n"
         "    │ kubectl get pods\n"
@@ -894,6 +895,10 @@ def test_json_is_always_encodable_and_unchanged() -> None:
     text.encode("utf-8")  # lone surrogates would make this raise
     assert "\\ud800" in text and "\\u0085" in text and "\\u2028" in text and "\\u009b" in text
     assert json.loads(text)["incident"]["title"] == odd
+    line = dumps([plan_to_dict(plan), plan_to_dict(plan)], indent=None)
+    assert line.count("\n") == 1 and line.endswith("\n")  # JSON Lines: one plan list per line
+    line.encode("utf-8")
+    assert json.loads(line)[1]["incident"]["title"] == odd
 
 
 # --- schema and determinism -------------------------------------------------------------
