@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .calendars import validate_timezone
 from .conditions import leaves, root_of
 from .diagnostics import Diagnostic, Span, error, warning
 from .model import Condition, Escalation, Leaf, Library, Playbook, Policy, Rule
@@ -180,15 +180,13 @@ def _check_policy(policy: Policy) -> list[Diagnostic]:
                 )
             )
     for calendar in policy.calendars:
-        try:
-            ZoneInfo(calendar.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        problem = validate_timezone(calendar.timezone)
+        if problem:
             out.append(
                 error(
                     "PB308",
-                    f"unknown time zone '{calendar.timezone}'",
+                    problem,
                     calendar.span,
-                    hint="use an IANA name such as Europe/London or America/New_York",
                 )
             )
         if calendar.end <= calendar.start:

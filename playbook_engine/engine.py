@@ -193,6 +193,8 @@ class _Evaluation:
         resolved = incident.resolved_at
         return Deadlines(
             sla_start=start,
+            respond_within=priority.respond_within,
+            resolve_within=priority.resolve_within,
             respond_by=respond_by,
             resolve_by=resolve_by,
             clock=priority.calendar or "24x7",
@@ -237,6 +239,7 @@ class _Evaluation:
                         owner=step.owner,
                         owner_name=role.name if role else None,
                         due=due,
+                        due_after=step.due,
                         overdue=due is not None and due < self.at,
                         depends_on=step.depends_on,
                         links=tuple(LinkOut(link.title, link.url) for link in step.links),

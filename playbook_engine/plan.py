@@ -92,6 +92,8 @@ class PriorityInfo:
 @dataclass(frozen=True, slots=True)
 class Deadlines:
     sla_start: datetime
+    respond_within: timedelta  # counted on the clock below
+    resolve_within: timedelta
     respond_by: datetime
     resolve_by: datetime
     clock: str  # "24x7" or a calendar id
@@ -114,6 +116,7 @@ class PlanStep:
     owner: str | None
     owner_name: str | None
     due: datetime | None
+    due_after: timedelta | None  # the step's `due`, counted on the SLA clock
     overdue: bool
     depends_on: tuple[str, ...]
     links: tuple[LinkOut, ...]

@@ -76,6 +76,8 @@ def plan_to_dict(plan: Plan, explain: bool = False) -> dict[str, Any]:
         },
         "deadlines": {
             "slaStart": timestamp(d.sla_start, zone),
+            "respondWithin": format_duration(d.respond_within),
+            "resolveWithin": format_duration(d.resolve_within),
             "respondBy": timestamp(d.respond_by, zone),
             "resolveBy": timestamp(d.resolve_by, zone),
             "clock": d.clock,
@@ -109,6 +111,7 @@ def _step(step: PlanStep, zone: tzinfo | None) -> dict[str, Any]:
         "owner": step.owner,
         "ownerName": step.owner_name,
         "due": timestamp(step.due, zone) if step.due is not None else None,
+        "dueAfter": format_duration(step.due_after) if step.due_after is not None else None,
         "overdue": step.overdue,
         "dependsOn": list(step.depends_on),
         "links": [{"title": link.title, "url": link.url} for link in step.links],

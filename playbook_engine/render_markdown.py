@@ -122,12 +122,12 @@ def _deadlines(plan: Plan) -> str:
     d, zone = plan.deadlines, plan.at.tzinfo
     clock = "24x7" if d.clock == "24x7" else f"calendar {md(d.clock)} (working hours only)"
     out = ["## SLA", ""]
-    for label, moment, overdue in (
-        ("Respond by", d.respond_by, d.respond_overdue),
-        ("Resolve by", d.resolve_by, d.resolve_overdue),
+    for label, moment, within, overdue in (
+        ("Respond by", d.respond_by, d.respond_within, d.respond_overdue),
+        ("Resolve by", d.resolve_by, d.resolve_within, d.resolve_overdue),
     ):
         mark = " — **OVERDUE**" if overdue else ""
-        out.append(f"- **{label}:** {timestamp(moment, zone)} ({plus(moment - d.sla_start)}){mark}")
+        out.append(f"- **{label}:** {timestamp(moment, zone)} ({plus(within)}){mark}")
     out.append(f"- Clock: {clock}, from {timestamp(d.sla_start, zone)} (SLA start)")
     return "\n".join(out)
 
@@ -148,7 +148,7 @@ def _step(step: PlanStep, plan: Plan, zone: tzinfo | None, day: date) -> str:
         if step.owner_name is not None:
             line += f" ({md(step.owner_name)})"
     if step.due is not None:
-        offset = plus(step.due - plan.deadlines.sla_start)
+        offset = plus(step.due_after or step.due - plan.deadlines.sla_start)
         line += f" · due {clock_time(step.due, zone, day)} ({offset})"
     if step.overdue:
         line += " **OVERDUE**"

@@ -121,11 +121,11 @@ def _deadlines(plan: Plan, paint: _Paint) -> str:
     clock = "24x7" if d.clock == "24x7" else f"calendar {one_line(d.clock)} (working hours only)"
     head = paint("SLA", "bold") + f"  clock {clock}, from {timestamp(d.sla_start, zone)}"
     rows: list[list[Cell]] = []
-    for label, moment, overdue in (
-        ("respond by", d.respond_by, d.respond_overdue),
-        ("resolve by", d.resolve_by, d.resolve_overdue),
+    for label, moment, within, overdue in (
+        ("respond by", d.respond_by, d.respond_within, d.respond_overdue),
+        ("resolve by", d.resolve_by, d.resolve_within, d.resolve_overdue),
     ):
-        row = [(label, ""), (timestamp(moment, zone), ""), (plus(moment - d.sla_start), "")]
+        row = [(label, ""), (timestamp(moment, zone), ""), (plus(within), "")]
         rows.append([*row, ("OVERDUE", "alarm")] if overdue else row)
     return "\n".join([head, *_rows(rows, "  ", paint)])
 
@@ -165,7 +165,8 @@ def _checklist(plan: Plan, paint: _Paint) -> str:
 def _due(step: PlanStep, plan: Plan, zone: tzinfo | None, day: date) -> tuple[str, str]:
     if step.due is None:
         return "", ""
-    return clock_time(step.due, zone, day), plus(step.due - plan.deadlines.sla_start)
+    after = step.due_after or step.due - plan.deadlines.sla_start
+    return clock_time(step.due, zone, day), plus(after)
 
 
 def _escalation(plan: Plan, paint: _Paint) -> str:

@@ -14,6 +14,7 @@ from .engine import evaluate
 from .incident import Incident, parse_incident, read_source
 from .library import open_library as _open_library
 from .render import plan_to_dict, render_plan
+from .render_json import dumps
 from .reporters import diagnostic_dict
 
 
@@ -65,7 +66,7 @@ def run_one(
     failed = any(plan.errors for plan in plans)
     if fmt == "json" and len(plans) > 1:
         documents = [plan_to_dict(plan, explain) for plan in plans]
-        return json.dumps(documents, ensure_ascii=False, indent=2) + "\n", failed
+        return dumps(documents), failed
     separator = "\n---\n\n" if fmt == "markdown" else "\n"
     return separator.join(render_plan(p, fmt, explain, color) for p in plans), failed
 
@@ -92,9 +93,9 @@ def run_jsonl(
         except InputError as exc:
             failed = True
             errors = [diagnostic_dict(d) for d in exc.diagnostics]
-            out.append(json.dumps({"line": number, "errors": errors}, ensure_ascii=False))
+            out.append(dumps({"line": number, "errors": errors}, indent=None))
             continue
         plan = evaluate(compiled, incident, at, explain)
         failed = failed or bool(plan.errors)
-        out.append(json.dumps(plan_to_dict(plan, explain), ensure_ascii=False))
-    return "".join(line + "\n" for line in out), failed
+        out.append(dumps(plan_to_dict(plan, explain), indent=None))
+    return "".join(out), failed

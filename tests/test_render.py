@@ -67,6 +67,8 @@ def small_plan(**changes: Any) -> Plan:
         priority=PriorityInfo("P1", "Critical", "Customer-facing service down."),
         deadlines=Deadlines(
             sla_start=ts("2026-03-13T16:00:00Z"),
+            respond_within=timedelta(minutes=15),
+            resolve_within=timedelta(hours=4),
             respond_by=ts("2026-03-13T16:15:00Z"),
             resolve_by=ts("2026-03-13T20:00:00Z"),
             clock="24x7",
@@ -82,6 +84,7 @@ def small_plan(**changes: Any) -> Plan:
                 owner="incident-commander",
                 owner_name="Incident Commander",
                 due=ts("2026-03-13T16:05:00Z"),
+                due_after=timedelta(minutes=5),
                 overdue=True,
                 depends_on=(),
                 links=(),
@@ -94,11 +97,12 @@ def small_plan(**changes: Any) -> Plan:
                 owner="communications-lead",
                 owner_name=None,
                 due=ts("2026-03-13T16:40:00Z"),
+                due_after=timedelta(minutes=40),
                 overdue=False,
                 depends_on=("declare",),
                 links=(LinkOut("Status page admin", "https://status.example/admin"),),
             ),
-            PlanStep("review", "major", "Book a review", "", None, None, None, False, (), ()),
+            PlanStep("review", "major", "Book a review", "", None, None, None, None, False, (), ()),
         ),
         escalation=EscalationPlan(
             source="major",
@@ -353,6 +357,8 @@ SMALL_JSON: dict[str, Any] = {
     },
     "deadlines": {
         "slaStart": "2026-03-13T16:00:00Z",
+        "respondWithin": "15m",
+        "resolveWithin": "4h",
         "respondBy": "2026-03-13T16:15:00Z",
         "resolveBy": "2026-03-13T20:00:00Z",
         "clock": "24x7",
@@ -368,6 +374,7 @@ SMALL_JSON: dict[str, Any] = {
             "owner": "incident-commander",
             "ownerName": "Incident Commander",
             "due": "2026-03-13T16:05:00Z",
+            "dueAfter": "5m",
             "overdue": True,
             "dependsOn": [],
             "links": [],
@@ -380,6 +387,7 @@ SMALL_JSON: dict[str, Any] = {
             "owner": "communications-lead",
             "ownerName": None,
             "due": "2026-03-13T16:40:00Z",
+            "dueAfter": "40m",
             "overdue": False,
             "dependsOn": ["declare"],
             "links": [{"title": "Status page admin", "url": "https://status.example/admin"}],
@@ -392,6 +400,7 @@ SMALL_JSON: dict[str, Any] = {
             "owner": None,
             "ownerName": None,
             "due": None,
+            "dueAfter": None,
             "overdue": False,
             "dependsOn": [],
             "links": [],
@@ -633,7 +642,7 @@ def test_times_are_shown_in_the_offset_of_the_clock() -> None:
 
 def test_times_on_another_day_carry_their_date_and_seconds_when_not_zero() -> None:
     base = small_plan()
-    late = replace(base.steps[0], due=ts("2026-03-16T09:05:30Z"))
+    late = replace(base.steps[0], due=ts("2026-03-16T09:05:30Z"), due_after=None)
     text = render_plan(replace(base, steps=(late,)), "text")
     assert "  [ ] 2026-03-16 09:05:30  +2d17h5m30s  Declare INC-7" in text
 
@@ -1031,7 +1040,17 @@ plans = st.builds(
         texts,
     ),
     priority=st.builds(PriorityInfo, texts, texts, texts),
-    deadlines=st.builds(Deadlines, moments, moments, moments, texts, st.booleans(), st.booleans()),
+    deadlines=st.builds(
+        Deadlines,
+        moments,
+        st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)),
+        st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)),
+        moments,
+        moments,
+        texts,
+        st.booleans(),
+        st.booleans(),
+    ),
     steps=st.lists(
         st.builds(
             PlanStep,
@@ -1042,6 +1061,7 @@ plans = st.builds(
             owner=st.none() | texts,
             owner_name=st.none() | texts,
             due=st.none() | moments,
+            due_after=st.none() | st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)),
             overdue=st.booleans(),
             depends_on=tuples,
             links=st.lists(st.builds(LinkOut, texts, texts), max_size=2).map(tuple),
