@@ -1,0 +1,69 @@
+"""`playbook test [PATHS...]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_FINDINGS, EXIT_OK, Failure
+from .common import library_option, library_root, write_output
+
+
+@click.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@library_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "junit"]),
+    default="text",
+    show_default=True,
+    help="Output format (junit: XML for CI test reporters).",
+)
+@click.option(
+    "-k",
+    "keywords",
+    multiple=True,
+    metavar="PATTERN",
+    help="Run only cases whose name contains PATTERN, ignoring case (repeatable: any).",
+)
+@click.option("--update", is_flag=True, help="Rewrite golden files that differ, and list them.")
+@click.option("-v", "--verbose", is_flag=True, help="List passed cases too (text format).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE atomically.")
+def command(
+    paths: tuple[Path, ...],
+    library_dir: Path | None,
+    fmt: str,
+    keywords: tuple[str, ...],
+    update: bool,
+    verbose: bool,
+    output: Path | None,
+) -> None:
+    """Run the test suites of a library: incidents, a clock, and what each plan must say.
+
+    PATHS are library folders (their tests/ folder is searched), folders of suites, or suite
+    files; each belongs to the library above it unless --library says otherwise. Without PATHS
+    the library found from here is tested. Exit codes: 0 all cases pass, 1 a case fails, 2 a
+    suite or the library cannot be used (nothing is run).
+    """
+    from ..diagnostics import Span, error
+    from ..errors import fail_input
+    from ..testing_collect import collect, select_cases
+    from ..testing_report import report
+    from ..testing_run import run_suites
+
+    targets = list(paths) or [library_root(library_dir)]
+    collection = collect(targets, library_dir)
+    problems = list(collection.diagnostics)
+    suites = select_cases(collection.suites, keywords)
+    if collection.ok and not suites and keywords:
+        shown = " or ".join(repr(k) for k in keywords)
+        problems.append(error("TS113", f"-k {shown} selects no test case", Span("-k")))
+    if any(d.is_error for d in problems):
+        if fmt != "text":
+            write_output(report([], fmt, problems), output)
+        fail_input(problems)
+    results = run_suites(suites, update)
+    write_output(report(results, fmt, problems, verbose), output)
+    raise Failure(EXIT_OK if all(r.passed for r in results) else EXIT_FINDINGS)
