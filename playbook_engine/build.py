@@ -7,7 +7,8 @@ the YAML node it came from.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import date, time, timedelta
 from typing import Any, TypeVar
 
@@ -160,11 +161,38 @@ class _Builder:
             )
         return rules, defaults
 
+    def step(self, s: dict[str, Any], pointer: str) -> Step:
+        return Step(
+            id=s["id"],
+            title=Template(s["title"], self.span(f"{pointer}/title")),
+            details=self.template(s, "details", pointer),
+            owner=s.get("owner"),
+            due=self.duration(s["due"], f"{pointer}/due") if "due" in s else None,
+            when=self.optional_condition(s, "when", pointer),
+            links=self.links(s),
+            depends_on=tuple(s.get("dependsOn", ())),
+            span=self.span(pointer),
+        )
+
+    def notification(self, n: dict[str, Any], pointer: str) -> Notification:
+        return Notification(
+            id=n["id"],
+            channel=n["channel"],
+            to=tuple(
+                Template(to, self.span(f"{pointer}/to/{j}")) for j, to in enumerate(n.get("to", ()))
+            ),
+            subject=self.template(n, "subject", pointer),
+            body=Template(n["body"], self.span(f"{pointer}/body")),
+            when=self.optional_condition(n, "when", pointer),
+            span=self.span(pointer),
+        )
+
     def escalation(self, data: dict[str, Any], pointer: str) -> Escalation | None:
         if "escalation" not in data:
             return None
-        section = data["escalation"]
-        base = f"{pointer}/escalation"
+        return self.escalation_section(data["escalation"], f"{pointer}/escalation")
+
+    def escalation_section(self, section: dict[str, Any], base: str) -> Escalation:
         tiers = tuple(
             Tier(
                 after=self.duration(tier["after"], f"{base}/tiers/{i}/after"),
@@ -288,43 +316,198 @@ def _matrix_spans(b: _Builder, matrix: dict[str, dict[str, str]]) -> dict[str, S
     return spans
 
 
-def build_playbook(doc: SourceDoc) -> tuple[Playbook, list[Diagnostic]]:
-    """The `Playbook` of a schema-valid playbook document, and diagnostics for refused values."""
+@dataclass(frozen=True, slots=True)
+class _StepGroup:
+    doc: SourceDoc
+    pointer: str
+    items: list[dict[str, Any]]
+    span: Span
+
+
+@dataclass
+class SharedIndex:
+    """Everything the library's Shared documents define, by id."""
+
+    step_groups: dict[str, _StepGroup] = field(default_factory=dict)
+    escalations: dict[str, Escalation] = field(default_factory=dict)
+    notifications: dict[str, Notification] = field(default_factory=dict)
+    macros: list[Template] = field(default_factory=list)
+
+
+def build_shared(docs: list[SourceDoc]) -> tuple[SharedIndex, list[Diagnostic]]:
+    """The definitions of schema-valid Shared documents, and diagnostics (duplicate ids...)."""
+    index = SharedIndex()
+    diagnostics: list[Diagnostic] = []
+    seen: dict[tuple[str, str], Span] = {}
+
+    def add(what: str, ident: str, span: Span) -> bool:
+        first = seen.setdefault((what, ident), span)
+        if first is not span:
+            diagnostics.append(
+                error(
+                    "PB302",
+                    f"duplicate shared {what} id '{ident}' (first defined at {first})",
+                    span,
+                    hint="shared ids must be unique across the library's Shared documents",
+                )
+            )
+            return False
+        return True
+
+    for doc in docs:
+        b = _Builder(doc)
+        spec = doc.data["spec"]
+        for i, group in enumerate(spec.get("stepGroups", ())):
+            pointer = f"/spec/stepGroups/{i}"
+            if add("step group", group["id"], b.span(pointer)):
+                index.step_groups[group["id"]] = _StepGroup(
+                    doc, f"{pointer}/steps", group["steps"], b.span(pointer)
+                )
+        for i, section in enumerate(spec.get("escalations", ())):
+            pointer = f"/spec/escalations/{i}"
+            if add("escalation", section["id"], b.span(pointer)):
+                index.escalations[section["id"]] = b.escalation_section(section, pointer)
+        for i, data in enumerate(spec.get("notifications", ())):
+            pointer = f"/spec/notifications/{i}"
+            if add("notification", data["id"], b.span(pointer)):
+                index.notifications[data["id"]] = b.notification(data, pointer)
+        if "macros" in spec:
+            index.macros.append(Template(spec["macros"], b.span("/spec/macros")))
+        diagnostics += b.diagnostics
+    return index, diagnostics
+
+
+def shared_for_validation(shared: SharedIndex) -> tuple[list[Playbook], list[Diagnostic]]:
+    """Every shared definition wrapped as a playbook that is never selected, so that the
+    semantic checks and the compiler see it even where no playbook uses it."""
+    playbooks: list[Playbook] = []
+    diagnostics: list[Diagnostic] = []
+    for name, group in sorted(shared.step_groups.items()):
+        b = _Builder(group.doc)
+        steps: list[Step] = []
+        _expand_steps(b, group.items, group.pointer, shared, None, (name,), steps)
+        diagnostics += b.diagnostics
+        playbooks.append(_holder(f"step group {name}", group.span, steps=tuple(steps)))
+    for name, escalation in sorted(shared.escalations.items()):
+        playbooks.append(_holder(f"escalation {name}", escalation.span, escalation=escalation))
+    for name, notification in sorted(shared.notifications.items()):
+        holder = _holder(f"notification {name}", notification.span)
+        playbooks.append(replace(holder, notifications=(notification,)))
+    return playbooks, diagnostics
+
+
+def _holder(
+    name: str, span: Span, steps: tuple[Step, ...] = (), escalation: Escalation | None = None
+) -> Playbook:
+    return Playbook(
+        id=f"shared {name}",
+        title=name,
+        owner=None,
+        description="",
+        tags=(),
+        links=(),
+        applies_when=None,
+        fallback=False,
+        order=0,
+        rules=(),
+        defaults=None,
+        steps=steps,
+        escalation=escalation,
+        notifications=(),
+        path=span.path,
+        span=span,
+    )
+
+
+def _unknown_shared(what: str, ident: str, span: Span, known: Iterable[str]) -> Diagnostic:
+    listed = ", ".join(sorted(known)) or "none"
+    return error(
+        "PB303",
+        f"unknown shared {what} '{ident}'",
+        span,
+        hint=f"define it in a document with `kind: Shared`; known: {listed}",
+    )
+
+
+def _expand_steps(
+    b: _Builder,
+    items: list[dict[str, Any]],
+    pointer: str,
+    shared: SharedIndex,
+    extra: Condition | None,
+    stack: tuple[str, ...],
+    out: list[Step],
+) -> None:
+    for i, item in enumerate(items):
+        item_pointer = f"{pointer}/{i}"
+        if "include" not in item:
+            step = b.step(item, item_pointer)
+            if extra is not None:
+                when = extra if step.when is None else AllOf((extra, step.when), step.span)
+                step = replace(step, when=when)
+            out.append(step)
+            continue
+        name, span = item["include"], b.span(item_pointer)
+        group = shared.step_groups.get(name)
+        if group is None:
+            b.diagnostics.append(_unknown_shared("step group", name, span, shared.step_groups))
+            continue
+        if name in stack:
+            cycle = " → ".join((*stack, name))
+            b.diagnostics.append(
+                error(
+                    "PB316",
+                    f"step groups include each other in a cycle: {cycle}",
+                    span,
+                    hint="a step group cannot include itself, directly or through another",
+                )
+            )
+            continue
+        own = b.optional_condition(item, "when", item_pointer)
+        combined = extra if own is None else own if extra is None else AllOf((extra, own), span)
+        inner = _Builder(group.doc)
+        _expand_steps(inner, group.items, group.pointer, shared, combined, (*stack, name), out)
+        b.diagnostics += inner.diagnostics
+
+
+def build_playbook(
+    doc: SourceDoc, shared: SharedIndex | None = None
+) -> tuple[Playbook, list[Diagnostic]]:
+    """The `Playbook` of a schema-valid playbook document, with its shared references expanded,
+    and diagnostics for refused values and unknown references."""
+    shared = shared or SharedIndex()
     b = _Builder(doc)
     meta, spec = doc.data["metadata"], doc.data["spec"]
-    steps = []
-    for i, s in enumerate(spec.get("steps", ())):
-        pointer = f"/spec/steps/{i}"
-        steps.append(
-            Step(
-                id=s["id"],
-                title=Template(s["title"], b.span(f"{pointer}/title")),
-                details=b.template(s, "details", pointer),
-                owner=s.get("owner"),
-                due=b.duration(s["due"], f"{pointer}/due") if "due" in s else None,
-                when=b.optional_condition(s, "when", pointer),
-                links=b.links(s),
-                depends_on=tuple(s.get("dependsOn", ())),
-                span=b.span(pointer),
-            )
-        )
+    steps: list[Step] = []
+    _expand_steps(b, spec.get("steps", []), "/spec/steps", shared, None, (), steps)
     notifications = []
-    for i, n in enumerate(spec.get("notifications", ())):
+    for i, data in enumerate(spec.get("notifications", ())):
         pointer = f"/spec/notifications/{i}"
-        notifications.append(
-            Notification(
-                id=n["id"],
-                channel=n["channel"],
-                to=tuple(
-                    Template(to, b.span(f"{pointer}/to/{j}"))
-                    for j, to in enumerate(n.get("to", ()))
-                ),
-                subject=b.template(n, "subject", pointer),
-                body=Template(n["body"], b.span(f"{pointer}/body")),
-                when=b.optional_condition(n, "when", pointer),
-                span=b.span(pointer),
+        if "use" not in data:
+            notifications.append(b.notification(data, pointer))
+            continue
+        found = shared.notifications.get(data["use"])
+        if found is None:
+            b.diagnostics.append(
+                _unknown_shared("notification", data["use"], b.span(pointer), shared.notifications)
             )
-        )
+        elif "when" in data:
+            notifications.append(replace(found, when=b.condition(data["when"], f"{pointer}/when")))
+        else:
+            notifications.append(found)
+    escalation = None
+    if "escalation" in spec:
+        section = spec["escalation"]
+        if "use" in section:
+            escalation = shared.escalations.get(section["use"])
+            if escalation is None:
+                b.diagnostics.append(
+                    _unknown_shared(
+                        "escalation", section["use"], b.span("/spec/escalation"), shared.escalations
+                    )
+                )
+        else:
+            escalation = b.escalation_section(section, "/spec/escalation")
     rules, defaults = b.classification(spec, "/spec")
     playbook = Playbook(
         id=meta["id"],
@@ -339,7 +522,7 @@ def build_playbook(doc: SourceDoc) -> tuple[Playbook, list[Diagnostic]]:
         rules=rules,
         defaults=defaults,
         steps=tuple(steps),
-        escalation=b.escalation(spec, "/spec"),
+        escalation=escalation,
         notifications=tuple(notifications),
         path=doc.path,
         span=b.span(""),

@@ -26,7 +26,7 @@ def check_library(library: Library, incident_fields: frozenset[str]) -> list[Dia
     out += _check_policy(policy)
     out += _duplicates(((p.id, p.span) for p in library.playbooks), "playbook")
     refs = _References(policy)
-    for playbook in library.playbooks:
+    for playbook in (*library.playbooks, *library.shared):
         out += _check_playbook(playbook, refs)
     out += _check_fields(library, incident_fields)
     if not any(p.fallback for p in library.playbooks):
@@ -275,7 +275,7 @@ def _conditions_by_roots(library: Library) -> list[tuple[Condition, frozenset[st
     for tier in policy.escalation.tiers if policy.escalation else ():
         if tier.when:
             found.append((tier.when, PLAN_ROOTS, "an escalation tier"))
-    for playbook in library.playbooks:
+    for playbook in (*library.playbooks, *library.shared):
         if playbook.applies_when:
             found.append((playbook.applies_when, CLASSIFICATION_ROOTS, "'appliesWhen'"))
         for rule in playbook.rules:

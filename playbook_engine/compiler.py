@@ -136,13 +136,26 @@ class _Compiler:
         self.incident_fields = incident_fields
         self.conditions = ConditionCompiler({c.id: c for c in library.policy.calendars})
         self.diagnostics: list[Diagnostic] = []
+        self.macros = "\n".join(m.source for m in library.macros)
+        self.macro_names: frozenset[str] = frozenset()
+        self.roots = TEMPLATE_ROOTS | ({"macros"} if library.macros else set())
+        for macros in library.macros:
+            try:
+                names = sandbox.macro_module(macros.source, "plain")
+            except sandbox.TemplateError as exc:
+                self.diagnostics.append(
+                    error("PB403", f"macros do not compile: {exc.message}", macros.span)
+                )
+                self.macros = ""
+                return
+            self.macro_names |= names.keys()
 
     def condition(self, condition: Condition | None) -> CompiledCondition | None:
         return None if condition is None else self.conditions.compile(condition)
 
     def template(self, template: Template, mode: str) -> CompiledTemplate:
         try:
-            compiled = sandbox.compile_template(template.source, mode)
+            compiled = sandbox.compile_template(template.source, mode, self.macros)
         except sandbox.TemplateError as exc:
             span = template.span
             self.diagnostics.append(
@@ -154,19 +167,29 @@ class _Compiler:
                 )
             )
             return CompiledTemplate(template, None)
-        for name in sorted(sandbox.template_variables(template.source) - TEMPLATE_ROOTS):
+        for name in sorted(sandbox.template_variables(template.source) - self.roots):
             self.diagnostics.append(
                 error(
                     "PB404",
                     f"template uses unknown variable '{name}'",
                     template.span,
-                    hint="available: " + ", ".join(sorted(TEMPLATE_ROOTS)),
+                    hint="available: " + ", ".join(sorted(self.roots)),
                 )
             )
         for path in sorted(sandbox.attribute_paths(template.source)):
             if path.split(".", 1)[0] == "incident":
                 self.diagnostics += check_field_path(
                     path, PLAN_ROOTS, "a template", template.span, self.incident_fields
+                )
+        if self.macros:
+            for name in sorted(sandbox.macro_uses(template.source) - self.macro_names):
+                self.diagnostics.append(
+                    error(
+                        "PB404",
+                        f"template uses unknown macro '{name}'",
+                        template.span,
+                        hint="defined macros: " + (", ".join(sorted(self.macro_names)) or "none"),
+                    )
                 )
         return CompiledTemplate(template, compiled)
 
@@ -218,6 +241,8 @@ def compile_library(
     policy = library.policy
     channels = {c.id: c for c in policy.channels}
     playbooks = sorted(library.playbooks, key=lambda p: (p.order, p.id))
+    for holder in library.shared:  # compiled for their diagnostics only
+        compiler.playbook(holder, channels)
     compiled = CompiledLibrary(
         library=library,
         policy=policy,

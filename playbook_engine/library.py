@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import loader, schema
-from .build import build_playbook, build_policy
+from .build import build_playbook, build_policy, build_shared, shared_for_validation
 from .checks import check_library
 from .compiler import CompiledLibrary, compile_library
 from .diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics
+from .loader import SourceDoc
 from .model import Library, Playbook, Policy
 
 DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
@@ -92,8 +93,7 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
     """Load every document of the library at `root` and validate and compile it."""
     paths = list(files) if files is not None else discover(root)
     diagnostics: list[Diagnostic] = []
-    policies: list[Policy] = []
-    playbooks: list[Playbook] = []
+    documents: dict[str, list[SourceDoc]] = {"Policy": [], "Playbook": [], "Shared": []}
     shown = [display_path(p) for p in paths]
     for path, display in zip(paths, shown, strict=True):
         doc, found = loader.load_file(path, display)
@@ -102,17 +102,20 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
             continue
         found = schema.validate_document(doc)
         diagnostics += found
-        if any(d.is_error for d in found):
-            continue
-        kind = doc.data["kind"]
-        if kind == "Policy":
-            policy, found = build_policy(doc)
-            policies.append(policy)
-            diagnostics += found
-        elif kind == "Playbook":
-            playbook, found = build_playbook(doc)
-            playbooks.append(playbook)
-            diagnostics += found
+        if not any(d.is_error for d in found):
+            documents.setdefault(doc.data["kind"], []).append(doc)
+    shared, found = build_shared(documents["Shared"])
+    diagnostics += found
+    policies: list[Policy] = []
+    for doc in documents["Policy"]:
+        policy, found = build_policy(doc)
+        policies.append(policy)
+        diagnostics += found
+    playbooks: list[Playbook] = []
+    for doc in documents["Playbook"]:
+        playbook, found = build_playbook(doc, shared)
+        playbooks.append(playbook)
+        diagnostics += found
     root_display = display_path(root)
     if not policies:
         diagnostics.append(
@@ -133,7 +136,16 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
                 hint="merge the policies into one document",
             )
         )
-    library = Library(root_display, policies[0], tuple(playbooks), tuple(shown))
+    holders, found = shared_for_validation(shared)
+    diagnostics += found
+    library = Library(
+        root_display,
+        policies[0],
+        tuple(playbooks),
+        tuple(shown),
+        tuple(shared.macros),
+        tuple(holders),
+    )
     fields = incident_fields()
     diagnostics += check_library(library, fields)
     compiled, found = compile_library(library, fields)

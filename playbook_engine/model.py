@@ -280,9 +280,15 @@ class Playbook:
 
 @dataclass(frozen=True, slots=True)
 class Library:
-    """A whole library: one policy and its playbooks (sorted by merge order)."""
+    """A whole library: one policy, its playbooks, and the macros shared by its templates.
+
+    Shared step groups, escalations and notifications are already expanded into the playbooks
+    that use them; `macros` are Jinja2 `{% macro %}` sources available to every template.
+    """
 
     root: str
     policy: Policy
     playbooks: tuple[Playbook, ...]
     files: tuple[str, ...] = field(default=())
+    macros: tuple[Template, ...] = field(default=())
+    shared: tuple[Playbook, ...] = field(default=())  # Shared definitions, for validation only

@@ -48,7 +48,7 @@ from jinja2.filters import FILTERS
 from jinja2.meta import find_undeclared_variables
 from jinja2.nodes import EvalContext
 from jinja2.parser import Parser
-from jinja2.runtime import Context, LoopContext, Undefined, markup_join
+from jinja2.runtime import Context, LoopContext, Macro, Undefined, markup_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.tests import TESTS
 from jinja2.utils import _PassArg
@@ -81,6 +81,12 @@ class TemplateError(Exception):
         super().__init__(message)
         self.message = message
         self.line = line
+
+
+class _MacroText(str):
+    """What a macro returned: its literal text plus values it already escaped when printing."""
+
+    __slots__ = ()
 
 
 class _LimitError(SecurityError):
@@ -269,6 +275,8 @@ def _make_finalize(mode: str) -> Callable[[EvalContext, Any], Any]:
         _check_size(value)
         if hasattr(value, "__html__") and mode == "html":
             text = value  # already safe HTML (|tojson): autoescape leaves it alone
+        elif isinstance(value, _MacroText):
+            text = str(value)  # escaped inside the macro; escaping again would double it
         else:
             text = escape_text(value if isinstance(value, str) else str(value))
         _run().charge(len(text))
@@ -529,7 +537,10 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         if isinstance(obj, types.BuiltinMethodType) and isinstance(obj.__self__, str):
             if obj.__name__ == "replace":
                 _check_replace(obj.__self__, *args, **kwargs)
-        return _produced(super().call(context, obj, *args, **kwargs))
+        result = _produced(super().call(context, obj, *args, **kwargs))
+        if isinstance(obj, Macro) and type(result) is str:
+            return _MacroText(result)
+        return result
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "%" and isinstance(left, str):
@@ -664,18 +675,45 @@ def _check_source(source: str, limit: int, what: str) -> None:
 
 
 @lru_cache(maxsize=4096)
-def compile_template(source: str, mode: str) -> CompiledTemplate:
+def compile_template(source: str, mode: str, macros: str = "") -> CompiledTemplate:
     """Compile a template for an output mode (one of `MODES`); memoised.
 
-    Raises `TemplateError` with the 1-based line of a syntax error, an unknown filter, or a
-    refused tag, and for a source over `Limits.template_source_chars`.
+    `macros` is a library's `{% macro %}` source: its macros are available to the template as
+    `macros.NAME(...)`. Raises `TemplateError` with the 1-based line of a syntax error, an unknown
+    filter, or a refused tag, and for a source over `Limits.template_source_chars`.
     """
     env = environment(mode)
     _check_source(source, DEFAULT_LIMITS.template_source_chars, "template")
+    shared = {"macros": macro_module(macros, mode)} if macros else None
     try:
-        return CompiledTemplate(source, mode, env.from_string(source))
+        return CompiledTemplate(source, mode, env.from_string(source, globals=shared))
     except Exception as exc:
         raise _compile_error(exc) from exc
+
+
+@lru_cache(maxsize=64)
+def macro_module(source: str, mode: str) -> dict[str, Macro]:
+    """The macros defined by `source`, compiled for `mode`, by name; memoised.
+
+    Only `{% macro %}` definitions count; other text in the source is ignored. A macro sees
+    only its arguments, not the incident: pass values in, e.g. `macros.badge(priority)`.
+    Raises `TemplateError` like `compile_template`.
+    """
+    _check_source(source, DEFAULT_LIMITS.template_source_chars, "macros")
+    token = _RUN.set(_Run({}))
+    try:
+        module = environment(mode).from_string(source).make_module({})
+    except TemplateError:
+        raise
+    except Exception as exc:
+        raise _compile_error(exc) from exc
+    finally:
+        _RUN.reset(token)
+    return {
+        name: value
+        for name, value in sorted(vars(module).items())
+        if isinstance(value, Macro) and not name.startswith("_")
+    }
 
 
 def render(template: CompiledTemplate, context: Mapping[str, Any]) -> str:
@@ -811,6 +849,19 @@ def _paths(source: str, expression: bool) -> frozenset[str]:
         if len(chain) > 1:
             found.add(".".join(chain))
     return frozenset(found)
+
+
+def macro_uses(source: str) -> set[str]:
+    """Names looked up on `macros` (`macros.badge(...)`) in a template.
+
+    Raises `TemplateError` if the source does not parse.
+    """
+    tree = _parse(source, False)
+    return {
+        node.attr
+        for node in tree.find_all(nodes.Getattr)
+        if isinstance(node.node, nodes.Name) and node.node.name == "macros"
+    }
 
 
 def attribute_paths(source: str, expression: bool = False) -> set[str]:

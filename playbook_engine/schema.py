@@ -31,8 +31,8 @@ from .loader import SourceDoc
 from .model import OPERATORS
 
 API_VERSION = "playbook-engine/v1"
-KINDS = {"Policy": "policy", "Playbook": "playbook", "TestSuite": "testsuite"}
-SCHEMA_NAMES = ("policy", "playbook", "incident", "plan", "testsuite")
+KINDS = {"Policy": "policy", "Playbook": "playbook", "Shared": "shared", "TestSuite": "testsuite"}
+SCHEMA_NAMES = ("policy", "playbook", "shared", "incident", "plan", "testsuite", "mapping")
 
 SpanOf = Callable[[str], Span]
 
