@@ -76,3 +76,12 @@ def test_duplicate_shared_ids_and_unknown_macros(tmp_path: Path) -> None:
     found = {(d.code, d.message) for d in result.diagnostics}
     assert any(code == "PB302" and "shared escalation id 'standard'" in m for code, m in found)
     assert ("PB404", "template uses unknown macro 'nope'") in found
+
+
+def test_macro_output_is_escaped_once_not_twice() -> None:
+    from playbook_engine import sandbox
+
+    macros = "{% macro badge(p) %}**{{ p.id }}** {{ p.name }}{% endmacro %}"
+    template = sandbox.compile_template("{{ macros.badge(priority) }}", "markdown", macros)
+    rendered = sandbox.render(template, {"priority": {"id": "P1", "name": "x*y\n- [ ] forged"}})
+    assert rendered == "**P1** x\\*y - \\[ \\] forged"
