@@ -17,8 +17,10 @@ from .build import build_playbook, build_policy, build_shared, shared_for_valida
 from .checks import check_library
 from .compiler import CompiledLibrary, compile_library
 from .diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics
+from .lint import lint_library
 from .loader import SourceDoc
 from .model import Library, Playbook, Policy
+from .suppress import apply_suppressions
 
 DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
 NON_LIBRARY_DIRS = frozenset({"tests", "incidents"})
@@ -150,7 +152,9 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
     diagnostics += check_library(library, fields)
     compiled, found = compile_library(library, fields)
     diagnostics += found
-    return LoadResult(root_display, tuple(shown), compiled, sorted_diagnostics(diagnostics))
+    diagnostics += lint_library(library, schema.load_schema("incident"))
+    kept = apply_suppressions(sorted_diagnostics(diagnostics))
+    return LoadResult(root_display, tuple(shown), compiled, kept)
 
 
 def open_library(root: Path) -> CompiledLibrary:

@@ -1,0 +1,348 @@
+"""Lint beyond the schema: rules that never fire, playbooks nothing selects, mistyped
+comparisons, definitions nobody uses, P1 steps without an owner, priorities without an
+escalation and notifications without a recipient.
+
+Each finding is a warning with a stable PB5xx code; `suppress` lets authors disable one per
+line or per file with a comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .conditions import leaves
+from .diagnostics import Diagnostic, Span, warning
+from .model import (
+    AllOf,
+    AnyOf,
+    Condition,
+    Escalation,
+    Expr,
+    Leaf,
+    Library,
+    Not,
+    Playbook,
+    Rule,
+)
+
+NUMERIC_OPERATORS = frozenset({"greaterThan", "greaterOrEqual", "lessThan", "lessOrEqual"})
+STRING_OPERATORS = frozenset({"matches"})
+TIMESTAMP_FIELDS = frozenset({"startedAt", "detectedAt", "acknowledgedAt", "resolvedAt"})
+
+
+def lint_library(library: Library, incident_schema: dict[str, Any]) -> list[Diagnostic]:
+    """Every lint warning of a library whose schema and references already check out."""
+    out: list[Diagnostic] = []
+    out += _unreachable_rules(library.policy.rules)
+    for playbook in library.playbooks:
+        out += _unreachable_rules(playbook.rules)
+        out += _unselectable(playbook)
+        out += _ownerless_p1_steps(playbook, library.policy.priorities[0].id)
+    out += _mistyped_comparisons(library, incident_schema)
+    out += _unused_definitions(library)
+    out += _priorities_without_escalation(library)
+    out += _notifications_without_recipient(library)
+    return out
+
+
+def always_true(condition: Condition) -> bool:
+    """Whether a condition holds for every incident, judged from its shape alone."""
+    if isinstance(condition, AllOf):
+        return all(always_true(c) for c in condition.conditions)
+    if isinstance(condition, AnyOf):
+        return any(always_true(c) for c in condition.conditions)
+    if isinstance(condition, Not):
+        return always_false(condition.condition)
+    return False
+
+
+def always_false(condition: Condition) -> bool:
+    """Whether a condition holds for no incident, judged from its shape alone."""
+    if isinstance(condition, AllOf):
+        return any(always_false(c) for c in condition.conditions) or _contradiction(
+            [c for c in condition.conditions if isinstance(c, Leaf)]
+        )
+    if isinstance(condition, AnyOf):
+        return all(always_false(c) for c in condition.conditions)
+    if isinstance(condition, Not):
+        return always_true(condition.condition)
+    if isinstance(condition, Leaf) and condition.operator == "oneOf":
+        return not condition.value
+    return False
+
+
+def _contradiction(siblings: list[Leaf]) -> bool:
+    """Two `equals` leaves on one field with different values cannot both hold."""
+    wanted: dict[str, Any] = {}
+    for leaf in siblings:
+        if leaf.operator != "equals" or leaf.ignore_case:
+            continue
+        if leaf.field in wanted and wanted[leaf.field] != leaf.value:
+            return True
+        wanted[leaf.field] = leaf.value
+    return False
+
+
+def _shape(condition: Condition) -> object:
+    """A condition without its spans and names, to compare two conditions."""
+    if isinstance(condition, AllOf | AnyOf):
+        return (type(condition).__name__, tuple(_shape(c) for c in condition.conditions))
+    if isinstance(condition, Not):
+        return ("not", _shape(condition.condition))
+    if isinstance(condition, Expr):
+        return ("expr", condition.source)
+    value = tuple(condition.value) if isinstance(condition.value, list) else condition.value
+    return ("leaf", condition.field, condition.operator, value, condition.ignore_case)
+
+
+def _dimensions(rule: Rule) -> set[str]:
+    return {name for name in ("impact", "urgency") if getattr(rule, name) is not None}
+
+
+def _unreachable_rules(rules: Iterable[Rule]) -> list[Diagnostic]:
+    out = []
+    earlier: list[Rule] = []
+    for rule in rules:
+        if rule.priority is None:
+            for previous in earlier:
+                covers = always_true(previous.when) or _shape(previous.when) == _shape(rule.when)
+                if covers and _dimensions(rule) <= _dimensions(previous):
+                    out.append(
+                        warning(
+                            "PB501",
+                            f"rule '{rule.id}' can never decide anything: the earlier rule "
+                            f"'{previous.id}' matches whenever it does and sets the same values",
+                            rule.span,
+                            hint="first match wins; move this rule above the broader one, or "
+                            "remove it",
+                        )
+                    )
+                    break
+        earlier.append(rule)
+    return out
+
+
+def _unselectable(playbook: Playbook) -> list[Diagnostic]:
+    if playbook.fallback:
+        return []
+    if playbook.applies_when is None:
+        reason = "it has no appliesWhen and is not a fallback"
+    elif always_false(playbook.applies_when):
+        reason = "its appliesWhen can never hold"
+    else:
+        return []
+    return [
+        warning(
+            "PB502",
+            f"no incident can select playbook '{playbook.id}': {reason}",
+            playbook.span,
+            hint="add an appliesWhen condition, or set `fallback: true`",
+        )
+    ]
+
+
+def _field_type(path: str, incident_schema: dict[str, Any]) -> str | None:
+    parts = path.split(".")
+    if parts[0] != "incident" or len(parts) < 2:
+        return None
+    properties = incident_schema.get("properties", {})
+    if parts[1] in TIMESTAMP_FIELDS and len(parts) == 2:
+        return "timestamp"
+    declared = properties.get(parts[1], {})
+    if len(parts) == 2:
+        kind = declared.get("type")
+        return kind if isinstance(kind, str) else None
+    extra = declared.get("additionalProperties")
+    if len(parts) == 3 and isinstance(extra, dict) and isinstance(extra.get("type"), str):
+        return str(extra["type"])
+    return None
+
+
+def _value_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "other"
+
+
+def _mistyped(leaf: Leaf, declared: str) -> str | None:
+    numeric = declared in ("integer", "number")
+    values = leaf.value if leaf.operator in ("oneOf", "between") else [leaf.value]
+    if leaf.operator in NUMERIC_OPERATORS | {"between"}:
+        if declared == "string":
+            return f"'{leaf.operator}' compares numbers or timestamps, but the field is a string"
+        return None
+    if leaf.operator in STRING_OPERATORS and declared != "string" and declared != "timestamp":
+        return f"'matches' tests text, but the field is {declared}"
+    if leaf.operator in ("equals", "oneOf"):
+        kinds = {_value_kind(v) for v in values}
+        if numeric and kinds - {"number"}:
+            return f"the field is a number, but '{leaf.operator}' compares with {_describe(values)}"
+        if declared == "string" and kinds - {"string"}:
+            return f"the field is a string, but '{leaf.operator}' compares with {_describe(values)}"
+    if leaf.operator == "withinCalendar" and declared != "timestamp" and declared != "string":
+        return f"'withinCalendar' needs a timestamp field, but the field is {declared}"
+    return None
+
+
+def _describe(values: list[Any]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def _all_conditions(library: Library) -> Iterator[Condition]:
+    policy = library.policy
+    for rule in policy.rules:
+        yield rule.when
+    for playbook in (*library.playbooks, *library.shared):
+        if playbook.applies_when is not None:
+            yield playbook.applies_when
+        for rule in playbook.rules:
+            yield rule.when
+        for step in playbook.steps:
+            if step.when is not None:
+                yield step.when
+        for notification in playbook.notifications:
+            if notification.when is not None:
+                yield notification.when
+        for escalation in (playbook.escalation, policy.escalation):
+            for tier in escalation.tiers if escalation else ():
+                if tier.when is not None:
+                    yield tier.when
+
+
+def _mistyped_comparisons(library: Library, incident_schema: dict[str, Any]) -> list[Diagnostic]:
+    out = []
+    for condition in _all_conditions(library):
+        for leaf in leaves(condition):
+            if not isinstance(leaf, Leaf):
+                continue
+            declared = _field_type(leaf.field, incident_schema)
+            problem = _mistyped(leaf, declared) if declared else None
+            if problem:
+                out.append(
+                    warning(
+                        "PB503",
+                        f"'{leaf.field}': {problem}; this leaf never holds",
+                        leaf.span,
+                        hint="compare with a value of the field's type",
+                    )
+                )
+    return out
+
+
+def _unused_definitions(library: Library) -> list[Diagnostic]:
+    policy = library.policy
+    playbooks = (*library.playbooks, *library.shared)
+    used: dict[str, set[str]] = {
+        "team": {p.owner for p in playbooks if p.owner} | {o.team for o in policy.oncall},
+        "channel": {n.channel for p in playbooks for n in p.notifications}
+        | {t.channel for t in policy.teams if t.channel}
+        | {o.channel for o in policy.oncall if o.channel},
+        "calendar": {p.calendar for p in policy.priorities if p.calendar},
+        "role": {s.owner for p in playbooks for s in p.steps if s.owner},
+        "on-call target": set(),
+    }
+    for condition in _all_conditions(library):
+        for leaf in leaves(condition):
+            if isinstance(leaf, Leaf) and leaf.operator == "withinCalendar":
+                used["calendar"].add(str(leaf.value))
+    for escalation in _escalations(library):
+        used["on-call target"] |= {t for tier in escalation.tiers for t in tier.targets}
+    defined: list[tuple[str, str, Span]] = [
+        *(("team", t.id, t.span) for t in policy.teams),
+        *(("channel", c.id, c.span) for c in policy.channels),
+        *(("calendar", c.id, c.span) for c in policy.calendars),
+        *(("role", r.id, r.span) for r in policy.roles),
+        *(("on-call target", o.id, o.span) for o in policy.oncall),
+    ]
+    return [
+        warning(
+            "PB504",
+            f"{kind} '{ident}' is defined but never used",
+            span,
+            hint="remove it, or disable PB504 for it if it documents the organisation",
+        )
+        for kind, ident, span in defined
+        if ident not in used[kind]
+    ]
+
+
+def _escalations(library: Library) -> list[Escalation]:
+    found = [p.escalation for p in (*library.playbooks, *library.shared) if p.escalation]
+    if library.policy.escalation:
+        found.append(library.policy.escalation)
+    return found
+
+
+def _excludes(condition: Condition | None, priority: str) -> bool:
+    """Whether a condition's top-level `priority` leaf rules out `priority`."""
+    if condition is None:
+        return False
+    if isinstance(condition, AllOf):
+        return any(_excludes(c, priority) for c in condition.conditions)
+    if isinstance(condition, Leaf) and condition.field == "priority":
+        values = condition.value if condition.operator == "oneOf" else [condition.value]
+        if condition.operator in ("equals", "oneOf"):
+            return priority not in values
+    return False
+
+
+def _ownerless_p1_steps(playbook: Playbook, top: str) -> list[Diagnostic]:
+    return [
+        warning(
+            "PB505",
+            f"step '{step.id}' can run at {top} but has no owner",
+            step.span,
+            hint="at the most severe priority every step needs an owner role",
+        )
+        for step in playbook.steps
+        if step.owner is None and not _excludes(step.when, top)
+    ]
+
+
+def _priorities_without_escalation(library: Library) -> list[Diagnostic]:
+    out = []
+    priorities = [p.id for p in library.policy.priorities]
+    default = library.policy.escalation
+    for playbook in library.playbooks:
+        escalation = playbook.escalation or default
+        where = "its own escalation" if playbook.escalation else "the policy's escalation"
+        if escalation is None:
+            silent = priorities
+            where = "no escalation (neither its own nor the policy's)"
+        else:
+            silent = [p for p in priorities if all(_excludes(t.when, p) for t in escalation.tiers)]
+        if silent:
+            out.append(
+                warning(
+                    "PB506",
+                    f"playbook '{playbook.id}' pages nobody at {', '.join(silent)}: {where} "
+                    "has no tier for that priority",
+                    playbook.span,
+                    hint="add a tier for it, or a default escalation to the policy",
+                )
+            )
+    return out
+
+
+def _notifications_without_recipient(library: Library) -> list[Diagnostic]:
+    channels = {c.id: c for c in library.policy.channels}
+    out = []
+    for playbook in (*library.playbooks, *library.shared):
+        for notification in playbook.notifications:
+            channel = channels.get(notification.channel)
+            if not notification.to and (channel is None or not channel.address):
+                out.append(
+                    warning(
+                        "PB507",
+                        f"notification '{notification.id}' has no recipient: no 'to' and "
+                        f"channel '{notification.channel}' has no address",
+                        notification.span,
+                        hint="add `to:` recipients or an address to the channel",
+                    )
+                )
+    return out
