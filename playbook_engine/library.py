@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import loader, schema
 from .build import build_playbook, build_policy, build_shared, shared_for_validation
@@ -95,7 +96,12 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
     """Load every document of the library at `root` and validate and compile it."""
     paths = list(files) if files is not None else discover(root)
     diagnostics: list[Diagnostic] = []
-    documents: dict[str, list[SourceDoc]] = {"Policy": [], "Playbook": [], "Shared": []}
+    documents: dict[str, list[SourceDoc]] = {
+        "Policy": [],
+        "Playbook": [],
+        "Shared": [],
+        "PayloadMapping": [],
+    }
     shown = [display_path(p) for p in paths]
     for path, display in zip(paths, shown, strict=True):
         doc, found = loader.load_file(path, display)
@@ -140,6 +146,8 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
         )
     holders, found = shared_for_validation(shared)
     diagnostics += found
+    mappings, found = _mappings(documents["PayloadMapping"])
+    diagnostics += found
     library = Library(
         root_display,
         policies[0],
@@ -147,6 +155,7 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
         tuple(shown),
         tuple(shared.macros),
         tuple(holders),
+        mappings,
     )
     fields = incident_fields()
     diagnostics += check_library(library, fields)
@@ -155,6 +164,30 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
     diagnostics += lint_library(library, schema.load_schema("incident"))
     kept = apply_suppressions(sorted_diagnostics(diagnostics))
     return LoadResult(root_display, tuple(shown), compiled, kept)
+
+
+def _mappings(docs: list[SourceDoc]) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """The library's payload mappings by id, and the problems `adapters` finds in them."""
+    from . import adapters
+
+    mappings: dict[str, Any] = {}
+    diagnostics: list[Diagnostic] = []
+    for doc in docs:
+        ident = doc.data["metadata"]["id"]
+        if ident in mappings or ident in adapters.FORMATS or ident in ("auto", "generic"):
+            diagnostics.append(
+                error(
+                    "PB302",
+                    f"payload mapping id '{ident}' is already taken",
+                    doc.span("/metadata/id"),
+                    hint="mapping ids must differ from each other and from the built-in formats",
+                )
+            )
+            continue
+        for problem in adapters.check_mapping(doc.data["spec"]):
+            diagnostics.append(error("AD102", str(problem), doc.span("/spec")))
+        mappings[ident] = doc.data["spec"]
+    return mappings, diagnostics
 
 
 def open_library(root: Path) -> CompiledLibrary:

@@ -292,3 +292,4 @@ class Library:
     files: tuple[str, ...] = field(default=())
     macros: tuple[Template, ...] = field(default=())
     shared: tuple[Playbook, ...] = field(default=())  # Shared definitions, for validation only
+    mappings: dict[str, Any] = field(default_factory=dict)  # PayloadMapping specs by id

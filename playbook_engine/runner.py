@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from . import loader
 from .compiler import CompiledLibrary
@@ -23,26 +24,43 @@ def open_library(root: Path) -> CompiledLibrary:
     return _open_library(root)
 
 
-def incidents_from_payload(
-    display: str, content: str | bytes, source_format: str, overrides: Iterable[str]
-) -> list[Incident]:
-    """Canonical incidents converted from an alert payload (`--from FORMAT` or `auto`)."""
+def convert_payload(
+    display: str, content: str | bytes, source_format: str, mappings: Mapping[str, Any]
+) -> tuple[str, list[dict[str, Any]]]:
+    """The format used and the canonical incidents of an alert payload: `source_format` is a
+    built-in format, `auto`, or the id of one of the library's payload mappings."""
     from . import adapters
 
     doc, problems = loader.load_text(content, display)
     if doc is None or problems:
         raise InputError(problems)
     try:
+        if source_format in mappings:
+            return source_format, adapters.convert_generic(doc.data, mappings[source_format])
+        if source_format != "auto" and source_format not in adapters.FORMATS:
+            known = ", ".join([*adapters.FORMATS, *sorted(mappings), "auto"])
+            raise adapters.AdapterError(f"unknown format {source_format!r}; one of: {known}", "")
         fmt = adapters.detect(doc.data) if source_format == "auto" else source_format
-        converted = adapters.convert(doc.data, fmt)
+        return fmt, adapters.convert(doc.data, fmt)
     except adapters.AdapterError as exc:
         raise InputError([error("AD101", str(exc), Span(display), pointer=exc.pointer)]) from None
+
+
+def incidents_from_payload(
+    display: str,
+    content: str | bytes,
+    source_format: str,
+    overrides: Iterable[str],
+    mappings: Mapping[str, Any],
+) -> tuple[str, list[Incident]]:
+    """The format used and the canonical incidents of an alert payload (`--from FORMAT`)."""
+    fmt, converted = convert_payload(display, content, source_format, mappings)
     incidents = []
     for index, data in enumerate(converted):
         text = json.dumps(data)
         where = f"{display} ({fmt} alert {index + 1})"
         incidents.append(parse_incident(where, text, overrides))
-    return incidents
+    return fmt, incidents
 
 
 def run_one(
@@ -55,20 +73,27 @@ def run_one(
     explain: bool,
     source_format: str | None,
     color: bool,
-) -> tuple[str, bool]:
-    """The rendered plan(s) for one incident file or payload, and whether any plan has errors."""
+) -> tuple[str, bool, str]:
+    """The rendered plan(s) for one incident file or payload, whether any plan has errors, and
+    a note for the user (the payload format used and how many incidents it gave) or ""."""
     display, content = read_source(source, stdin_text)
+    note = ""
     if source_format:
-        incidents = incidents_from_payload(display, content, source_format, overrides)
+        mappings = compiled.library.mappings
+        used, incidents = incidents_from_payload(
+            display, content, source_format, overrides, mappings
+        )
+        count = len(incidents)
+        note = f"read {display} as {used}: {count} incident{'s' * (count != 1)}"
     else:
         incidents = [parse_incident(display, content, overrides)]
     plans = [evaluate(compiled, incident, at, explain) for incident in incidents]
     failed = any(plan.errors for plan in plans)
     if fmt == "json" and len(plans) > 1:
         documents = [plan_to_dict(plan, explain) for plan in plans]
-        return dumps(documents), failed
+        return dumps(documents), failed, note
     separator = "\n---\n\n" if fmt == "markdown" else "\n"
-    return separator.join(render_plan(p, fmt, explain, color) for p in plans), failed
+    return separator.join(render_plan(p, fmt, explain, color) for p in plans), failed, note
 
 
 def run_jsonl(

@@ -21,18 +21,37 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
-
+from . import fastschema
 from .diagnostics import Diagnostic, Span, error
 from .loader import SourceDoc
 from .model import OPERATORS
 
+# jsonschema costs ~85 ms to import: it is imported only when a document is not valid (the
+# fast check of `fastschema` says so) and a message is needed.
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+
 API_VERSION = "playbook-engine/v1"
-KINDS = {"Policy": "policy", "Playbook": "playbook", "Shared": "shared", "TestSuite": "testsuite"}
-SCHEMA_NAMES = ("policy", "playbook", "shared", "incident", "plan", "testsuite", "mapping")
+KINDS = {
+    "Policy": "policy",
+    "Playbook": "playbook",
+    "Shared": "shared",
+    "PayloadMapping": "payloadmapping",
+    "TestSuite": "testsuite",
+}
+SCHEMA_NAMES = (
+    "policy",
+    "playbook",
+    "shared",
+    "payloadmapping",
+    "incident",
+    "plan",
+    "testsuite",
+    "mapping",
+)
 
 SpanOf = Callable[[str], Span]
 
@@ -91,6 +110,8 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @functools.cache
 def _validator(name: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     # No format checker: everything we rely on is a `pattern`, so that editors and
     # check-jsonschema (which assert formats differently) agree with us.
     return Draft202012Validator(load_schema(name))
@@ -179,7 +200,15 @@ def _version_hint(version: Any) -> str:
     return f"this engine supports v1: write `apiVersion: {API_VERSION}`"
 
 
+@functools.cache
+def _fast_check(name: str) -> fastschema.Check | None:
+    return fastschema.compile_schema(load_schema(name))
+
+
 def _validate(data: Any, name: str, value_span: SpanOf, key_span: SpanOf) -> list[Diagnostic]:
+    check = _fast_check(name)
+    if check is not None and check(data):
+        return []  # valid: jsonschema would find nothing to say
     errors = _validator(name).iter_errors(data)
     return _Reporter(value_span, key_span).report(errors)
 
@@ -321,6 +350,8 @@ class _Reporter:
                     pointer=pointer,
                 )
             ]
+        from jsonschema.exceptions import best_match
+
         best = best_match(e.context)
         return self.one(best) if best is not None else []
 

@@ -75,8 +75,10 @@ def command(
     terminal = output is None and sys.stdout.isatty()
     chosen = fmt or ("text" if terminal else "markdown")
     use_color = color if color is not None else terminal and "NO_COLOR" not in os.environ
-    text, failed = runner.run_one(
+    text, failed, note = runner.run_one(
         compiled, incident, stdin_text, at, overrides, chosen, explain, source_format, use_color
     )
+    if note:
+        click.echo(f"playbook: {note}", err=True)
     write_output(text, output)
     raise Failure(EXIT_FINDINGS if failed else EXIT_OK)
