@@ -35,8 +35,23 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 API_VERSION = "playbook-engine/v1"
-KINDS = {"Policy": "policy", "Playbook": "playbook", "Shared": "shared", "TestSuite": "testsuite"}
-SCHEMA_NAMES = ("policy", "playbook", "shared", "incident", "plan", "testsuite", "mapping")
+KINDS = {
+    "Policy": "policy",
+    "Playbook": "playbook",
+    "Shared": "shared",
+    "PayloadMapping": "payloadmapping",
+    "TestSuite": "testsuite",
+}
+SCHEMA_NAMES = (
+    "policy",
+    "playbook",
+    "shared",
+    "payloadmapping",
+    "incident",
+    "plan",
+    "testsuite",
+    "mapping",
+)
 
 SpanOf = Callable[[str], Span]
 
