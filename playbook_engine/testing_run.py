@@ -4,7 +4,8 @@ Every expectation that does not hold is one `Mismatch`, placed at the line of th
 that failed, with the expected and actual values and, where it helps, why (a step skipped
 because its condition does not hold, a playbook not selected). Cases are evaluated with the
 explain trace on so that those reasons are available. Golden files hold a notification's exact
-rendered body; with `update=True` a differing or missing golden is rewritten instead of failing.
+rendered body (trailing newlines aside); with `update=True` a differing or missing golden file is
+rewritten instead of failing.
 """
 
 from __future__ import annotations
@@ -332,10 +333,17 @@ class _Checker:
                 self.miss(at, what, f"cannot read golden file {shown}: {reason}", None, body)
                 return
             current = None
-        if current == body:
+        # Trailing newlines do not count, so that a golden file can end like any text file
+        # (editors and end-of-file fixers add one; a rendered body has none).
+        if current is not None and current.rstrip("\n") == body.rstrip("\n"):
             return
         if self.update:
-            _write_atomically(path, body)
+            try:
+                _write_atomically(path, body.rstrip("\n") + "\n")
+            except OSError as exc:
+                message = f"cannot write golden file {shown}: {exc.strerror or exc}"
+                self.miss(at, what, message, current, body)
+                return
             self.updated.append(shown)
             return
         if current is None:
@@ -347,7 +355,7 @@ class _Checker:
                 current.splitlines(), body.splitlines(), shown, "rendered body", lineterm=""
             )
         )
-        detail = diff or "the texts differ only in line endings or the final newline"
+        detail = diff or "the texts differ only in their line endings (CR LF or LF)"
         message = f"the rendered body differs from {shown} (playbook test --update rewrites it)"
         self.miss(at, what, message, current, body, detail)
 
