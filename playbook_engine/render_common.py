@@ -50,10 +50,16 @@ def zone_label(at: datetime) -> str:
     return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def plus(delta: timedelta) -> str:
-    """An offset such as `+15m`, `+1d2h` or `-5m`."""
+def plus(delta: timedelta, working: bool = False) -> str:
+    """An offset such as `+15m`, `+1d2h` or `-5m`; working time (on a business-hours clock)
+    in hours, such as `+25h30m working`, since a working day is not 24 hours."""
+    if working and delta >= timedelta(hours=24):
+        minutes = int(delta.total_seconds()) // 60
+        hours, rest = divmod(minutes, 60)
+        return f"+{hours}h{f'{rest}m' if rest else ''} working"
     text = format_duration(delta)
-    return text if text.startswith("-") else "+" + text
+    suffix = " working" if working and delta else ""
+    return (text if text.startswith("-") else "+" + text) + suffix
 
 
 def clock_time(moment: datetime, zone: tzinfo | None, day: date) -> str:

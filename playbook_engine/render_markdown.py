@@ -127,7 +127,9 @@ def _deadlines(plan: Plan) -> str:
         ("Resolve by", d.resolve_by, d.resolve_within, d.resolve_overdue),
     ):
         mark = " — **OVERDUE**" if overdue else ""
-        out.append(f"- **{label}:** {timestamp(moment, zone)} ({plus(within)}){mark}")
+        out.append(
+            f"- **{label}:** {timestamp(moment, zone)} ({plus(within, d.clock != '24x7')}){mark}"
+        )
     out.append(f"- Clock: {clock}, from {timestamp(d.sla_start, zone)} (SLA start)")
     return "\n".join(out)
 
@@ -148,7 +150,10 @@ def _step(step: PlanStep, plan: Plan, zone: tzinfo | None, day: date) -> str:
         if step.owner_name is not None:
             line += f" ({md(step.owner_name)})"
     if step.due is not None:
-        offset = plus(step.due_after or step.due - plan.deadlines.sla_start)
+        if step.due_after is not None:
+            offset = plus(step.due_after, plan.deadlines.clock != "24x7")
+        else:
+            offset = plus(step.due - plan.deadlines.sla_start)
         line += f" · due {clock_time(step.due, zone, day)} ({offset})"
     if step.overdue:
         line += " **OVERDUE**"

@@ -125,7 +125,7 @@ def _deadlines(plan: Plan, paint: _Paint) -> str:
         ("respond by", d.respond_by, d.respond_within, d.respond_overdue),
         ("resolve by", d.resolve_by, d.resolve_within, d.resolve_overdue),
     ):
-        row = [(label, ""), (timestamp(moment, zone), ""), (plus(within), "")]
+        row = [(label, ""), (timestamp(moment, zone), ""), (plus(within, d.clock != "24x7"), "")]
         rows.append([*row, ("OVERDUE", "alarm")] if overdue else row)
     return "\n".join([head, *_rows(rows, "  ", paint)])
 
@@ -165,8 +165,9 @@ def _checklist(plan: Plan, paint: _Paint) -> str:
 def _due(step: PlanStep, plan: Plan, zone: tzinfo | None, day: date) -> tuple[str, str]:
     if step.due is None:
         return "", ""
-    after = step.due_after or step.due - plan.deadlines.sla_start
-    return clock_time(step.due, zone, day), plus(after)
+    if step.due_after is not None:
+        return clock_time(step.due, zone, day), plus(step.due_after, plan.deadlines.clock != "24x7")
+    return clock_time(step.due, zone, day), plus(step.due - plan.deadlines.sla_start)
 
 
 def _escalation(plan: Plan, paint: _Paint) -> str:

@@ -660,7 +660,7 @@ def test_calendar_clock_and_overridden_priority() -> None:
     )
     md = render_plan(plan, "markdown")
     assert "- Clock: calendar business-hours (working hours only), from 2026-03-13T16:00:00Z" in md
-    assert "- **Respond by:** 2026-03-13T16:15:00Z (+15m)\n" in md
+    assert "- **Respond by:** 2026-03-13T16:15:00Z (+15m working)\n" in md
     assert "- Priority: P1, decided by override by rule security/breach (the matrix gives P3)" in md
     text = render_plan(plan, "text")
     assert "SLA  clock calendar business-hours (working hours only), from" in text

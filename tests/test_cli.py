@@ -1,0 +1,288 @@
+"""End-to-end: the installed `playbook` command on the bundled library, with golden outputs.
+
+Goldens live in tests/golden/; after a deliberate change, rewrite them with
+`UPDATE_GOLDEN=1 python -m pytest tests/test_cli.py` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from playbook_engine.loader import load_file
+from playbook_engine.schema import load_schema
+from playbook_engine.timeparse import format_timestamp, parse_timestamp
+
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARY = ROOT / "playbooks"
+INCIDENTS = sorted((LIBRARY / "incidents").glob("*.yaml"))
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+PLAYBOOK = shutil.which("playbook") or "playbook"
+
+
+def playbook(
+    *args: str, stdin: str | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "PLAYBOOK_LIBRARY")}
+    return subprocess.run(
+        [PLAYBOOK, *args], input=stdin, capture_output=True, text=True, cwd=cwd, env=env, timeout=60
+    )
+
+
+def clock_for(incident: Path) -> str:
+    """Half an hour after the incident's SLA start: a fixed, meaningful clock per incident."""
+    doc, problems = load_file(incident)
+    assert doc is not None, problems
+    start = doc.data.get("detectedAt") or doc.data["startedAt"]
+    return format_timestamp(parse_timestamp(start) + timedelta(minutes=30))
+
+
+def check_golden(name: str, actual: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(actual, encoding="utf-8")
+    assert path.exists(), f"missing golden {name}: run with UPDATE_GOLDEN=1"
+    assert actual == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("incident", INCIDENTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("fmt", ["markdown", "json"])
+def test_run_matches_golden(incident: Path, fmt: str) -> None:
+    result = playbook(
+        "run",
+        str(incident.relative_to(ROOT)),
+        "--library",
+        "playbooks",
+        "--at",
+        clock_for(incident),
+        "--format",
+        fmt,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    check_golden(f"{incident.stem}.{'md' if fmt == 'markdown' else fmt}", result.stdout)
+    if fmt == "json":
+        jsonschema.validate(json.loads(result.stdout), load_schema("plan"))
+
+
+@pytest.mark.parametrize(
+    "incident", ["01-gitlab-db-deletion", "07-sso-login-single-customer", "09-staging-replica-lag"]
+)
+def test_explain_text_matches_golden(incident: str) -> None:
+    path = LIBRARY / "incidents" / f"{incident}.yaml"
+    result = playbook(
+        "run",
+        str(path.relative_to(ROOT)),
+        "-l",
+        "playbooks",
+        "--at",
+        clock_for(path),
+        "--format",
+        "text",
+        "--explain",
+    )
+    assert result.returncode == 0, result.stderr
+    check_golden(f"{incident}.explain.txt", result.stdout)
+
+
+def test_same_inputs_give_byte_identical_output() -> None:
+    args = (
+        "run",
+        "playbooks/incidents/02-cloudflare-waf-regex.yaml",
+        "-l",
+        "playbooks",
+        "--at",
+        "2026-07-02T14:00:00Z",
+        "--format",
+        "json",
+        "--explain",
+    )
+    assert playbook(*args).stdout == playbook(*args).stdout
+
+
+def test_validate_bundled_library_is_clean() -> None:
+    result = playbook("validate", "playbooks", "--strict")
+    assert (result.returncode, result.stdout) == (0, "10 files checked: no problems\n")
+
+
+def test_validate_reports_file_line_col_in_every_format(tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    shutil.copytree(ROOT / "tests" / "data" / "libraries" / "basic", library)
+    major = library / "major.yaml"
+    major.write_text(
+        major.read_text().replace(
+            "owner: incident-commander\n      due: 5m", "owner: comander\n      due: 5m"
+        )
+    )
+    text = playbook("validate", str(library), cwd=tmp_path)
+    assert text.returncode == 1
+    assert "lib/major.yaml:19:7: error PB303 unknown role 'comander'" in text.stdout
+    as_json = json.loads(
+        playbook("validate", str(library), "--format", "json", cwd=tmp_path).stdout
+    )
+    errors = [d for d in as_json["diagnostics"] if d["severity"] == "error"]
+    assert [(e["code"], e["path"], e["line"], e["column"]) for e in errors] == [
+        ("PB303", "lib/major.yaml", 19, 7)
+    ]
+    github = playbook("validate", str(library), "--format", "github", cwd=tmp_path).stdout
+    assert (
+        "::error file=lib/major.yaml,line=19,col=7,title=PB303::unknown role 'comander'" in github
+    )
+
+
+def test_validate_single_file_uses_its_library_for_references(tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    shutil.copytree(ROOT / "tests" / "data" / "libraries" / "basic", library)
+    result = playbook("validate", "lib/triage.yaml", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "1 file checked: no problems\n")
+
+
+def test_validate_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    result = playbook("validate", "nope", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "nope: error PB111 no such file or directory" in result.stdout
+
+
+def test_run_reads_stdin_and_set_overrides() -> None:
+    incident = (LIBRARY / "incidents" / "08-vague-report.yaml").read_text()
+    result = playbook(
+        "run",
+        "-",
+        "-l",
+        "playbooks",
+        "--at",
+        "2026-06-12T16:30:00Z",
+        "--format",
+        "json",
+        "--set",
+        "severity=critical",
+        "--set",
+        "customersAffected=5000",
+        "--set",
+        "labels.team=payments",
+        stdin=incident,
+    )
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["priority"]["id"] == "P1"
+    assert "major-incident" in [p["id"] for p in plan["playbooks"]]
+
+
+def test_run_jsonl_keeps_going_past_a_bad_line() -> None:
+    good = json.dumps({"id": "A", "title": "t", "startedAt": "2026-03-14T02:00:00Z"})
+    bad = json.dumps({"id": "B", "title": "t", "startedAt": "2026-03-14T02:00:00"})
+    result = playbook(
+        "run",
+        "-",
+        "-l",
+        "playbooks",
+        "--jsonl",
+        "--at",
+        "2026-03-14T03:00:00Z",
+        stdin=f"{good}\n\n{bad}\n{good}\n",
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1
+    assert [line["incident"]["id"] if "incident" in line else line["line"] for line in lines] == [
+        "A",
+        3,
+        "A",
+    ]
+    assert lines[1]["errors"][0]["code"] in ("PB201", "IN103")
+
+
+def test_run_writes_output_atomically(tmp_path: Path) -> None:
+    out = tmp_path / "plan.md"
+    result = playbook(
+        "run",
+        "playbooks/incidents/08-vague-report.yaml",
+        "-l",
+        "playbooks",
+        "--at",
+        "2026-06-12T16:30:00Z",
+        "-o",
+        str(out),
+    )
+    assert result.returncode == 0 and result.stdout == ""
+    assert out.read_text().startswith("# INC-")
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.md"]
+
+
+def test_bad_incident_is_exit_2_with_field_path(tmp_path: Path) -> None:
+    incident = tmp_path / "bad.json"
+    incident.write_text('{"id": "X", "title": 7, "startedAt": "2026-03-14T02:00:00"}')
+    result = playbook("run", str(incident), "-l", "playbooks", "--at", "2026-03-14T03:00:00Z")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "bad.json:1:22: error PB204" in result.stderr
+
+
+def test_convert_and_run_from_payloads() -> None:
+    payload = "tests/data/payloads/alertmanager/firing-two-alerts.json"
+    converted = playbook("convert", payload)
+    assert converted.returncode == 0
+    assert converted.stderr == "playbook: detected format alertmanager\n"
+    incidents = json.loads(converted.stdout)
+    for incident in incidents:
+        jsonschema.validate(incident, load_schema("incident"))
+    run = playbook(
+        "run",
+        "--from",
+        "auto",
+        payload,
+        "-l",
+        "playbooks",
+        "--at",
+        "2026-03-14T03:00:00Z",
+        "--format",
+        "json",
+    )
+    assert run.returncode == 0
+    assert run.stderr == f"playbook: read {payload} as alertmanager: 2 incidents\n"
+    assert [plan["incident"]["id"] for plan in json.loads(run.stdout)] == [
+        i["id"] for i in incidents
+    ]
+
+
+def test_library_payload_mapping() -> None:
+    payload = "tests/data/payloads/generic/uptime-check.json"
+    result = playbook("convert", "--from", "uptime-check", "-l", "playbooks", payload)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["id"] == "chk-4471"
+    unknown = playbook("convert", "--from", "nagios", payload)
+    assert unknown.returncode == 2
+    assert "unknown format 'nagios'" in unknown.stderr
+
+
+def test_schema_command_prints_each_schema() -> None:
+    listing = playbook("schema").stdout.split()
+    assert {"policy", "playbook", "shared", "incident", "plan"} <= set(listing)
+    printed = json.loads(playbook("schema", "playbook").stdout)
+    assert printed["$id"].endswith("/playbook.schema.json")
+    assert playbook("schema", "nope").returncode == 2
+
+
+def test_internal_errors_are_one_line_without_traceback() -> None:
+    result = playbook("run")
+    assert result.returncode == 2
+    assert "missing INCIDENT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_python_dash_m_works() -> None:
+    result = subprocess.run(
+        [os.environ.get("PYTHON", "python"), "-m", "playbook_engine", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "playbook" in result.stdout
