@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from playbook_engine.diagnostics import InputError
+from playbook_engine.library import load_library
 from playbook_engine.scaffold import check_name, create, scaffold
+from playbook_engine.testing_collect import collect
+from playbook_engine.testing_run import run_suites
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,7 +75,6 @@ def test_new_refuses_to_overwrite(bundled: Path) -> None:
         (["Bad_Name"], "NW101 invalid playbook name 'Bad_Name'"),
         (["--", "-leading-dash"], "NW101 invalid playbook name '-leading-dash'"),
         (["ok", "--owner", "nobody"], "NW103 unknown team 'nobody'"),
-        (["database-failure"], "NW102 a playbook with id 'database-failure' exists already"),
     ],
 )
 def test_new_rejects_bad_input(bundled: Path, args: list[str], message: str) -> None:
@@ -97,11 +99,14 @@ def test_new_on_a_library_with_errors_reports_them(bundled: Path) -> None:
 def test_names_yaml_would_misread_still_validate_and_pass(tmp_path: Path, name: str) -> None:
     root = tmp_path / "lib"
     shutil.copytree(REPO / "tests" / "data" / "libraries" / "basic", root)
-    files = scaffold(root, name, None)
-    create(files)
-    validate = playbook("validate", str(root))
-    assert validate.returncode == 0, validate.stdout
-    assert playbook("test", str(root)).returncode == 0
+    create(scaffold(root, name, None))
+    loaded = load_library(root)
+    assert loaded.ok, loaded.diagnostics
+    assert not [d for d in loaded.diagnostics if d.span.path.endswith(f"{name}.yaml")]
+    collection = collect([root])
+    assert collection.ok, collection.diagnostics
+    results = run_suites(collection.suites)
+    assert [r.case.suite for r in results] == [name] and all(r.passed for r in results)
 
 
 def test_suite_id_taken_by_another_suite_is_refused(tmp_path: Path) -> None:
@@ -115,6 +120,18 @@ def test_suite_id_taken_by_another_suite_is_refused(tmp_path: Path) -> None:
         scaffold(root, "first", None)
     assert [d.code for d in caught.value.diagnostics] == ["NW102"]
     assert "a test suite with id 'first' exists already" in caught.value.diagnostics[0].message
+
+
+def test_an_existing_playbook_id_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "lib"
+    shutil.copytree(REPO / "tests" / "data" / "libraries" / "basic", root)
+    with pytest.raises(InputError) as caught:
+        scaffold(root, "payments", None)
+    (problem,) = caught.value.diagnostics
+    assert (problem.code, problem.message) == (
+        "NW102",
+        "a playbook with id 'payments' exists already",
+    )
 
 
 def test_check_name() -> None:
