@@ -7,6 +7,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -15,22 +16,43 @@ from ..errors import fail_input
 
 
 def write_output(text: str, output: Path | None) -> None:
-    """Write to stdout, or atomically to `output` (a temporary file renamed into place)."""
+    """Write to stdout, or atomically to `output` (a temporary file renamed into place).
+
+    A device or pipe (`/dev/stdout`, a FIFO) is written in place: renaming over it would
+    replace it with a regular file. A symbolic link is followed, so its target is replaced.
+    """
     if output is None:
         click.echo(text, nl=False)
         return
-    directory = output.parent if str(output.parent) else Path(".")
+    if output.is_dir():
+        _cannot_write(output, "is a directory")
+    if output.exists() and not output.is_file():
+        try:
+            with output.open("w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+        except OSError as exc:
+            _cannot_write(output, exc.strerror or type(exc).__name__)
+        return
+    target = output.resolve() if output.is_symlink() else output
+    directory = target.parent if str(target.parent) else Path(".")
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", dir=directory)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     except OSError as exc:
-        fail_input([error("IN105", f"cannot write output: {exc.strerror}", Span(str(output)))])
+        _cannot_write(output, exc.strerror or type(exc).__name__)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
-        os.replace(temp, output)
+        os.replace(temp, target)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        _cannot_write(output, exc.strerror or type(exc).__name__)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _cannot_write(output: Path, reason: str) -> NoReturn:
+    fail_input([error("IN105", f"cannot write output: {reason}", Span(str(output)))])
 
 
 def library_root(path: Path | None) -> Path:
