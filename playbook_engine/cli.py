@@ -8,6 +8,7 @@ Commands are imported only when used, so `playbook run` does not pay for what `v
 
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 import sys
@@ -91,14 +92,27 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         code = EXIT_INTERRUPTED
     except BrokenPipeError:
         code = EXIT_OK
+    except OSError as exc:
+        if exc.errno in _OUTPUT_FULL:  # standard output cannot take the text: say so, no bug
+            click.echo(f"playbook: cannot write output: {exc.strerror}", err=True)
+            code = EXIT_INPUT
+        else:
+            code = _internal_error(exc, debug)
     except Exception as exc:  # the one boundary: never a traceback unless asked for
-        if debug:
-            traceback.print_exc()
-        click.echo(
-            f"playbook: internal error: {type(exc).__name__}: {exc}\n"
-            "This is a bug in playbook-engine; please report it with the command and inputs "
-            "(run with --debug for a traceback).",
-            err=True,
-        )
-        code = EXIT_INTERNAL
+        code = _internal_error(exc, debug)
     sys.exit(code)
+
+
+_OUTPUT_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _internal_error(exc: Exception, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    click.echo(
+        f"playbook: internal error: {type(exc).__name__}: {exc}\n"
+        "This is a bug in playbook-engine; please report it with the command and inputs "
+        "(run with --debug for a traceback).",
+        err=True,
+    )
+    return EXIT_INTERNAL
