@@ -62,13 +62,19 @@ def read_source(source: str, stdin_text: str | None = None) -> tuple[str, str | 
                 )
             ]
         )
+    cap = DEFAULT_LIMITS.input_bytes
     try:
-        return source, path.read_bytes()
+        # Bounded: /dev/zero or an endless pipe must not fill the memory.
+        with path.open("rb") as handle:
+            content = handle.read(cap + 1)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InputError(
             [error("IN101", f"cannot read incident: {reason}", Span(source))]
         ) from None
+    if len(content) > cap:
+        raise InputError([error("IN101", f"input is larger than {cap:,} bytes", Span(source))])
+    return source, content
 
 
 def parse_incident(display: str, content: str | bytes, overrides: Iterable[str] = ()) -> Incident:

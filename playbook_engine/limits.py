@@ -48,6 +48,9 @@ class Limits:
     """Largest incident file or payload."""
     incident_depth: int = 32
     """Deepest nesting inside an incident (alert payloads are shallow)."""
+    input_bytes: int = 64 * MIB
+    """Most `playbook run` reads from one file or standard input (a `--jsonl` batch holds many
+    incidents; each is still at most `incident_bytes`)."""
 
 
 DEFAULT_LIMITS = Limits()

@@ -13,6 +13,7 @@ import click
 
 from ..diagnostics import Span, error
 from ..errors import fail_input
+from ..limits import DEFAULT_LIMITS
 
 
 def write_output(text: str, output: Path | None) -> None:
@@ -102,7 +103,10 @@ def read_stdin() -> str:
                 )
             ]
         )
-    text: str = stream.read()
+    cap = DEFAULT_LIMITS.input_bytes
+    text: str = stream.read(cap + 1)  # bounded: `< /dev/zero` must not fill the memory
+    if len(text) > cap:
+        fail_input([error("IN101", f"input is larger than {cap:,} characters", Span("<stdin>"))])
     return text
 
 
