@@ -1,7 +1,7 @@
 """The evaluation: a pure function of (compiled library, incident, clock) → Plan.
 
 No I/O and no clock of its own. Selection, classification, deadlines, steps, escalation and
-notifications follow the semantics documented in docs/format.md; with `explain=True` the plan
+notifications follow the semantics documented in the README's format reference; with `explain=True` the plan
 carries a trace of every decision.
 """
 

@@ -118,7 +118,7 @@ def playbook_text(name: str, choices: Choices) -> str:
         "  description: >-",
         "    Which incidents this playbook is for, and what it knows that others do not.",
         "spec:",
-        "  # Selected when this condition holds; see docs/format.md, Conditions.",
+        "  # Selected when this condition holds; see the README, Conditions.",
         "  appliesWhen:",
         "    any:",
         f"      - {{field: incident.service, equals: {q(name)}}}",

@@ -137,7 +137,7 @@ def test_api_version_and_kind_messages() -> None:
     assert kind == (
         "PB206",
         'unknown kind "Playbok"',
-        "did you mean 'Playbook'? kinds: Policy, Playbook, Shared, TestSuite",
+        "did you mean 'Playbook'? kinds: Policy, Playbook, Shared, PayloadMapping, TestSuite",
     )
 
 

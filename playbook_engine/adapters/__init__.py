@@ -1,4 +1,4 @@
-"""Alert payloads from monitoring and paging tools → canonical incidents (docs/format.md).
+"""Alert payloads from monitoring and paging tools → canonical incidents (README, Incident).
 
 `convert(payload, fmt)` turns one webhook payload into a list of incidents: most formats give
 one, Alertmanager and Grafana one per alert of the notification. Every incident has `id`,
