@@ -212,7 +212,8 @@ def _side_incidents(side: _Side) -> Iterator[tuple[str, Incident | Skipped]]:
         if suite is not None:
             yield from ((f"{label}#{case.name}", case.incident) for case in suite.cases)
         elif not any(d.code == "TS109" for d in problems):  # not a suite: a golden file, say
-            yield label, Skipped(label, "test suite does not load: " + _first(problems))
+            reason = _first(problems, side.prefix)
+            yield label, Skipped(label, f"test suite does not load: {reason}")
 
 
 def _incident_file(path: Path, label: str) -> Incident | Skipped:
@@ -226,12 +227,15 @@ def _incident_file(path: Path, label: str) -> Incident | Skipped:
         return Skipped(label, _first(exc.diagnostics))
 
 
-def _first(diagnostics: list[Diagnostic]) -> str:
+def _first(diagnostics: list[Diagnostic], prefix: str = "") -> str:
+    """The first error, its place relative to the library (`prefix` stripped: no scratch dir)."""
     errors = [d for d in diagnostics if d.is_error] or diagnostics
     if not errors:
         return "not an incident"
     d = errors[0]
-    return f"{d.code} {d.message} ({d.span})"
+    where = str(d.span)
+    where = where[len(prefix) :] if prefix and where.startswith(prefix) else where
+    return f"{d.code} {d.message} ({where})"
 
 
 def _files(directory: Path) -> list[Path]:

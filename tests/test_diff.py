@@ -140,11 +140,24 @@ def test_changed_playbook_is_reported(repo: Path) -> None:
 
 def test_priority_change_and_json(repo: Path) -> None:
     edit(repo / "lib" / "policy.yaml", "extensive: {critical: P1,", "extensive: {critical: P2,")
-    git(repo, "commit", "-q", "-am", "extensive x critical is P2")
+    broken = SUITE.replace("metadata: {id: staging}", "metadata: {id: broken}")
+    (repo / "lib" / "tests" / "broken.yaml").write_text(
+        broken.replace("expect: {priority: P4}", "expect: {priority: P9}")
+    )
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "extensive x critical is P2; a suite expecting P9")
     result = playbook("diff", "HEAD~1", "HEAD", "--library", "lib", "--format", "json", cwd=repo)
     assert result.returncode == 0, result.stderr
     data: dict[str, Any] = json.loads(result.stdout)
     assert (data["before"], data["after"], data["changed"]) == ("HEAD~1", "HEAD", True)
+    # A suite the library cannot load is named relative to the library, not the scratch copy.
+    assert data["skipped"] == [
+        {
+            "source": "tests/broken.yaml",
+            "reason": "test suite does not load: TS111 unknown priority 'P9' "
+            "(tests/broken.yaml:10:26)",
+        }
+    ]
     changed = [i for i in data["incidents"] if i["changed"]]
     assert [i["source"] for i in changed] == ["incidents/critical.yaml"]
     incident = changed[0]
