@@ -91,31 +91,36 @@ def write_pages(pages: dict[str, str], output: Path) -> list[Diagnostic]:
         reason = exc.strerror or type(exc).__name__
         return [error("IN105", f"cannot create the output directory: {reason}", Span(str(output)))]
     for relative, text in sorted(pages.items()):
-        target = _inside(root, relative)
-        if target is None:
-            problems.append(
-                error("DC101", "refusing to write outside the output directory", Span(relative))
-            )
-            continue
         try:
+            target = _inside(root, relative)
+            if target is None:
+                problems.append(
+                    error("DC101", "refusing to write outside the output directory", Span(relative))
+                )
+                continue
             _write_atomically(target, text)
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
-            problems.append(error("IN105", f"cannot write page: {reason}", Span(str(target))))
+            problems.append(error("IN105", f"cannot write page: {reason}", Span(relative)))
     return problems
 
 
 def _inside(root: Path, relative: str) -> Path | None:
-    """`root / relative` if it stays inside `root` (after following symlinks), else None."""
-    parts = PurePosixPath(relative).parts
-    if not parts or PurePosixPath(relative).is_absolute() or ".." in parts or "." in parts:
+    """`root / relative` if it stays inside `root` (after following symlinks), else None.
+
+    Folders are created one at a time and each is checked before the next, so a symlink to
+    elsewhere gets nothing created behind it.
+    """
+    path = PurePosixPath(relative)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
         return None
-    target = root.joinpath(*parts)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    parent = target.parent.resolve(strict=True)
-    if parent != root and root not in parent.parents:
-        return None
-    return parent / target.name
+    current = root
+    for part in path.parts[:-1]:
+        (current / part).mkdir(exist_ok=True)
+        current = (current / part).resolve(strict=True)
+        if root not in current.parents:
+            return None
+    return current / path.name
 
 
 def _write_atomically(target: Path, text: str) -> None:

@@ -156,6 +156,7 @@ def test_writes_never_leave_the_output_directory(tmp_path: Path) -> None:
             "../escape.md": "x",
             "/etc/absolute.md": "x",
             "playbooks/through-link.md": "x",
+            "playbooks/deeper/through-link.md": "x",
             "./inside.md": "x",
             "fine.md": "ok\n",
         },
@@ -164,6 +165,7 @@ def test_writes_never_leave_the_output_directory(tmp_path: Path) -> None:
     assert sorted((d.code, d.span.path) for d in problems) == [
         ("DC101", "../escape.md"),
         ("DC101", "/etc/absolute.md"),
+        ("DC101", "playbooks/deeper/through-link.md"),
         ("DC101", "playbooks/through-link.md"),
     ]
     assert list(outside.iterdir()) == []
