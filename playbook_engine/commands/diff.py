@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_FINDINGS, EXIT_OK, Failure
-from .common import at_option, library_option, library_root, parse_at
+from .common import library_option, library_root, parse_at
 
 
 @click.command("diff")
@@ -18,9 +18,15 @@ from .common import at_option, library_option, library_root, parse_at
     "--incidents",
     "incidents_dir",
     type=click.Path(path_type=Path),
+    metavar="DIR",
     help="Also compare with the incident files in DIR.",
 )
-@at_option
+@click.option(
+    "--at",
+    "at_text",
+    metavar="TIMESTAMP",
+    help="One clock for every incident (default: each incident's startedAt + 30m).",
+)
 @click.option(
     "--format",
     "fmt",
