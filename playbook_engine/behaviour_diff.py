@@ -72,6 +72,7 @@ class BehaviourDiff:
 
     @property
     def changed(self) -> bool:
+        """Whether any incident's plan differs between the two versions."""
         return any(i.changes for i in self.incidents)
 
 

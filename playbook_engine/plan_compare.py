@@ -1,7 +1,7 @@
 """Compare two plans of the same incident: what a library change changes for it.
 
 Selected playbooks, classification (values and what decided them), deadlines, steps (added,
-removed, retitled, moved, re-owned...), escalation entries, notifications (added, removed,
+removed, retitled, re-timed, re-owned...), escalation entries, notifications (added, removed,
 re-addressed, with a shortened unified diff of a changed body) and evaluation errors. Every
 difference is one `Change`, in a fixed order, so that renderers and tests need no plan logic.
 """
@@ -22,15 +22,14 @@ BODY_DIFF_LINES = 12
 class Change:
     """One difference between the two plans of an incident."""
 
-    area: (
-        str  # playbooks | classification | deadlines | steps | escalation | notifications | errors
-    )
+    # playbooks | classification | deadlines | steps | escalation | notifications | errors
+    area: str
     kind: str  # added | removed | changed
     subject: str  # what changed: "priority", a step or notification id, an escalation entry...
     field: str = ""  # the attribute of the subject that changed, for kind "changed"
     before: str | None = None
     after: str | None = None
-    diff: tuple[str, ...] = ()  # unified diff lines of a notification body, shortened
+    diff: tuple[str, ...] = ()  # unified diff of a body or of step details, shortened
 
 
 def compare_plans(
