@@ -92,6 +92,9 @@ def load_file(
     try:
         if path.is_dir():
             return None, [_fail("PB111", "is a directory, not a document", Span(shown))]
+        if path.exists() and not path.is_file():
+            # Opening a FIFO blocks until someone writes to it; a device may never end.
+            return None, [_fail("PB111", "is not a regular file", Span(shown))]
         with path.open("rb") as handle:
             content = handle.read(limits.max_file_bytes + 1)
     except OSError as exc:
