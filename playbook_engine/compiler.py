@@ -7,9 +7,10 @@ Everything that can be known without an incident is found here and reported as d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from . import sandbox
@@ -48,10 +49,32 @@ BODY_MODE = {
 }
 
 
-@dataclass(frozen=True, slots=True)
 class CompiledTemplate:
-    source: Template
-    compiled: Any | None  # None when the template does not compile (already reported)
+    """A template and its compiled form: None when it does not compile (already reported).
+
+    Made lazily (`compile_library(..., lazy=True)`), it compiles on first use: a run renders
+    only the templates of the playbooks it selects.
+    """
+
+    __slots__ = ("source", "_compiled", "_pending")
+
+    def __init__(
+        self, source: Template, compiled: Any | None, pending: Callable[[], Any] | None = None
+    ) -> None:
+        self.source = source
+        self._compiled = compiled
+        self._pending = pending
+
+    @property
+    def compiled(self) -> Any | None:
+        """The `sandbox.CompiledTemplate`, or None if the template does not compile."""
+        if self._pending is not None:
+            make, self._pending = self._pending, None
+            try:
+                self._compiled = make()
+            except sandbox.TemplateError:
+                self._compiled = None
+        return self._compiled
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +115,67 @@ class CompiledNotification:
 
 
 @dataclass(frozen=True, slots=True)
-class CompiledPlaybook:
-    playbook: Playbook
-    applies_when: CompiledCondition | None
+class PlaybookParts:
+    """What a selected playbook contributes, compiled."""
+
     rules: tuple[CompiledRule, ...]
     steps: tuple[CompiledStep, ...]
     escalation: CompiledEscalation | None
     notifications: tuple[CompiledNotification, ...]
+
+
+class CompiledPlaybook:
+    """A playbook with its compiled condition and parts.
+
+    Made lazily, `applies_when` compiles when selection first tests it and the parts when
+    the playbook is first used, so a run compiles only what its incident reaches.
+    """
+
+    __slots__ = ("playbook", "_when", "_parts")
+
+    def __init__(
+        self,
+        playbook: Playbook,
+        applies_when: Callable[[], CompiledCondition | None],
+        parts: Callable[[], PlaybookParts],
+    ) -> None:
+        self.playbook = playbook
+        self._when: CompiledCondition | None | Callable[[], CompiledCondition | None] = applies_when
+        self._parts: PlaybookParts | Callable[[], PlaybookParts] = parts
+
+    @property
+    def applies_when(self) -> CompiledCondition | None:
+        """The compiled `appliesWhen`, None when the playbook has none."""
+        if self._when is not None and not isinstance(self._when, CompiledCondition):
+            self._when = self._when()
+        return self._when
+
+    @property
+    def parts(self) -> PlaybookParts:
+        """Rules, steps, escalation and notifications, compiled."""
+        if not isinstance(self._parts, PlaybookParts):
+            self._parts = self._parts()
+        return self._parts
+
+    @property
+    def rules(self) -> tuple[CompiledRule, ...]:
+        """The classification rules."""
+        return self.parts.rules
+
+    @property
+    def steps(self) -> tuple[CompiledStep, ...]:
+        """The steps."""
+        return self.parts.steps
+
+    @property
+    def escalation(self) -> CompiledEscalation | None:
+        """The escalation, if the playbook has one."""
+        return self.parts.escalation
+
+    @property
+    def notifications(self) -> tuple[CompiledNotification, ...]:
+        """The notifications."""
+        return self.parts.notifications
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +208,12 @@ class CompiledLibrary:
 
 
 class _Compiler:
-    def __init__(self, library: Library, incident_fields: frozenset[str]) -> None:
+    def __init__(self, library: Library, incident_fields: frozenset[str], lazy: bool) -> None:
         self.library = library
+        self.lazy = lazy
         self.incident_fields = incident_fields
-        self.conditions = ConditionCompiler({c.id: c for c in library.policy.calendars})
+        calendars = {c.id: c for c in library.policy.calendars}
+        self.conditions = ConditionCompiler(calendars, check_regexes=not lazy)
         self.diagnostics: list[Diagnostic] = []
         self.macros = "\n".join(m.source for m in library.macros)
         self.macro_names: frozenset[str] = frozenset()
@@ -154,6 +233,9 @@ class _Compiler:
         return None if condition is None else self.conditions.compile(condition)
 
     def template(self, template: Template, mode: str) -> CompiledTemplate:
+        if self.lazy:
+            compile_later = partial(sandbox.compile_template, template.source, mode, self.macros)
+            return CompiledTemplate(template, None, compile_later)
         try:
             compiled = sandbox.compile_template(template.source, mode, self.macros)
         except sandbox.TemplateError as exc:
@@ -223,25 +305,36 @@ class _Compiler:
         )
 
     def playbook(self, playbook: Playbook, channels: dict[str, Channel]) -> CompiledPlaybook:
-        return CompiledPlaybook(
-            playbook=playbook,
-            applies_when=self.condition(playbook.applies_when),
-            rules=self.rules(playbook.rules, playbook.id),
-            steps=tuple(self.step(s) for s in playbook.steps),
-            escalation=self.escalation(playbook.escalation),
-            notifications=tuple(self.notification(n, channels) for n in playbook.notifications),
-        )
+        def when() -> CompiledCondition | None:
+            return self.condition(playbook.applies_when)
+
+        def parts() -> PlaybookParts:
+            return PlaybookParts(
+                rules=self.rules(playbook.rules, playbook.id),
+                steps=tuple(self.step(s) for s in playbook.steps),
+                escalation=self.escalation(playbook.escalation),
+                notifications=tuple(self.notification(n, channels) for n in playbook.notifications),
+            )
+
+        if self.lazy:
+            return CompiledPlaybook(playbook, when, parts)
+        compiled_when, compiled_parts = when(), parts()
+        return CompiledPlaybook(playbook, lambda: compiled_when, lambda: compiled_parts)
 
 
 def compile_library(
-    library: Library, incident_fields: frozenset[str]
+    library: Library, incident_fields: frozenset[str], lazy: bool = False
 ) -> tuple[CompiledLibrary, list[Diagnostic]]:
-    """Compile every condition and template of a checked library, with compile diagnostics."""
-    compiler = _Compiler(library, incident_fields)
+    """Compile every condition and template of a checked library, with compile diagnostics.
+
+    `lazy=True` is for a library already known to be valid (the cache's): templates are then
+    compiled on first use and not checked, and no template diagnostics are returned.
+    """
+    compiler = _Compiler(library, incident_fields, lazy)
     policy = library.policy
     channels = {c.id: c for c in policy.channels}
     playbooks = sorted(library.playbooks, key=lambda p: (p.order, p.id))
-    for holder in library.shared:  # compiled for their diagnostics only
+    for holder in () if lazy else library.shared:  # compiled for their diagnostics only
         compiler.playbook(holder, channels)
     compiled = CompiledLibrary(
         library=library,

@@ -81,8 +81,11 @@ class CompiledCondition:
 class ConditionCompiler:
     """Compiles conditions of one library, collecting diagnostics."""
 
-    def __init__(self, calendars: Mapping[str, Calendar]) -> None:
+    def __init__(self, calendars: Mapping[str, Calendar], check_regexes: bool = True) -> None:
+        """`check_regexes=False` skips the backtracking analysis, for a library that already
+        passed it (the cache's): it costs more than compiling the pattern."""
         self.calendars = calendars
+        self.check_regexes = check_regexes
         self.diagnostics: list[Diagnostic] = []
 
     def compile(self, condition: Condition) -> CompiledCondition:
@@ -200,7 +203,7 @@ class ConditionCompiler:
                 )
             )
             return lambda actual: (False, "invalid regular expression")
-        risk = backtracking_risk(leaf.value)
+        risk = backtracking_risk(leaf.value) if self.check_regexes else ""
         if risk:
             self.diagnostics.append(
                 error(

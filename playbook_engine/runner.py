@@ -13,15 +13,17 @@ from .compiler import CompiledLibrary
 from .diagnostics import InputError, Span, error
 from .engine import evaluate
 from .incident import Incident, parse_incident, read_source
-from .library import open_library as _open_library
 from .render import plan_to_dict, render_plan
 from .render_json import dumps
 from .reporters import diagnostic_dict
 
 
-def open_library(root: Path) -> CompiledLibrary:
-    """The compiled library at `root`; raises `InputError` if it does not validate."""
-    return _open_library(root)
+def open_library(root: Path, use_cache: bool = True) -> CompiledLibrary:
+    """The compiled library at `root`, from the library cache when it is current (see
+    `cache`); raises `InputError` if it does not validate."""
+    from . import cache
+
+    return cache.open_library(root, use_cache)
 
 
 def convert_payload(

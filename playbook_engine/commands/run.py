@@ -44,6 +44,11 @@ from .common import at_option, library_option, library_root, parse_at, read_stdi
     "opsgenie, datadog, cloudwatch-sns, sentry, a mapping id of the library, or auto.",
 )
 @click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Validate the library afresh instead of using the library cache.",
+)
+@click.option(
     "--color/--no-color",
     default=None,
     help="Colour text output (default: on a TTY without NO_COLOR).",
@@ -59,6 +64,7 @@ def command(
     jsonl: bool,
     source_format: str | None,
     color: bool | None,
+    no_cache: bool,
 ) -> None:
     """Evaluate INCIDENT (a JSON or YAML file, or - for stdin) and print the response plan."""
     from .. import runner
@@ -67,7 +73,7 @@ def command(
         raise click.UsageError("missing INCIDENT (a file, or - for standard input)")
     at = parse_at(at_text)
     stdin_text = read_stdin() if incident == "-" else None
-    compiled = runner.open_library(library_root(library_dir))
+    compiled = runner.open_library(library_root(library_dir), use_cache=not no_cache)
     if jsonl:
         text, failed = runner.run_jsonl(compiled, incident, stdin_text, at, overrides, explain)
         write_output(text, output)

@@ -1,0 +1,284 @@
+"""A cache of validated libraries, so that `playbook run` does not re-validate on every call.
+
+`playbook run` needs a library that validates; proving that costs YAML parsing, schema checks,
+semantic checks and compiling every template — far more than evaluating one incident. The
+first run stores the validated `Library` model; later runs load it back and compile only
+what the incident reaches (`compiler.compile_library(..., lazy=True)`).
+
+An entry is trusted only when everything it was built from is unchanged:
+
+- the key holds the engine (version, Python version, and the size and modification time of
+  every module and schema file, so an edited engine counts as a new one), the working
+  directory and library root as given (diagnostic paths are shown relative to them), and
+  the path, size, modification time, change time and inode of every library file found by
+  `library.discover` — an edited, added, removed or renamed file changes it;
+- a file modified less than `RACY_NS` before the entry was written could change again
+  without its time changing (coarse file-system clocks): its content hash is stored and
+  checked on every load, as git does for "racily clean" index entries;
+- the entry is pickled, and a pickle is code: every entry carries an HMAC-SHA256 of its
+  bytes keyed by a per-user secret (`secret.key`, 32 random bytes, mode 0600, owned by the
+  user). An entry whose HMAC does not match — corrupt, truncated, or written by someone
+  else — is never unpickled; it is rebuilt. A secret that is not the user's own, private,
+  regular file disables the cache.
+
+Writes go to a temporary file renamed into place, so concurrent runs read either the old or
+the new entry, never half of one. Any failure to read or write the cache only costs speed.
+
+Location: `$PLAYBOOK_CACHE_DIR`, else `$XDG_CACHE_HOME/playbook-engine`, else
+`~/.cache/playbook-engine`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import hashlib
+import hmac
+import io
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .compiler import CompiledLibrary, compile_library
+from .diagnostics import InputError, Span, error
+from .library import discover, incident_fields, load_library
+from .model import Library
+
+MAGIC = b"playbook-engine-cache/1\n"
+SECRET_NAME = "secret.key"
+SECRET_BYTES = 32
+RACY_NS = 3_000_000_000
+"""Files modified this close to the entry's writing have their content checked on each load."""
+
+FileKey = tuple[str, int, int, int, int]  # relative path, size, mtime_ns, ctime_ns, inode
+
+
+def cache_dir() -> Path:
+    """Where entries live: `$PLAYBOOK_CACHE_DIR`, `$XDG_CACHE_HOME/playbook-engine` or
+    `~/.cache/playbook-engine`."""
+    configured = os.environ.get("PLAYBOOK_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return Path(xdg) / "playbook-engine"
+    return Path.home() / ".cache" / "playbook-engine"
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What an entry must have been built from to be used."""
+
+    engine: tuple[str, ...]
+    place: tuple[str, str]  # working directory, library root as given
+    files: tuple[FileKey, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    fingerprint: Fingerprint
+    racy: tuple[tuple[str, str], ...]  # (relative path, sha256 of content)
+    library: Library
+
+
+def _stat_key(path: Path, relative: str) -> FileKey:
+    st = path.stat()
+    return (relative, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def engine_fingerprint() -> tuple[str, ...]:
+    """The engine's identity: versions plus the size and time of every module and schema."""
+    from .schema import schemas_dir
+
+    parts = [__version__, sys.version, str(pickle.HIGHEST_PROTOCOL)]
+    package = Path(__file__).resolve().parent
+    for folder, pattern in ((package, "**/*.py"), (schemas_dir(), "*.json")):
+        for path in sorted(folder.glob(pattern)):
+            st = path.stat()
+            parts.append(f"{path.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns}")
+    return tuple(parts)
+
+
+def fingerprint(root: Path) -> Fingerprint:
+    """The fingerprint of the library at `root` as it is now."""
+    files = tuple(_stat_key(p, str(p.relative_to(root))) for p in discover(root))
+    return Fingerprint(engine_fingerprint(), (os.getcwd(), str(root)), files)
+
+
+class LibraryCache:
+    """Entries in one cache directory; every method fails soft (returns None / does nothing)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def entry_path(self, print_: Fingerprint) -> Path:
+        """One entry per (working directory, library root)."""
+        name = hashlib.sha256("\0".join(print_.place).encode()).hexdigest()[:32]
+        return self.directory / f"{name}.lib"
+
+    def secret(self, create: bool) -> bytes | None:
+        """The per-user HMAC key; None if it is missing (and not created) or not private."""
+        path = self.directory / SECRET_NAME
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return self._new_secret(path) if create else None
+        except OSError:
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            private = stat.S_ISREG(st.st_mode) and st.st_mode & 0o077 == 0
+            if not private or st.st_uid != os.getuid():
+                return None
+            key = handle.read(SECRET_BYTES + 1)
+        return key if len(key) == SECRET_BYTES else None
+
+    def _new_secret(self, path: Path) -> bytes | None:
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            return self.secret(create=False)  # another run made it first
+        except OSError:
+            return None
+        key = os.urandom(SECRET_BYTES)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+        return key
+
+    def load(self, root: Path, print_: Fingerprint) -> Library | None:
+        """The cached library for this fingerprint, or None."""
+        key = self.secret(create=False)
+        if key is None:
+            return None
+        try:
+            blob = self.entry_path(print_).read_bytes()
+        except OSError:
+            return None
+        head = len(MAGIC)
+        mac, payload = blob[head : head + 32], blob[head + 32 :]
+        if not blob.startswith(MAGIC):
+            return None
+        if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()):
+            return None
+        gc.disable()  # the collector would run many times over the objects being built
+        try:
+            entry = pickle.loads(payload)
+        except Exception:  # authentic but unreadable (an engine change pickle cannot follow)
+            return None
+        finally:
+            gc.enable()
+        if not isinstance(entry, _Entry) or entry.fingerprint != print_:
+            return None
+        for relative, digest in entry.racy:
+            if _digest(root / relative) != digest:
+                return None
+        return entry.library
+
+    def begin(self, root: Path, print_: Fingerprint) -> _Pending | None:
+        """Start an entry for the files of `print_`, before the library is read: content
+        hashes taken now can only be older than what the loader reads, never newer."""
+        key = self.secret(create=True)
+        if key is None:
+            return None
+        try:
+            fd, temp = tempfile.mkstemp(prefix=".entry.", dir=self.directory)
+        except OSError:
+            return None
+        # The file system's clock, not ours: files this recent may change unseen.
+        now = os.fstat(fd).st_mtime_ns
+        racy = tuple((f[0], _digest(root / f[0])) for f in print_.files if f[2] > now - RACY_NS)
+        return _Pending(key, fd, Path(temp), self.entry_path(print_), print_, racy)
+
+
+class _Pending:
+    """An entry being written: `commit` it with the library, or `abort`."""
+
+    def __init__(
+        self,
+        key: bytes,
+        fd: int,
+        temp: Path,
+        target: Path,
+        print_: Fingerprint,
+        racy: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.key, self.fd, self.temp, self.target = key, fd, temp, target
+        self.print_, self.racy = print_, racy
+
+    def commit(self, library: Library) -> None:
+        """Write the entry and rename it into place; on any failure, leave no trace."""
+        try:
+            payload = _dumps(_Entry(self.print_, self.racy, library))
+            mac = hmac.new(self.key, payload, hashlib.sha256).digest()
+            with os.fdopen(self.fd, "wb") as handle:
+                handle.write(MAGIC + mac + payload)
+            os.replace(self.temp, self.target)
+        except (OSError, pickle.PicklingError):
+            self.temp.unlink(missing_ok=True)  # no cache today: the run itself is unaffected
+
+    def abort(self) -> None:
+        """Drop the entry (the library did not validate)."""
+        os.close(self.fd)
+        self.temp.unlink(missing_ok=True)
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles dataclasses as calls of their constructor: unpickling a frozen, slotted
+    dataclass by its `__setstate__` costs about twice as much."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        cls = type(obj)
+        if isinstance(obj, type) or not dataclasses.is_dataclass(cls):
+            return NotImplemented
+        fields = dataclasses.fields(cls)
+        if not all(f.init for f in fields):
+            return NotImplemented
+        return cls, tuple(getattr(obj, f.name) for f in fields)
+
+
+def _dumps(entry: _Entry) -> bytes:
+    buffer = io.BytesIO()
+    _Pickler(buffer, pickle.HIGHEST_PROTOCOL).dump(entry)
+    return buffer.getvalue()
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def open_library(root: Path, use_cache: bool = True) -> CompiledLibrary:
+    """The compiled library at `root`, from the cache when it is current; raises `InputError`
+    if the library does not validate (a library with errors is never cached)."""
+    if not root.is_dir():
+        raise InputError([error("PB111", "library directory not found", Span(str(root)))])
+    cache = LibraryCache(cache_dir()) if use_cache else None
+    print_ = fingerprint(root) if cache else None
+    if cache and print_:
+        library = cache.load(root, print_)
+        if library is not None:
+            compiled, _ = compile_library(library, incident_fields(), lazy=True)
+            return compiled
+    pending = cache.begin(root, print_) if cache and print_ else None
+    try:
+        result = load_library(root)
+    except BaseException:
+        if pending:
+            pending.abort()
+        raise
+    if not result.ok or result.compiled is None:
+        if pending:
+            pending.abort()
+        raise InputError([d for d in result.diagnostics if d.is_error])
+    if pending:
+        pending.commit(result.compiled.library)
+    return result.compiled
