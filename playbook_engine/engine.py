@@ -20,6 +20,7 @@ from .compiler import (
     CompiledTemplate,
 )
 from .conditions import CompiledCondition
+from .diagnostics import InputError, Span, error
 from .incident import Incident
 from .model import Priority
 from .plan import (
@@ -41,7 +42,7 @@ from .plan import (
     Target,
     Trace,
 )
-from .timeparse import format_timestamp
+from .timeparse import format_duration, format_timestamp
 
 Context = dict[str, Any]
 
@@ -178,11 +179,26 @@ class _Evaluation:
     # --- times ----------------------------------------------------------------------
 
     def offset(self, priority: Priority, start: datetime, delta: timedelta) -> datetime:
-        if priority.calendar is None:
-            return start + delta
-        return calendar_math.add_working_time(
-            self.compiled.calendars[priority.calendar], start, delta
+        try:
+            if priority.calendar is None:
+                return start + delta
+            return calendar_math.add_working_time(
+                self.compiled.calendars[priority.calendar], start, delta
+            )
+        except (OverflowError, ValueError) as exc:
+            raise self.out_of_range(start, delta, exc) from None
+
+    def out_of_range(self, start: datetime, delta: timedelta, exc: Exception) -> InputError:
+        """The input error for a time that cannot be computed from the SLA start."""
+        name = "detectedAt" if self.incident.detected_at is not None else "startedAt"
+        reason = "it falls after the year 9999" if isinstance(exc, OverflowError) else str(exc)
+        message = (
+            f"{name}: the time {format_duration(delta)} after {format_timestamp(start)} "
+            f"cannot be computed: {reason}"
         )
+        span = self.incident.spans.get(name, Span(name))
+        hint = "deadlines count from this timestamp on the priority's clock, up to the year 9999"
+        return InputError([error("IN106", message, span, hint=hint, pointer=f"/{name}")])
 
     def deadlines(self, priority: Priority) -> Deadlines:
         incident = self.incident
@@ -292,7 +308,10 @@ class _Evaluation:
         resolved = self.incident.resolved_at
         entries = []
         for cycle, number, after, targets in schedule:
-            when = start + after
+            try:
+                when = start + after
+            except OverflowError as exc:
+                raise self.out_of_range(start, after, exc) from None
             if (stop is not None and stop <= when) or (resolved is not None and resolved <= when):
                 status = "cancelled"
             elif when <= self.at:

@@ -7,8 +7,8 @@ problem is reported by field path; nothing here ever renders it as a template.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ class Incident:
     detected_at: datetime | None
     acknowledged_at: datetime | None
     resolved_at: datetime | None
+    spans: Mapping[str, Span] = field(default_factory=dict, compare=False, repr=False)
+    """Where each timestamp field was written, for errors found while evaluating."""
 
 
 def pointer_span(display: str) -> Callable[[str], Span]:
@@ -131,6 +133,7 @@ def build_incident(data: dict[str, Any], span_of: Callable[[str], Span]) -> Inci
         detected_at=parsed["detectedAt"],
         acknowledged_at=parsed["acknowledgedAt"],
         resolved_at=parsed["resolvedAt"],
+        spans={name: span_of(f"/{name}") for name in TIMESTAMP_FIELDS if name in data},
     )
 
 
