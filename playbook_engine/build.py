@@ -403,6 +403,7 @@ def _holder(
         id=f"shared {name}",
         title=name,
         owner=None,
+        owner_span=span,
         description="",
         tags=(),
         links=(),
@@ -513,6 +514,7 @@ def build_playbook(
         id=meta["id"],
         title=meta.get("title", meta["id"]),
         owner=meta.get("owner"),
+        owner_span=b.span("/metadata/owner"),
         description=meta.get("description", ""),
         tags=tuple(meta.get("tags", ())),
         links=b.links(meta),
@@ -525,6 +527,6 @@ def build_playbook(
         escalation=escalation,
         notifications=tuple(notifications),
         path=doc.path,
-        span=b.span(""),
+        span=b.span("/metadata/id"),
     )
     return playbook, b.diagnostics

@@ -7,13 +7,15 @@ where they are used. Every check returns diagnostics; none stops at the first.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
 from .calendars import validate_timezone
 from .conditions import leaves, root_of
 from .diagnostics import Diagnostic, Span, error, warning
-from .model import Condition, Escalation, Leaf, Library, Playbook, Policy, Rule
+from .model import Condition, Escalation, Expr, Leaf, Library, Playbook, Policy, Rule
+from .sandbox import TemplateError, attribute_paths, template_variables
 
 CLASSIFICATION_ROOTS = frozenset({"incident"})
 PLAN_ROOTS = frozenset({"incident", "priority", "impact", "urgency"})
@@ -49,7 +51,7 @@ def _duplicates(items: Iterable[tuple[str, Span]], what: str) -> list[Diagnostic
             out.append(
                 error(
                     "PB302",
-                    f"duplicate {what} id '{ident}' (first defined at {seen[ident]})",
+                    f"duplicate {what} id '{ident}' (first defined at {_where(seen[ident], span)})",
                     span,
                     hint=f"{what} ids must be unique; rename one",
                 )
@@ -57,6 +59,11 @@ def _duplicates(items: Iterable[tuple[str, Span]], what: str) -> list[Diagnostic
         else:
             seen[ident] = span
     return out
+
+
+def _where(first: Span, here: Span) -> str:
+    """Where `first` is, said briefly when it is in the same file as `here`."""
+    return f"line {first.line}" if first.path == here.path else str(first)
 
 
 class _References:
@@ -233,7 +240,7 @@ def _check_matrix(policy: Policy, refs: _References) -> list[Diagnostic]:
 
 
 def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
-    out = refs.check("team", playbook.owner, playbook.span)
+    out = refs.check("team", playbook.owner, playbook.owner_span)
     out += refs.condition(playbook.applies_when)
     out += _duplicates(((r.id, r.span) for r in playbook.rules), "rule")
     for rule in playbook.rules:
@@ -296,9 +303,39 @@ def _check_fields(library: Library, incident_fields: frozenset[str]) -> list[Dia
     out: list[Diagnostic] = []
     for condition, roots, place in _conditions_by_roots(library):
         for leaf in leaves(condition):
-            if not isinstance(leaf, Leaf):
-                continue
-            out += check_field_path(leaf.field, roots, place, leaf.span, incident_fields)
+            if isinstance(leaf, Leaf):
+                out += check_field_path(leaf.field, roots, place, leaf.span, incident_fields)
+            else:
+                out += _check_expression(leaf, roots, place, incident_fields)
+    return out
+
+
+def _check_expression(
+    expr: Expr, roots: frozenset[str], place: str, incident_fields: frozenset[str]
+) -> list[Diagnostic]:
+    try:
+        names = template_variables(expr.source, expression=True)
+        paths = attribute_paths(expr.source, expression=True)
+    except TemplateError:
+        return []  # reported as PB402 by the compiler
+    out: list[Diagnostic] = []
+    for name in sorted(names):
+        if name in roots:
+            continue
+        if name in PLAN_ROOTS:
+            out += check_field_path(name, roots, place, expr.span, incident_fields)
+        else:
+            out.append(
+                error(
+                    "PB404",
+                    f"expression uses unknown variable '{name}'",
+                    expr.span,
+                    hint="available here: " + ", ".join(sorted(roots)),
+                )
+            )
+    for path in sorted(paths):
+        if path.split(".", 1)[0] == "incident":
+            out += check_field_path(path, roots, place, expr.span, incident_fields)
     return out
 
 
@@ -330,13 +367,16 @@ def check_field_path(
         return [error("PB309", f"'{root}' is an id and has no fields: '{path}'", span)]
     parts = path.split(".")
     if root == "incident" and len(parts) > 1 and parts[1] not in incident_fields:
+        close = difflib.get_close_matches(parts[1], sorted(incident_fields), n=1)
+        hint = (
+            f"did you mean '{close[0]}'? " if close else ""
+        ) + "extra incident fields are allowed: ignore this if your incidents carry it"
         return [
             warning(
                 "PB310",
                 f"'{path}': field '{parts[1]}' is not declared by the incident schema",
                 span,
-                hint="extra incident fields are allowed; check the spelling, or ignore if "
-                "your incidents carry it",
+                hint=hint,
             )
         ]
     return []

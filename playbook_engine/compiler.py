@@ -263,6 +263,15 @@ class _Compiler:
                 self.diagnostics += check_field_path(
                     path, PLAN_ROOTS, "a template", template.span, self.incident_fields
                 )
+        for name in sorted(sandbox.private_lookups(template.source)):
+            self.diagnostics.append(
+                error(
+                    "PB405",
+                    f"template looks up '{name}': names starting with '_' are refused",
+                    template.span,
+                    hint="templates may read data fields only; internals are not reachable",
+                )
+            )
         if self.macros:
             for name in sorted(sandbox.macro_uses(template.source) - self.macro_names):
                 self.diagnostics.append(

@@ -21,7 +21,7 @@ from .limits import DEFAULT_LIMITS
 from .model import AllOf, AnyOf, Calendar, Condition, Expr, Leaf, Not
 from .plan import ConditionTrace
 from .regexcheck import backtracking_risk
-from .sandbox import TemplateError, compile_expression, evaluate_expression
+from .sandbox import TemplateError, compile_expression, evaluate_expression, private_lookups
 from .timeparse import parse_timestamp
 
 MISSING: Any = object()
@@ -130,6 +130,14 @@ class ConditionCompiler:
             return CompiledCondition(
                 lambda ctx: False,
                 lambda ctx: ConditionTrace("expr", False, condition.name, note="does not compile"),
+            )
+        for name in sorted(private_lookups(condition.source, expression=True)):
+            self.diagnostics.append(
+                error(
+                    "PB405",
+                    f"expression looks up '{name}': names starting with '_' are refused",
+                    condition.span,
+                )
             )
 
         def run(ctx: Context) -> tuple[bool, str]:

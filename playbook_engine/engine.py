@@ -1,8 +1,8 @@
 """The evaluation: a pure function of (compiled library, incident, clock) → Plan.
 
 No I/O and no clock of its own. Selection, classification, deadlines, steps, escalation and
-notifications follow the semantics documented in the README's format reference; with `explain=True` the plan
-carries a trace of every decision.
+notifications follow the semantics documented in the README's format reference; with
+`explain=True` the plan carries a trace of every decision.
 """
 
 from __future__ import annotations

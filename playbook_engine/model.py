@@ -263,6 +263,7 @@ class Playbook:
     id: str
     title: str
     owner: str | None
+    owner_span: Span
     description: str
     tags: tuple[str, ...]
     links: tuple[Link, ...]

@@ -864,6 +864,22 @@ def macro_uses(source: str) -> set[str]:
     }
 
 
+def private_lookups(source: str, expression: bool = False) -> set[str]:
+    """Attribute and constant-key lookups of names starting with `_` (`x.__class__`,
+    `x['_y']`): the sandbox refuses them when rendering; validation reports them earlier."""
+    tree = _parse(source, expression)
+    found = {node.attr for node in tree.find_all(nodes.Getattr) if node.attr.startswith("_")}
+    for node in tree.find_all(nodes.Getitem):
+        key = node.arg
+        if (
+            isinstance(key, nodes.Const)
+            and isinstance(key.value, str)
+            and key.value.startswith("_")
+        ):
+            found.add(key.value)
+    return found
+
+
 def attribute_paths(source: str, expression: bool = False) -> set[str]:
     """Dotted paths a template (or expression) reads, such as `incident.labels.team`.
 

@@ -1,11 +1,11 @@
 """JSON Schema validation of documents and incidents, with diagnostics that point at lines.
 
-The schemas under `schemas/` are the contract (the README's format reference); jsonschema checks documents
-against them and this module turns each error into one human, one-line `Diagnostic` placed
-with the source map of the loaded document. jsonschema reports `anyOf`/`oneOf` failures as a
-tree of every branch's complaints; for the condition language we pick the branch the user
-meant from the key that tells the forms apart (`all`, `any`, `not`, `expr`, `field`) and
-report only that branch's problems.
+The schemas under `schemas/` are the contract (the README's format reference); jsonschema
+checks documents against them and this module turns each error into one human, one-line
+`Diagnostic` placed with the source map of the loaded document. jsonschema reports
+`anyOf`/`oneOf` failures as a tree of every branch's complaints; for the condition language we
+pick the branch the user meant from the key that tells the forms apart (`all`, `any`, `not`,
+`expr`, `field`) and report only that branch's problems.
 
 Codes: PB201 schema violation (pattern, enum, range...), PB202 unknown key, PB203 missing
 required key, PB204 wrong type, PB205 unsupported apiVersion, PB206 unknown kind, PB207
@@ -194,7 +194,10 @@ def _check_header(data: dict[str, Any], doc: SourceDoc) -> tuple[str | None, lis
 def _version_hint(version: Any) -> str:
     found = re.fullmatch(r"playbook-engine/v(\d+)", version) if isinstance(version, str) else None
     if found and int(found.group(1)) < 1:
-        return f"this engine supports {API_VERSION}: upgrade the document (see the README, Format reference)"
+        return (
+            f"this engine supports {API_VERSION}: "
+            "upgrade the document (see the README, Format reference)"
+        )
     if found:
         return f"this engine supports {API_VERSION} only: upgrade playbook-engine to read it"
     return f"this engine supports v1: write `apiVersion: {API_VERSION}`"
