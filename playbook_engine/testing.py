@@ -218,7 +218,7 @@ class _CaseLoader:
 
     def incident_file(self, pointer: str, relative: str) -> SourceDoc | None:
         where = self.doc.span(pointer)
-        path = self.values.path(relative, where, inside=False)
+        path = self.values.path(relative, where, False, "../incidents/outage.yaml")
         if path is None:
             return None
         if not path.is_file():

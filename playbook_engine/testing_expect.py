@@ -86,7 +86,7 @@ class SuiteValues:
         """The timestamp at `pointer`."""
         return self.parse(parse_timestamp, pointer)
 
-    def path(self, relative: str, where: Span, inside: bool) -> Path | None:
+    def path(self, relative: str, where: Span, inside: bool, example: str) -> Path | None:
         """`relative` joined to the suite's folder; with `inside`, it may not leave it."""
         path = self.folder / relative
         if Path(relative).is_absolute() or PureWindowsPath(relative).drive:
@@ -95,9 +95,7 @@ class SuiteValues:
             problem = f"{relative!r} leaves the folder of the suite file"
         else:
             return path
-        self.problems.append(
-            error("TS104", problem, where, hint="for example goldens/announce.txt")
-        )
+        self.problems.append(error("TS104", problem, where, hint=f"for example {example}"))
         return None
 
     def expect(self, data: dict[str, Any], pointer: str) -> Expect:
@@ -156,7 +154,7 @@ class SuiteValues:
         golden = None
         if "golden" in item:
             where = self.doc.span(f"{pointer}/golden")
-            golden = self.path(item["golden"], where, inside=True)
+            golden = self.path(item["golden"], where, True, "goldens/announce.txt")
         return NotificationExpect(
             id=item["id"],
             to=tuple(item["to"]) if "to" in item else None,

@@ -64,7 +64,8 @@ def run_case(suite: Suite, case: Case, update: bool = False) -> CaseResult:
     plan = suite.library.evaluate(case.incident, case.at, explain=True)
     checker = _Checker(case, plan, suite.library, update)
     checker.check()
-    return CaseResult(suite, case, tuple(checker.found), tuple(checker.updated))
+    found = sorted(checker.found, key=lambda m: (m.span.line, m.span.col))  # in reading order
+    return CaseResult(suite, case, tuple(found), tuple(checker.updated))
 
 
 def _ids(items: Sequence[str]) -> str:
