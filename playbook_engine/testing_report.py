@@ -49,7 +49,7 @@ def report(
 
 def _where(result: CaseResult) -> str:
     span = result.case.span()
-    return f"{span.path}:{span.line}"
+    return visible(f"{span.path}:{span.line}", keep_newlines=False)
 
 
 def mismatch_lines(m: Mismatch) -> list[str]:
