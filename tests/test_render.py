@@ -1012,6 +1012,7 @@ conditions = st.recursive(
     max_leaves=5,
 )
 tuples = st.lists(texts, max_size=2).map(tuple)
+offsets = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30))
 traces = st.builds(
     Trace,
     playbooks=st.lists(
@@ -1043,8 +1044,8 @@ plans = st.builds(
     deadlines=st.builds(
         Deadlines,
         moments,
-        st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)),
-        st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)),
+        offsets,
+        offsets,
         moments,
         moments,
         texts,
@@ -1061,7 +1062,7 @@ plans = st.builds(
             owner=st.none() | texts,
             owner_name=st.none() | texts,
             due=st.none() | moments,
-            due_after=st.none() | st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)),
+            due_after=st.none() | offsets,
             overdue=st.booleans(),
             depends_on=tuples,
             links=st.lists(st.builds(LinkOut, texts, texts), max_size=2).map(tuple),
