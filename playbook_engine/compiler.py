@@ -15,14 +15,17 @@ from typing import Any
 
 from . import sandbox
 from .checks import PLAN_ROOTS, check_field_path
-from .conditions import CompiledCondition, ConditionCompiler
+from .conditions import CompiledCondition, ConditionCompiler, resolve
 from .diagnostics import Diagnostic, error
 from .incident import Incident, pointer_span
 from .model import (
+    AllOf,
+    AnyOf,
     Calendar,
     Channel,
     Condition,
     Escalation,
+    Leaf,
     Library,
     Notification,
     OnCall,
@@ -179,6 +182,83 @@ class CompiledPlaybook:
 
 
 @dataclass(frozen=True, slots=True)
+class SelectionIndex:
+    """Which regular playbooks an incident can select, without testing every `appliesWhen`.
+
+    Many playbooks can only apply when one field has one of a few values (`incident.service`
+    is one of theirs): for those, `fields` maps the field to each value and the positions (in
+    `CompiledLibrary.playbooks`) of the playbooks that need it. Every other regular playbook is
+    in `always`. An incident's candidates are `always` plus the playbooks its own values
+    reach; every other playbook's `appliesWhen` is known to be false.
+    """
+
+    fields: tuple[tuple[str, dict[str, tuple[int, ...]]], ...]
+    always: tuple[int, ...]
+
+    def candidates(self, ctx: Mapping[str, Any]) -> list[int]:
+        """Positions of the regular playbooks whose `appliesWhen` must be tested, in order."""
+        found = list(self.always)
+        for path, by_value in self.fields:
+            value = resolve(ctx, path)
+            if isinstance(value, str):
+                found.extend(by_value.get(value, ()))
+        found.sort()
+        return found
+
+
+def _required_values(condition: Condition | None) -> tuple[str, frozenset[str]] | None:
+    """A field under `incident.` and string values one of which it must equal (exactly, as
+    `equals`/`oneOf` compare) for `condition` to hold; None if there is no such field."""
+    if isinstance(condition, Leaf):
+        if condition.ignore_case or not condition.field.startswith("incident."):
+            return None
+        if condition.operator == "equals":
+            values = [condition.value]
+        elif condition.operator == "oneOf":
+            values = list(condition.value)
+        else:
+            return None
+        if not values or not all(isinstance(v, str) for v in values):
+            return None
+        return condition.field, frozenset(values)
+    if isinstance(condition, AllOf):
+        for child in condition.conditions:
+            found = _required_values(child)
+            if found is not None:
+                return found
+        return None
+    if isinstance(condition, AnyOf):
+        parts = [_required_values(child) for child in condition.conditions]
+        if not parts or any(p is None or p[0] != parts[0][0] for p in parts):  # type: ignore[index]
+            return None
+        return parts[0][0], frozenset().union(*(p[1] for p in parts if p))  # type: ignore[index]
+    return None
+
+
+def selection_index(playbooks: tuple[Playbook, ...]) -> SelectionIndex:
+    """The selection index of regular playbooks in merge order (fallbacks are not in it)."""
+    fields: dict[str, dict[str, list[int]]] = {}
+    always: list[int] = []
+    for position, playbook in enumerate(playbooks):
+        if playbook.fallback or playbook.applies_when is None:
+            continue
+        found = _required_values(playbook.applies_when)
+        if found is None:
+            always.append(position)
+            continue
+        by_value = fields.setdefault(found[0], {})
+        for value in found[1]:
+            by_value.setdefault(value, []).append(position)
+    return SelectionIndex(
+        tuple(
+            (field, {v: tuple(ps) for v, ps in by_value.items()})
+            for field, by_value in sorted(fields.items())
+        ),
+        tuple(always),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledLibrary:
     """A validated, compiled library: what `engine.evaluate` accepts."""
 
@@ -191,6 +271,7 @@ class CompiledLibrary:
     calendars: dict[str, Calendar]
     roles: dict[str, Role]
     oncall: dict[str, OnCall]
+    selection: SelectionIndex
 
     def evaluate(
         self, incident: Incident | Mapping[str, Any], at: datetime, explain: bool = False
@@ -355,5 +436,6 @@ def compile_library(
         calendars={c.id: c for c in policy.calendars},
         roles={r.id: r for r in policy.roles},
         oncall={o.id: o for o in policy.oncall},
+        selection=selection_index(tuple(playbooks)),
     )
     return compiled, compiler.diagnostics + compiler.conditions.diagnostics

@@ -83,8 +83,14 @@ class _Evaluation:
     def select(self, ctx: Context) -> tuple[list[CompiledPlaybook], list[PlaybookTrace]]:
         selected: list[CompiledPlaybook] = []
         traces: list[PlaybookTrace] = []
-        regular = [p for p in self.compiled.playbooks if not p.playbook.fallback]
-        fallbacks = [p for p in self.compiled.playbooks if p.playbook.fallback]
+        playbooks = self.compiled.playbooks
+        fallbacks = [p for p in playbooks if p.playbook.fallback]
+        if self.explain:
+            regular = [p for p in playbooks if not p.playbook.fallback]
+        else:
+            # Only the index's candidates can apply; the trace, which lists every playbook,
+            # is not kept without --explain.
+            regular = [playbooks[i] for i in self.compiled.selection.candidates(ctx)]
         for cp in regular:
             if cp.applies_when is None:
                 traces.append(PlaybookTrace(cp.playbook.id, False, "has no appliesWhen", None))
