@@ -17,7 +17,7 @@ from . import loader, schema
 from .build import build_playbook, build_policy, build_shared, shared_for_validation
 from .checks import check_library
 from .compiler import CompiledLibrary, compile_library
-from .diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics
+from .diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics, warning
 from .lint import lint_library
 from .loader import SourceDoc
 from .model import Library, Playbook, Policy
@@ -112,6 +112,15 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
         diagnostics += found
         if not any(d.is_error for d in found):
             documents.setdefault(doc.data["kind"], []).append(doc)
+    for doc in documents.get("TestSuite", []):
+        diagnostics.append(
+            warning(
+                "PB317",
+                "a TestSuite outside the library's tests/ folder is not run",
+                doc.span("/kind"),
+                hint="move it into tests/ so that `playbook test` finds it",
+            )
+        )
     shared, found = build_shared(documents["Shared"])
     diagnostics += found
     policies: list[Policy] = []

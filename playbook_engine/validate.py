@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import loader, schema
 from .diagnostics import Diagnostic, Span, error, sorted_diagnostics
-from .library import POLICY_NAMES, display_path, library_root_of, load_library
+from .library import POLICY_NAMES, LoadResult, display_path, library_root_of, load_library
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,19 @@ class ValidationResult:
     diagnostics: list[Diagnostic]
     files: int
     unreadable: bool  # a path could not be read at all (exit 2)
+
+
+def _suite_diagnostics(root: Path, result: LoadResult) -> dict[str, list[Diagnostic]]:
+    """Problems of each test suite in the library's tests/ folder, by suite path; suites are
+    checked against the compiled library (unknown ids, incident files, clocks)."""
+    from .testing import SuiteLoader
+    from .testing_collect import discover_suites
+
+    paths = discover_suites(root / "tests") if (root / "tests").is_dir() else []
+    if result.compiled is None:
+        return {}
+    suite_loader = SuiteLoader(result.compiled)
+    return {display_path(path): suite_loader.load(path)[1] for path in paths}
 
 
 def validate_paths(paths: list[Path]) -> ValidationResult:
@@ -53,13 +66,16 @@ def validate_paths(paths: list[Path]) -> ValidationResult:
     files = 0
     for root in sorted(whole | set(chosen)):
         result = load_library(root)
+        suites = _suite_diagnostics(root, result)
         if root in whole:
-            files += len(result.files)
+            files += len(result.files) + len(suites)
             diagnostics += result.diagnostics
+            diagnostics += [d for found in suites.values() for d in found]
         else:
             wanted = chosen[root]
             files += len(wanted)
-            diagnostics += [d for d in result.diagnostics if d.span.path in wanted]
+            found = result.diagnostics + [d for found in suites.values() for d in found]
+            diagnostics += [d for d in found if d.span.path in wanted]
     for path in lone:
         files += 1
         doc, found = loader.load_file(path, display_path(path))
