@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from .engine import schedule
+from .lint import always_true
 from .model import (
     AllOf,
     AnyOf,
@@ -183,23 +185,11 @@ def timeline(escalation: Escalation) -> list[TimelineEntry]:
     A tier with a `when` can drop out for an incident; the repeats are then timed from the
     tiers that remain, so the times here are those of the case where all tiers apply.
     """
-    tiers = [(number, tier) for number, tier in enumerate(escalation.tiers, start=1)]
-    entries = [TimelineEntry(t.after, n, 0, t.targets, t.when) for n, t in tiers]
-    repeat = escalation.repeat
-    cycle_tiers = [(n, t) for n, t in tiers if repeat is not None and n >= repeat.from_tier]
-    if repeat is None or not cycle_tiers:
-        return entries
-    last = tiers[-1][1].after
-    first = cycle_tiers[0][1].after
-    length = (last - first) + repeat.after
-    for cycle in range(1, repeat.times + 1):
-        begin = last + repeat.after + (cycle - 1) * length
-        for number, tier in cycle_tiers:
-            entry = TimelineEntry(
-                begin + (tier.after - first), number, cycle, tier.targets, tier.when
-            )
-            entries.append(entry)
-    return entries
+    tiers = list(enumerate(escalation.tiers, start=1))
+    return [
+        TimelineEntry(after, number, cycle, tier.targets, tier.when)
+        for cycle, number, after, tier in schedule(tiers, escalation.repeat)
+    ]
 
 
 def escalation_summary(escalation: Escalation | None) -> str:
@@ -285,30 +275,9 @@ def _reachable(rules: tuple[Rule, ...], dimension: str, default: str | None) -> 
         if value is None:
             continue
         found.add(value)
-        if _always(rule.when):
+        if always_true(rule.when):
             return found
     return found | ({default} if default else set())
-
-
-def _always(condition: Condition) -> bool:
-    """Whether a condition holds for every incident (only decided for `all`/`any`/`not`)."""
-    if isinstance(condition, AllOf):
-        return all(_always(c) for c in condition.conditions)
-    if isinstance(condition, AnyOf):
-        return any(_always(c) for c in condition.conditions)
-    if isinstance(condition, Not):
-        return _never(condition.condition)
-    return False
-
-
-def _never(condition: Condition) -> bool:
-    if isinstance(condition, AllOf):
-        return any(_never(c) for c in condition.conditions)
-    if isinstance(condition, AnyOf):
-        return all(_never(c) for c in condition.conditions)
-    if isinstance(condition, Not):
-        return _always(condition.condition)
-    return False
 
 
 def policy_overrides(policy: Policy) -> tuple[str, ...]:

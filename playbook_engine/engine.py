@@ -7,6 +7,7 @@ notifications follow the semantics documented in the README's format reference; 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from .compiler import (
 from .conditions import CompiledCondition
 from .diagnostics import InputError, Span, error
 from .incident import Incident
-from .model import Priority
+from .model import Priority, Repeat, Tier
 from .plan import (
     Classification,
     ConditionTrace,
@@ -292,28 +293,17 @@ class _Evaluation:
         self, chosen: CompiledEscalation, source: str, ctx: Context, start: datetime
     ) -> tuple[EscalationEntry, ...]:
         escalation = chosen.escalation
-        kept: list[tuple[int, timedelta, tuple[str, ...]]] = []
+        kept: list[tuple[int, Tier]] = []
         for number, ct in enumerate(chosen.tiers, start=1):
             ok, trace = self.holds(ct.when, ctx)
             self._item("tier", str(number), source, ok, _reason(ok), trace)
             if ok:
-                kept.append((number, ct.tier.after, ct.tier.targets))
-        schedule = [(0, number, after, targets) for number, after, targets in kept]
-        repeat = escalation.repeat
-        if repeat is not None and kept:
-            cycle_tiers = [t for t in kept if t[0] >= repeat.from_tier]
-            if cycle_tiers:
-                last = kept[-1][1]
-                first = cycle_tiers[0][1]
-                length = (last - first) + repeat.after
-                for cycle in range(1, repeat.times + 1):
-                    begin = last + repeat.after + (cycle - 1) * length
-                    for number, after, targets in cycle_tiers:
-                        schedule.append((cycle, number, begin + (after - first), targets))
+                kept.append((number, ct.tier))
         stop = self.incident.acknowledged_at if escalation.stop_when_acknowledged else None
         resolved = self.incident.resolved_at
         entries = []
-        for cycle, number, after, targets in schedule:
+        for cycle, number, after, tier in schedule(kept, escalation.repeat):
+            targets = tier.targets
             try:
                 when = start + after
             except OverflowError as exc:
@@ -389,6 +379,25 @@ class _Evaluation:
     ) -> None:
         if self.explain:
             self.items.append(ItemTrace(kind, ident, playbook, kept, reason, trace))
+
+
+def schedule(
+    tiers: Sequence[tuple[int, Tier]], repeat: Repeat | None
+) -> list[tuple[int, int, timedelta, Tier]]:
+    """The escalation schedule: `(cycle, tier number, offset from SLA start, tier)` for each
+    tier in order (cycle 0), then each repeat re-running the tiers from `repeat.from_tier`,
+    the first `repeat.after` the last tier, keeping the tiers' spacing."""
+    entries = [(0, number, tier.after, tier) for number, tier in tiers]
+    cycle_tiers = [(n, t) for n, t in tiers if repeat is not None and n >= repeat.from_tier]
+    if repeat is None or not cycle_tiers:
+        return entries
+    last = tiers[-1][1].after
+    first = cycle_tiers[0][1].after
+    length = (last - first) + repeat.after
+    for cycle in range(1, repeat.times + 1):
+        begin = last + repeat.after + (cycle - 1) * length
+        entries += [(cycle, n, begin + (t.after - first), t) for n, t in cycle_tiers]
+    return entries
 
 
 def _reason(holds: bool) -> str:
