@@ -10,6 +10,10 @@ friendly. On top of Jinja2's `ImmutableSandboxedEnvironment` it
   the non-mutating str/dict/list methods listed in `_SAFE_METHODS`. `str.format`,
   `format_map`, `%`-formatting, the `format`/`attr`/`xmlattr` filters, `{% include %}`-style
   loading and `{% autoescape %}` blocks are unavailable;
+- refuses while compiling, so that `playbook validate` reports it, what the render would
+  refuse whatever the data: methods outside the allow-list on literals, on `dict` and on the
+  incident's mappings (`"{}".format`, `dict.mro`, `incident.labels.update`) and `%` on a
+  literal string. Names starting with `_` are reported by `private_lookups`;
 - never evaluates anything while compiling (Jinja2 folds constants, and `{{ "a" * 10**9 }}`
   then hangs the compiler): the optimizer is off, `finalize` and every filter need the
   runtime context, and all arithmetic is intercepted;
@@ -410,6 +414,59 @@ _REFUSED_NODES: tuple[tuple[type[nodes.Node], str], ...] = (
 )
 
 
+# Values whose type is known from the source: literals, the `dict` global, and the incident's
+# mappings (the schema makes these objects).
+_MAPPINGS = frozenset(
+    {"incident", "incident.labels", "incident.metrics", "incident.source", "deadlines", "playbook"}
+)
+
+
+def _known_value(node: nodes.Node) -> object | None:
+    """A sample of the kind of value `node` always evaluates to, if the source says."""
+    if isinstance(node, nodes.Const) and isinstance(node.value, str):
+        return ""
+    if isinstance(node, nodes.List | nodes.Tuple | nodes.Dict):
+        return {nodes.List: [], nodes.Tuple: (), nodes.Dict: {}}[type(node)]
+    if isinstance(node, nodes.Name) and node.name == "dict":
+        return dict
+    parts: list[str] = []
+    while isinstance(node, nodes.Getattr):
+        parts.append(node.attr)
+        node = node.node
+    if isinstance(node, nodes.Name) and ".".join([node.name, *parts[::-1]]) in _MAPPINGS:
+        return {}
+    return None
+
+
+def _static_refusal(node: nodes.Node) -> str | None:
+    if isinstance(node, nodes.Mod) and isinstance(node.left, nodes.Const):
+        if isinstance(node.left.value, str):
+            return "'%' formatting is not available in templates: join text with ~"
+    name = value = None
+    if isinstance(node, nodes.Getattr):
+        name, value = node.attr, _known_value(node.node)
+    elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        name, value = node.arg.value, _known_value(node.node)
+        if isinstance(value, dict) or value is dict:
+            return None  # `x["update"]` reads a key first: it may be data
+    if not isinstance(name, str) or name.startswith("_"):
+        return None
+    if value is None or not hasattr(value, name):
+        return None
+    if any(isinstance(value, kind) and name in names for kind, names in _SAFE_METHODS):
+        return None
+    return f"'{type(value).__name__}.{name}' is not available in templates"
+
+
+def _refuse_statically(tree: nodes.Node) -> None:
+    """Raise for the first construct, in evaluation order, that no data could make work."""
+    for child in tree.iter_child_nodes():
+        _refuse_statically(child)
+    message = _static_refusal(tree)
+    if message is not None:
+        raise TemplateSyntaxError(message, tree.lineno)
+
+
 # Jinja2 forbids custom node types, so a runtime check is a call of an environment attribute
 # (a node templates cannot write), compiled to a direct call by `_CodeGenerator`.
 _GUARDS = frozenset({"pe_iter", "pe_size", "pe_charge", "pe_concat"})
@@ -464,6 +521,7 @@ class _Instrument(NodeTransformer):
 
 class _CodeGenerator(CodeGenerator):
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        _refuse_statically(node)
         _Instrument().visit(node)
         super().visit_Template(node, frame)
 
@@ -866,9 +924,15 @@ def macro_uses(source: str) -> set[str]:
 
 def private_lookups(source: str, expression: bool = False) -> set[str]:
     """Attribute and constant-key lookups of names starting with `_` (`x.__class__`,
-    `x['_y']`): the sandbox refuses them when rendering; validation reports them earlier."""
+    `x['_y']`, `map(attribute='__class__')`): the sandbox refuses them when rendering;
+    validation reports them earlier."""
     tree = _parse(source, expression)
     found = {node.attr for node in tree.find_all(nodes.Getattr) if node.attr.startswith("_")}
+    for call in tree.find_all((nodes.Filter, nodes.Test)):
+        # Attribute arguments are dotted paths: `map(attribute="a.__class__")`.
+        for arg in [*call.args, *(keyword.value for keyword in call.kwargs)]:
+            if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
+                found.update(p for p in arg.value.split(".") if p.startswith("_"))
     for node in tree.find_all(nodes.Getitem):
         key = node.arg
         if (
