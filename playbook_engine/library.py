@@ -103,6 +103,7 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
         "PayloadMapping": [],
     }
     shown = [display_path(p) for p in paths]
+    invalid_policy = False
     for path, display in zip(paths, shown, strict=True):
         doc, found = loader.load_file(path, display)
         diagnostics += found
@@ -112,6 +113,8 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
         diagnostics += found
         if not any(d.is_error for d in found):
             documents.setdefault(doc.data["kind"], []).append(doc)
+        elif isinstance(doc.data, dict) and doc.data.get("kind") == "Policy":
+            invalid_policy = True  # reported already; "no Policy" would mislead
     for doc in documents.get("TestSuite", []):
         diagnostics.append(
             warning(
@@ -135,6 +138,8 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
         diagnostics += found
     root_display = display_path(root)
     if not policies:
+        if invalid_policy:
+            return LoadResult(root_display, tuple(shown), None, sorted_diagnostics(diagnostics))
         diagnostics.append(
             error(
                 "PB305",
