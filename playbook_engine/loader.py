@@ -762,6 +762,16 @@ class _Builder:
             where = "" if started is None else f" on line {self._pos(started)[0]}"
             message = f"{message} ({exc.context}{where})"
         span = self._span(mark) if mark is not None else Span(self.display)
+        if "maximum nesting depth" in message:
+            # libyaml >= 0.2.6 scans flow collections ahead and stops at 1,000 levels by itself,
+            # before our own depth check sees the events: it is the same refusal.
+            return _fail(
+                "PB105",
+                f"nesting is deeper than {self.limits.max_depth} levels (the parser stopped "
+                "at its own limit of 1,000)",
+                span,
+                "flatten the structure",
+            )
         return _fail("PB101", f"YAML syntax error: {message}", span, _syntax_hint(message))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -496,7 +498,9 @@ def test_billion_laughs_answers_quickly() -> None:
 def test_100k_nested_flow_sequences_answer_quickly() -> None:
     # Parsing all of this takes libyaml ~16 s and composing it kills the interpreter.
     seconds, problems = elapsed("[" * 100_000 + "]" * 100_000)
-    assert [(d.code, d.span) for d in problems] == [("PB105", Span("doc.yaml", 1, 65))]
+    # Our check stops at level 65; libyaml >= 0.2.6 may refuse on its own first, at 1,001.
+    assert [(d.code, d.span.line) for d in problems] == [("PB105", 1)]
+    assert problems[0].span.col in (65, 1001)
     assert seconds < 0.5
 
 
@@ -514,9 +518,14 @@ def test_depth_limit_is_exact() -> None:
 
 
 def test_deep_nesting_within_raised_limits_does_not_recurse() -> None:
-    depth = 3000  # far beyond Python's recursion limit
+    depth = 900  # libyaml >= 0.2.6 refuses 1,000 levels by itself
     nested = "[" * depth + "]" * depth
-    doc = load(f"a: &a {nested}\nb: *a\n", limits=Limits(max_depth=depth + 1))
+    recursion_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 200)  # far below what recursion would need
+    try:
+        doc = load(f"a: &a {nested}\nb: *a\n", limits=Limits(max_depth=depth + 1))
+    finally:
+        sys.setrecursionlimit(recursion_limit)
     a, b = doc.data["a"], doc.data["b"]
     for _ in range(depth - 1):  # `==` would recurse
         assert a is not b and len(a) == len(b) == 1
