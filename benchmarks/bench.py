@@ -1,0 +1,336 @@
+"""The benchmark harness: whole-process and in-process timings, peers side by side.
+
+Run from the repository root:
+
+    python benchmarks/bench.py            # our own timings and check-jsonschema
+    python benchmarks/bench.py --peers    # also ajv-cli (installed by npm under benchmarks/out/)
+    python benchmarks/bench.py --quick    # fewer runs and sizes, for a smoke test
+
+Everything it makes goes under `benchmarks/out/` (git-ignored): generated libraries, the
+library cache used by the runs, ajv-cli, and `results.json`, which `docs/benchmarks.md`
+quotes. Whole-process timings are hyperfine-style: warm-up runs, then several timed runs,
+reporting the median (and min/max). Every target is a ratio of two timings taken in the same
+run on the same files, never an absolute threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+OUT = HERE / "out"
+CACHE = OUT / "cache"
+NODE = OUT / "node"
+INCIDENT = "playbooks/incidents/01-gitlab-db-deletion.yaml"
+CLOCK = "2026-02-01T00:30:00Z"
+
+sys.path.insert(0, str(HERE))
+from generate import generate  # noqa: E402
+
+
+def playbook_command() -> list[str]:
+    """The `playbook` console script of this interpreter, else `python -m playbook_engine`."""
+    script = Path(sys.executable).with_name("playbook")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "playbook_engine"]
+
+
+def timed(
+    command: Sequence[str],
+    runs: int,
+    warmup: int,
+    prepare: Callable[[], None] | None = None,
+) -> dict[str, float]:
+    """Median, min and max wall time (ms) of `command` as a whole process."""
+    env = {**os.environ, "PLAYBOOK_CACHE_DIR": str(CACHE)}
+    samples = []
+    for index in range(warmup + runs):
+        if prepare:
+            prepare()
+        start = time.perf_counter()
+        subprocess.run(
+            command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        elapsed = (time.perf_counter() - start) * 1000
+        if index >= warmup:
+            samples.append(elapsed)
+    return {
+        "median_ms": round(statistics.median(samples), 1),
+        "min_ms": round(min(samples), 1),
+        "max_ms": round(max(samples), 1),
+        "runs": runs,
+    }
+
+
+def clear_cache() -> None:
+    """Empty the library cache: the next run is a cold one."""
+    shutil.rmtree(CACHE, ignore_errors=True)
+
+
+def ajv_cli(install: bool) -> list[str] | None:
+    """ajv-cli from benchmarks/out/node, installed there with npm if asked; None without Node."""
+    binary = NODE / "node_modules" / ".bin" / "ajv"
+    if not binary.exists() and install and shutil.which("npm"):
+        NODE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "install", "--silent", "--no-audit", "--no-fund", "ajv-cli@5", "ajv-formats@3"],
+            cwd=NODE,
+            check=False,
+        )
+    if not binary.exists():
+        return None
+    return [str(binary), "validate", "--spec=draft2020", "--strict=false", "--errors=text"]
+
+
+def process_timings(args: argparse.Namespace, lib200: Path, lib1000: Path) -> dict[str, Any]:
+    """Whole-process timings of `playbook run` and `playbook validate`, and of the peers."""
+    runs, big = (3, 2) if args.quick else (9, 3)
+    pb = playbook_command()
+    run = [*pb, "run", INCIDENT, "--at", CLOCK, "--format", "json"]
+    results: dict[str, Any] = {}
+
+    def record(name: str, value: dict[str, float]) -> None:
+        results[name] = value
+        print(f"  {name:<42} {value['median_ms']:>9.1f} ms", flush=True)
+
+    record(
+        "import yaml+jsonschema+jinja2+click",
+        timed([sys.executable, "-c", "import yaml, jsonschema, jinja2, click"], runs, 2),
+    )
+    record("python -c pass", timed([sys.executable, "-c", "pass"], runs, 2))
+    for label, library in (("bundled", "playbooks"), ("200", str(lib200))):
+        command = [*run, "--library", library]
+        clear_cache()
+        record(f"run {label} warm cache", timed(command, runs, 2))
+        record(f"run {label} cold cache", timed(command, runs, 0, prepare=clear_cache))
+        record(f"run {label} --no-cache", timed([*command, "--no-cache"], runs, 1))
+
+    files = sorted(str(p) for p in lib1000.rglob("*.yaml") if p.name != "policy.yaml")
+    one = "playbooks/database-failure.yaml"
+    schema = "schemas/playbook.schema.json"
+    record("validate 1000 (ours)", timed([*pb, "validate", str(lib1000)], big, 1))
+    record("validate 1 file (ours)", timed([*pb, "validate", one], runs, 2))
+    checker = shutil.which("check-jsonschema")
+    if checker:
+        record(
+            "validate 999 (check-jsonschema)",
+            timed([checker, "--schemafile", schema, *files], big, 0),
+        )
+        record(
+            "validate 1 file (check-jsonschema)",
+            timed([checker, "--schemafile", schema, one], runs, 1),
+        )
+    ajv = ajv_cli(args.peers)
+    if ajv:
+        every = [arg for f in files for arg in ("-d", f)]
+        record("validate 999 (ajv-cli)", timed([*ajv, "-s", schema, *every], big, 1))
+        record("validate 1 file (ajv-cli)", timed([*ajv, "-s", schema, "-d", one], runs, 1))
+    return results
+
+
+def _best(function: Callable[[], Any], repeat: int = 5) -> float:
+    """The best of `repeat` timings of `function` (seconds)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def scaled_library(base: Any, count: int) -> Any:
+    """A compiled library of `count` playbooks made in memory from the variants of `base`
+    (each copy gets its own id and services), for sizes too large to generate as files."""
+    import dataclasses
+
+    from playbook_engine.compiler import compile_library
+    from playbook_engine.library import incident_fields
+    from playbook_engine.model import AllOf, Leaf
+
+    library = base.library
+    variants = [p for p in library.playbooks if isinstance(p.applies_when, AllOf)]
+    made = list(library.playbooks)
+    number = 0
+    while len(made) < count:
+        source = variants[number % len(variants)]
+        assert isinstance(source.applies_when, AllOf)
+        scope, rest = source.applies_when.conditions[0], source.applies_when.conditions[1:]
+        assert isinstance(scope, Leaf)
+        services = [f"{service}-x{number}" for service in scope.value]
+        when = AllOf((dataclasses.replace(scope, value=services), *rest), source.applies_when.span)
+        made.append(dataclasses.replace(source, id=f"{source.id}-x{number}", applies_when=when))
+        number += 1
+    bigger = dataclasses.replace(library, playbooks=tuple(made))
+    compiled, _ = compile_library(bigger, incident_fields(), lazy=True)
+    return compiled
+
+
+def evaluation_timings(args: argparse.Namespace) -> dict[str, Any]:
+    """In-process: evaluation per incident as the library grows, rendering, leaf predicates."""
+    from playbook_engine import sandbox
+    from playbook_engine.conditions import ConditionCompiler
+    from playbook_engine.library import load_library
+    from playbook_engine.loader import load_file
+    from playbook_engine.model import Leaf
+    from playbook_engine.render import render_plan
+    from playbook_engine.timeparse import parse_timestamp
+
+    at = parse_timestamp(CLOCK)
+    sizes = [10, 100] if args.quick else [10, 100, 1000]
+    results: dict[str, Any] = {"evaluation": {}}
+    compiled = None
+    for size in sizes:
+        lib = generate(OUT / f"lib{size}", size, incidents=200)
+        start = time.perf_counter()
+        loaded = load_library(lib)
+        load_ms = (time.perf_counter() - start) * 1000
+        assert loaded.ok and loaded.compiled is not None, loaded.diagnostics[:3]
+        compiled = loaded.compiled
+        incidents = [
+            load_file(p)[0].data  # type: ignore[union-attr]
+            for p in sorted((lib / "incidents").glob("*.json"))
+        ]
+        results["evaluation"][str(size)] = _evaluate(compiled, incidents, at, load_ms)
+    if compiled is not None and not args.quick:
+        big = scaled_library(compiled, 10_000)
+        incidents = [load_file(p)[0].data for p in sorted((OUT / "lib1000/incidents").glob("*"))]  # type: ignore[union-attr]
+        results["evaluation"]["10000"] = _evaluate(big, incidents, at, None)
+    for size, row in results["evaluation"].items():
+        print(
+            f"  evaluate, {size:>5} playbooks: {row['per_incident_us']:>8.1f} µs per incident, "
+            f"{row['incidents_per_s']:>7.0f}/s",
+            flush=True,
+        )
+
+    assert compiled is not None
+    plan = compiled.evaluate(load_file(REPO / INCIDENT)[0].data, at)  # type: ignore[union-attr]
+    for fmt in ("markdown", "text", "json"):
+        seconds = _best(lambda f=fmt: [render_plan(plan, f, True, False) for _ in range(50)])  # type: ignore[misc]
+        results[f"render {fmt} (explain) µs"] = round(seconds / 50 * 1e6, 1)
+        print(f"  render {fmt:<8} {results[f'render {fmt} (explain) µs']:>8.1f} µs", flush=True)
+
+    leaf = Leaf("incident.service", "equals", "postgres-main", plan_span())
+    test = ConditionCompiler({}).compile(leaf).test
+    expression = sandbox.compile_expression("incident.service == 'postgres-main'")
+    ctx = {"incident": {"service": "postgres-main", "labels": {}}}
+    loops = 20_000
+    leaf_s = _best(lambda: [test(ctx) for _ in range(loops)]) / loops
+    expr_loops = 2000
+    expr_s = _best(
+        lambda: [sandbox.evaluate_expression(expression, ctx) for _ in range(expr_loops)]
+    )
+    expr_s /= expr_loops
+    compile_s = _best(lambda: ConditionCompiler({}).compile(leaf), 50)
+    results["leaf predicate µs"] = round(leaf_s * 1e6, 3)
+    results["jinja2 expression µs"] = round(expr_s * 1e6, 3)
+    results["leaf compile µs"] = round(compile_s * 1e6, 2)
+    print(
+        f"  leaf predicate {leaf_s * 1e6:.2f} µs, Jinja2 expression {expr_s * 1e6:.2f} µs "
+        f"({expr_s / leaf_s:.0f}x), compiling a leaf {compile_s * 1e6:.1f} µs",
+        flush=True,
+    )
+    return results
+
+
+def plan_span() -> Any:
+    """A span for conditions made in the harness."""
+    from playbook_engine.diagnostics import Span
+
+    return Span("bench", 1, 1)
+
+
+def _evaluate(compiled: Any, incidents: list[Any], at: datetime, load_ms: float | None) -> dict:
+    seconds = _best(lambda: [compiled.evaluate(data, at) for data in incidents], 3)
+    per = seconds / len(incidents)
+    return {
+        "playbooks": len(compiled.playbooks),
+        "load_and_validate_ms": None if load_ms is None else round(load_ms, 1),
+        "per_incident_us": round(per * 1e6, 1),
+        "incidents_per_s": round(1 / per),
+    }
+
+
+MEMORY_SCRIPT = """
+import resource, sys
+from pathlib import Path
+from playbook_engine.library import load_library
+from playbook_engine.loader import load_file
+from playbook_engine.timeparse import parse_timestamp
+lib = Path(sys.argv[1])
+compiled = load_library(lib).compiled
+at = parse_timestamp("2026-02-01T00:30:00Z")
+for path in sorted((lib / "incidents").glob("*.json")):
+    compiled.evaluate(load_file(path)[0].data, at)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def memory(lib: Path) -> float:
+    """Peak resident memory (MB) of loading, validating and evaluating a library."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, str(lib)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return round(int(done.stdout.strip()) / 1024, 1)
+
+
+def machine() -> dict[str, str]:
+    """What the numbers were measured on."""
+    cpu = ""
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        for line in info.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    node = shutil.which("node")
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "node": subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+        if node
+        else "",
+    }
+
+
+def main() -> None:
+    """Run every benchmark and write benchmarks/out/results.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peers", action="store_true", help="install and time ajv-cli too")
+    parser.add_argument("--quick", action="store_true", help="fewer runs and sizes")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    print("generating libraries", flush=True)
+    lib200 = generate(OUT / "lib200", 200, incidents=20)
+    lib1000 = generate(OUT / "lib1000", 1000, incidents=200)
+    results: dict[str, Any] = {"machine": machine()}
+    print("whole process", flush=True)
+    results["process"] = process_timings(args, lib200, lib1000)
+    print("in process", flush=True)
+    results.update(evaluation_timings(args))
+    results["rss 1000 playbooks MB"] = memory(lib1000)
+    print(f"  peak RSS, 1000 playbooks: {results['rss 1000 playbooks MB']} MB", flush=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"written {OUT / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()

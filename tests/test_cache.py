@@ -1,0 +1,208 @@
+"""The library cache: hits, every kind of change that must miss, damage, and its secret."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from playbook_engine import cache
+from playbook_engine.cache import MAGIC, LibraryCache, fingerprint
+from playbook_engine.diagnostics import InputError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def library(tmp_path: Path) -> Path:
+    """A copy of the bundled library (without its tests and incidents)."""
+    target = tmp_path / "lib"
+    shutil.copytree(ROOT / "playbooks", target, ignore=shutil.ignore_patterns("tests", "incidents"))
+    return target
+
+
+@pytest.fixture()
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LibraryCache:
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("PLAYBOOK_CACHE_DIR", str(directory))
+    return LibraryCache(directory)
+
+
+def entry_of(store: LibraryCache, root: Path) -> Path:
+    return store.entry_path(fingerprint(root))
+
+
+def age(path: Path) -> None:
+    """Make a file look old, so that its metadata alone is trusted (not racily clean)."""
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+
+
+def warm(store: LibraryCache, root: Path) -> None:
+    for path in root.rglob("*.yaml"):
+        age(path)
+    cache.open_library(root)
+    assert store.load(root, fingerprint(root)) is not None
+
+
+def test_location_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLAYBOOK_CACHE_DIR", "/x/y")
+    assert cache.cache_dir() == Path("/x/y")
+    monkeypatch.delenv("PLAYBOOK_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
+    assert cache.cache_dir() == Path("/xdg/playbook-engine")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert cache.cache_dir() == Path("/home/someone/.cache/playbook-engine")
+
+
+def test_first_run_stores_and_second_run_hits(store: LibraryCache, library: Path) -> None:
+    assert store.load(library, fingerprint(library)) is None
+    first = cache.open_library(library)
+    cached = store.load(library, fingerprint(library))
+    assert cached == first.library
+    second = cache.open_library(library)
+    assert second.library == first.library
+    assert [p.playbook.id for p in second.playbooks] == [p.playbook.id for p in first.playbooks]
+    secret = store.directory / "secret.key"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert entry_of(store, library).read_bytes().startswith(MAGIC)
+
+
+def test_no_cache_writes_nothing(store: LibraryCache, library: Path) -> None:
+    cache.open_library(library, use_cache=False)
+    assert not store.directory.exists()
+
+
+def test_an_edited_file_misses(store: LibraryCache, library: Path) -> None:
+    warm(store, library)
+    path = library / "database-failure.yaml"
+    path.write_text(path.read_text().replace("Database failure", "Database trouble"))
+    age(path)  # same old time: the size and change time still tell
+    assert store.load(library, fingerprint(library)) is None
+    compiled = cache.open_library(library)
+    titles = {p.playbook.title for p in compiled.playbooks}
+    assert "Database trouble" in titles
+
+
+def test_a_same_size_edit_within_the_clock_tick_misses(store: LibraryCache, library: Path) -> None:
+    cache.open_library(
+        library
+    )  # the change time moves with any write, even if size and mtime do not
+    path = library / "database-failure.yaml"
+    before = path.stat()
+    path.write_text(path.read_text().replace("Database failure", "Database fAilure"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    assert store.load(library, fingerprint(library)) is None
+
+
+def test_added_removed_and_renamed_files_miss(store: LibraryCache, library: Path) -> None:
+    warm(store, library)
+    extra = library / "team" / "copy.yaml"
+    extra.parent.mkdir()
+    extra.write_text(
+        (library / "default.yaml")
+        .read_text()
+        .replace("id: default", "id: default-copy")
+        .replace("fallback: true", "fallback: false")
+    )
+    assert store.load(library, fingerprint(library)) is None
+    warm(store, library)
+    extra.rename(library / "team" / "renamed.yaml")
+    assert store.load(library, fingerprint(library)) is None
+    warm(store, library)
+    (library / "team" / "renamed.yaml").unlink()
+    assert store.load(library, fingerprint(library)) is None
+
+
+def test_a_changed_policy_misses(store: LibraryCache, library: Path) -> None:
+    warm(store, library)
+    policy = library / "policy.yaml"
+    policy.write_text(policy.read_text().replace("respondWithin: 15m", "respondWithin: 10m", 1))
+    assert store.load(library, fingerprint(library)) is None
+
+
+def test_a_new_engine_misses(
+    store: LibraryCache, library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warm(store, library)
+    monkeypatch.setattr(cache, "__version__", "999.0.0")
+    assert store.load(library, fingerprint(library)) is None
+
+
+def test_another_working_directory_has_its_own_entry(
+    store: LibraryCache, library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warm(store, library)
+    monkeypatch.chdir(library)
+    assert store.load(Path("."), fingerprint(Path("."))) is None
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty"])
+def test_a_damaged_entry_is_rebuilt_not_trusted(
+    store: LibraryCache, library: Path, damage: str
+) -> None:
+    warm(store, library)
+    path = entry_of(store, library)
+    blob = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(blob[: len(blob) // 2])
+    elif damage == "flip":
+        middle = len(blob) // 2
+        path.write_bytes(blob[:middle] + bytes([blob[middle] ^ 1]) + blob[middle + 1 :])
+    elif damage == "garbage":
+        path.write_bytes(os.urandom(len(blob)))
+    else:
+        path.write_bytes(b"")
+    assert store.load(library, fingerprint(library)) is None
+    cache.open_library(library)
+    assert store.load(library, fingerprint(library)) is not None
+
+
+def test_an_entry_signed_with_another_secret_is_refused(store: LibraryCache, library: Path) -> None:
+    warm(store, library)
+    (store.directory / "secret.key").write_bytes(b"k" * 32)
+    assert store.load(library, fingerprint(library)) is None
+
+
+def test_a_secret_readable_by_others_disables_the_cache(store: LibraryCache, library: Path) -> None:
+    warm(store, library)
+    (store.directory / "secret.key").chmod(0o644)
+    assert store.load(library, fingerprint(library)) is None
+    cache.open_library(library)  # still runs, uncached
+    assert store.load(library, fingerprint(library)) is None
+
+
+def test_a_library_with_errors_is_not_cached(store: LibraryCache, library: Path) -> None:
+    (library / "policy.yaml").unlink()
+    with pytest.raises(InputError):
+        cache.open_library(library)
+    assert not any(store.directory.glob("*.lib"))
+    assert not any(store.directory.glob(".entry.*"))
+
+
+def test_an_unwritable_cache_only_costs_speed(store: LibraryCache, library: Path) -> None:
+    store.directory.parent.mkdir(exist_ok=True)
+    store.directory.write_text("not a directory")
+    compiled = cache.open_library(library)
+    assert compiled.playbooks
+
+
+def test_racily_clean_files_are_checked_by_content(store: LibraryCache, library: Path) -> None:
+    for path in library.rglob("*.yaml"):
+        os.utime(path)  # written just now, as an editor would
+    before = fingerprint(library)  # what a coarse file-system clock would still show
+    cache.open_library(library)
+    path = library / "default.yaml"
+    path.write_text(path.read_text().replace("triage", "Triage", 1))
+    assert store.load(library, before) is None
+
+
+def test_old_files_are_trusted_by_their_metadata(store: LibraryCache, library: Path) -> None:
+    for path in library.rglob("*.yaml"):
+        age(path)
+    before = fingerprint(library)
+    cache.open_library(library)
+    assert store.load(library, before) is not None
