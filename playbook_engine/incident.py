@@ -108,7 +108,7 @@ def build_incident(data: dict[str, Any], span_of: Callable[[str], Span]) -> Inci
     """Validate incident data against the schema and parse its timestamps; raises `InputError`."""
     problems = schema.validate_instance(data, "incident", span_of)
     if problems:
-        raise InputError(problems)
+        raise InputError([_naming_the_field(d) for d in problems])
     parsed: dict[str, datetime | None] = {}
     for name in TIMESTAMP_FIELDS:
         value = data.get(name)
@@ -135,6 +135,18 @@ def build_incident(data: dict[str, Any], span_of: Callable[[str], Span]) -> Inci
         resolved_at=parsed["resolvedAt"],
         spans={name: span_of(f"/{name}") for name in TIMESTAMP_FIELDS if name in data},
     )
+
+
+def _naming_the_field(diagnostic: Diagnostic) -> Diagnostic:
+    """The diagnostic with its field path in front (`labels.team: expected a string`): a
+    column on the one line of a JSON incident does not say which field is wrong."""
+    if not diagnostic.pointer or diagnostic.code == "PB203":  # says where the key is missing
+        return diagnostic
+    field_path = ""
+    for token in diagnostic.pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        field_path += f"[{token}]" if token.isdigit() else f".{token}"
+    return replace(diagnostic, message=f"{field_path.lstrip('.')}: {diagnostic.message}")
 
 
 def _apply_override(data: dict[str, Any], assignment: str) -> list[Diagnostic]:
