@@ -123,7 +123,9 @@ def test_numeric_between_leaf(compiled: CompiledLibrary) -> None:
     plan = plan_for(compiled, service="payments-api", metrics={"declineRate": 0.35})
     assert plan.classification.impact.decided_by == "rule payments/declines"
     assert plan.priority.id == "P2"
-    with pytest.raises(InputError, match="metrics/declineRate: PB204 metrics.declineRate: expected a number"):
+    with pytest.raises(
+        InputError, match="metrics/declineRate: PB204 metrics.declineRate: expected a number"
+    ):
         plan_for(compiled, service="payments-api", metrics={"declineRate": "35%"})
 
 
