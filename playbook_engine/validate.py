@@ -82,4 +82,7 @@ def validate_paths(paths: list[Path]) -> ValidationResult:
         diagnostics += found
         if doc is not None:
             diagnostics += schema.validate_document(doc)
+    # A file that exists but cannot be read (permissions, I/O error, a FIFO) is an input
+    # error like a missing one, not a finding about its content.
+    unreadable = unreadable or any(d.code == "PB111" for d in diagnostics)
     return ValidationResult(sorted_diagnostics(diagnostics), files, unreadable)
