@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from . import calendars as calendar_math
-from .diagnostics import Diagnostic, Span, error
+from .diagnostics import Diagnostic, error
 from .limits import DEFAULT_LIMITS
 from .model import AllOf, AnyOf, Calendar, Condition, Expr, Leaf, Not
 from .plan import ConditionTrace
@@ -336,8 +336,3 @@ def leaves(condition: Condition) -> list[Leaf | Expr]:
     if isinstance(condition, Not):
         return leaves(condition.condition)
     return [condition]
-
-
-def span_of(condition: Condition) -> Span:
-    """Where a condition is written."""
-    return condition.span

@@ -174,11 +174,3 @@ def _apply_override(data: dict[str, Any], assignment: str) -> list[Diagnostic]:
         target = child
     target[parts[-1]] = value
     return []
-
-
-def load_incident(
-    source: str, overrides: Iterable[str] = (), stdin_text: str | None = None
-) -> Incident:
-    """Load an incident from a path or '-' (standard input); raises `InputError`."""
-    display, content = read_source(source, stdin_text)
-    return parse_incident(display, content, overrides)
