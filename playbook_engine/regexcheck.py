@@ -4,8 +4,12 @@ Python's `re` has no time limit, so a pattern such as `(a+)+$` can hang on a sho
 We refuse the classic shape: an unbounded repeat whose body can itself repeat without bound
 (nested quantifiers), and an unbounded repeat of an alternation whose branches can match the
 same text (`(a|a)*`, `(foo|foo)+`; the parser factors common prefixes, so the
-branches left over are compared). Subjects are
-also capped in length (`Limits.regex_subject_chars`).
+branches left over are compared). We also refuse two unbounded repeats of overlapping
+characters in a row when only optional text, or text the first can match, stands between
+them and something follows that can fail: `.*.*=`, `[a-z]*[0-9a]*x`, `.*a.*b` take time
+polynomial in the subject (`.*.*.*=` needs 37 seconds for 1,000 characters). Subjects are
+also capped in length (`Limits.regex_subject_chars`). This is a check for the known shapes,
+not a proof: Python's `re` has no time limit.
 """
 
 from __future__ import annotations
@@ -37,7 +41,78 @@ def _unbounded(args: Any) -> bool:
     return bool(args[1] == _MAXREPEAT or args[1] > 100)
 
 
+# Characters to compare repeats by: ASCII, and a letter, digit and space from beyond it.
+_PROBES = tuple(chr(code) for code in range(128)) + ("\u00e9", "\u0663", "\u00a0", "\u4e00")
+_CATEGORIES = {
+    _constants.CATEGORY_DIGIT: r"\d",
+    _constants.CATEGORY_NOT_DIGIT: r"\D",
+    _constants.CATEGORY_SPACE: r"\s",
+    _constants.CATEGORY_NOT_SPACE: r"\S",
+    _constants.CATEGORY_WORD: r"\w",
+    _constants.CATEGORY_NOT_WORD: r"\W",
+}
+
+
+def _chars(item: Any) -> frozenset[str] | None:
+    """The probe characters a single-character item may match (ignoring case, so more rather
+    than fewer), or None if the item is not one character."""
+    op, args = item
+    if op == _constants.ANY:
+        return frozenset(_PROBES)
+    if op == _constants.LITERAL:
+        return frozenset({chr(args).lower(), chr(args).upper()})
+    if op == _constants.NOT_LITERAL:
+        return frozenset(_PROBES) - {chr(args)}
+    if op != _constants.IN:
+        return None
+    parts, negate = [], ""
+    for kind, value in args:
+        if kind == _constants.NEGATE:
+            negate = "^"
+        elif kind == _constants.LITERAL:
+            parts.append(re.escape(chr(value)))
+        elif kind == _constants.RANGE:
+            parts.append(f"{re.escape(chr(value[0]))}-{re.escape(chr(value[1]))}")
+        elif kind == _constants.CATEGORY and value in _CATEGORIES:
+            parts.append(_CATEGORIES[value])
+        else:
+            return frozenset(_PROBES)
+    pattern = re.compile(f"[{negate}{''.join(parts)}]", re.IGNORECASE)
+    return frozenset(probe for probe in _PROBES if pattern.fullmatch(probe))
+
+
+def _repeat_chars(item: Any) -> frozenset[str] | None:
+    """What an unbounded repeat of single characters may match, else None."""
+    op, args = item
+    if op not in _REPEATS or not _unbounded(args) or len(args[2]) != 1:
+        return None
+    return _chars(list(args[2])[0])
+
+
+def _ambiguous_run(items: list[Any]) -> str | None:
+    for index, item in enumerate(items):
+        first = _repeat_chars(item)
+        if first is None:
+            continue
+        for position in range(index + 1, len(items)):
+            later = items[position]
+            second = _repeat_chars(later)
+            op, args = later
+            optional = op in _REPEATS and args[0] == 0
+            if second is not None and first & second:
+                if position + 1 < len(items):
+                    return "two unbounded repeats in a row can match the same text"
+                break
+            eaten = _chars(later)
+            if not (op == _constants.AT or optional or (eaten is not None and eaten <= first)):
+                break
+    return None
+
+
 def _scan(items: list[Any], inside_unbounded: bool) -> str | None:
+    ambiguous = _ambiguous_run(items)
+    if ambiguous:
+        return ambiguous
     for op, args in items:
         if op in _REPEATS:
             body = list(args[2])

@@ -19,6 +19,10 @@ from playbook_engine.regexcheck import backtracking_risk
         r"(foo|foo)+x",
         r"((ab)+c)+",
         r"(?=(a+)+)b",
+        r".*.*=",
+        r"[a-z]*[0-9a]*x",
+        r".*a.*b",
+        r"\w+\s*\w+x",
     ],
 )
 def test_refuses_nested_unbounded_repeats(pattern: str) -> None:
@@ -36,6 +40,9 @@ def test_refuses_nested_unbounded_repeats(pattern: str) -> None:
         r"(ab|ac)*",
         r"^5\d\d$",
         r"data (loss|corruption)",
+        r".+@.+",
+        r"\w+\s+\w+x",
+        r"[a-z]+[0-9]+x",
     ],
 )
 def test_accepts_ordinary_patterns(pattern: str) -> None:
@@ -44,3 +51,4 @@ def test_accepts_ordinary_patterns(pattern: str) -> None:
 
 def test_invalid_pattern_is_left_to_the_compiler() -> None:
     assert backtracking_risk("(unclosed") is None
+
