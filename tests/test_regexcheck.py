@@ -51,4 +51,3 @@ def test_accepts_ordinary_patterns(pattern: str) -> None:
 
 def test_invalid_pattern_is_left_to_the_compiler() -> None:
     assert backtracking_risk("(unclosed") is None
-
