@@ -855,6 +855,14 @@ def _parse(source: str, expression: bool) -> nodes.Template:
 
 
 @lru_cache(maxsize=4096)
+def _read_tree(source: str, expression: bool) -> nodes.Template:
+    """`_parse`, memoised, for analyses that only read the tree: validation asks several
+    questions of each template, and libraries repeat sources. (Code generation rewrites the
+    tree it is given, so `_variables` and compiling parse their own copy.)"""
+    return _parse(source, expression)
+
+
+@lru_cache(maxsize=4096)
 def _variables(source: str, expression: bool) -> frozenset[str]:
     try:
         return frozenset(find_undeclared_variables(_parse(source, expression)))
@@ -892,7 +900,7 @@ def _chain(node: nodes.Node) -> list[str] | None:
 
 @lru_cache(maxsize=4096)
 def _paths(source: str, expression: bool) -> frozenset[str]:
-    tree = _parse(source, expression)
+    tree = _read_tree(source, expression)
     lookups = [n for n in tree.find_all(nodes.Expr) if isinstance(n, nodes.Getattr | nodes.Getitem)]
     # A lookup inside a longer constant chain is not reported on its own.
     inner = {id(n.node) for n in lookups if _chain(n) is not None}
@@ -914,7 +922,7 @@ def macro_uses(source: str) -> set[str]:
 
     Raises `TemplateError` if the source does not parse.
     """
-    tree = _parse(source, False)
+    tree = _read_tree(source, False)
     return {
         node.attr
         for node in tree.find_all(nodes.Getattr)
@@ -926,7 +934,12 @@ def private_lookups(source: str, expression: bool = False) -> set[str]:
     """Attribute and constant-key lookups of names starting with `_` (`x.__class__`,
     `x['_y']`, `map(attribute='__class__')`): the sandbox refuses them when rendering;
     validation reports them earlier."""
-    tree = _parse(source, expression)
+    return set(_private(source, expression))
+
+
+@lru_cache(maxsize=4096)
+def _private(source: str, expression: bool) -> frozenset[str]:
+    tree = _read_tree(source, expression)
     found = {node.attr for node in tree.find_all(nodes.Getattr) if node.attr.startswith("_")}
     for call in tree.find_all((nodes.Filter, nodes.Test)):
         # Attribute arguments are dotted paths: `map(attribute="a.__class__")`.
@@ -941,7 +954,7 @@ def private_lookups(source: str, expression: bool = False) -> set[str]:
             and key.value.startswith("_")
         ):
             found.add(key.value)
-    return found
+    return frozenset(found)
 
 
 def attribute_paths(source: str, expression: bool = False) -> set[str]:
