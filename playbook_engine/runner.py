@@ -117,12 +117,12 @@ def run_jsonl(
         where = f"{display}:{number}"
         try:
             incident = parse_incident(where, line, overrides)
+            plan = evaluate(compiled, incident, at, explain)  # IN106: deadlines past 9999
         except InputError as exc:
             failed = True
             errors = [diagnostic_dict(d) for d in exc.diagnostics]
             out.append(dumps({"line": number, "errors": errors}, indent=None))
             continue
-        plan = evaluate(compiled, incident, at, explain)
         failed = failed or bool(plan.errors)
         out.append(dumps(plan_to_dict(plan, explain), indent=None))
     return "".join(out), failed
