@@ -170,13 +170,15 @@ def test_a_jsonl_batch_reports_bad_lines_and_goes_on() -> None:
         "[1, 2]",
         json.dumps({**good, "startedAt": "1900-01-01T00:00:00Z"}),
         json.dumps({**good, "title": "x\n- [ ] forged\u202e"}),
+        json.dumps({**good, "startedAt": "9999-12-31T23:00:00Z"}),
     ]
     outcome = invoke(["run", "-", "--jsonl", "--library", str(ECHO), *CLOCK], "\n".join(lines))
     assert_no_crash(outcome)
     assert outcome.code == 1
     documents = [json.loads(line) for line in outcome.stdout.splitlines()]
-    assert [d.get("line") for d in documents] == [None, 2, 3, 4, None]
-    assert [d["errors"][0]["code"] for d in documents[1:4]] == ["PB109", "IN102", "IN103"]
+    assert [d.get("line") for d in documents] == [None, 2, 3, 4, None, 6]
+    codes = [d["errors"][0]["code"] for d in documents if "errors" in d and "line" in d]
+    assert codes == ["PB109", "IN102", "IN103", "IN106"]
     assert documents[4]["incident"]["title"] == "x\n- [ ] forged\u202e"
 
 
