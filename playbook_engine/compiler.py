@@ -377,12 +377,13 @@ class _Compiler:
     def notification(self, n: Notification, channels: dict[str, Channel]) -> CompiledNotification:
         channel = channels.get(n.channel)
         kind = channel.kind if channel else "chat"
+        line_mode = "chat-header" if kind == "chat" else "header"
         return CompiledNotification(
             notification=n,
             channel=channel,
             when=self.condition(n.when),
-            to=tuple(self.template(t, "header") for t in n.to),
-            subject=self.template(n.subject, "header") if n.subject else None,
+            to=tuple(self.template(t, line_mode) for t in n.to),
+            subject=self.template(n.subject, line_mode) if n.subject else None,
             body=self.template(n.body, BODY_MODE[kind]),
         )
 

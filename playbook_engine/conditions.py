@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +27,24 @@ from .sandbox import TemplateError, compile_expression, evaluate_expression, pri
 from .timeparse import parse_timestamp
 
 MISSING: Any = object()
+_FAILURES: ContextVar[dict[str, str] | None] = ContextVar("expression_failures", default=None)
+
+
+@contextmanager
+def expression_failures() -> Iterator[dict[str, str]]:
+    """Collect, while inside, the `expr` conditions that failed to evaluate: location → error.
+
+    A failing expression counts as false (the incident lacks what it reads, say); the engine
+    reports it in the plan rather than letting it pass unseen.
+    """
+    failures: dict[str, str] = {}
+    token = _FAILURES.set(failures)
+    try:
+        yield failures
+    finally:
+        _FAILURES.reset(token)
+
+
 Context = Mapping[str, Any]
 
 
@@ -144,6 +164,9 @@ class ConditionCompiler:
             try:
                 return bool(evaluate_expression(compiled, dict(ctx))), ""
             except TemplateError as exc:
+                failures = _FAILURES.get()
+                if failures is not None:
+                    failures[location] = str(exc)
                 return False, f"error: {exc}"
 
         def trace(ctx: Context) -> ConditionTrace:

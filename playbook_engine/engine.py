@@ -8,6 +8,7 @@ notifications follow the semantics documented in the README's format reference; 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from .compiler import (
     CompiledRule,
     CompiledTemplate,
 )
-from .conditions import CompiledCondition
+from .conditions import CompiledCondition, expression_failures
 from .diagnostics import InputError, Span, error
 from .incident import Incident
 from .model import Priority, Repeat, Tier
@@ -427,6 +428,18 @@ def evaluate(
     compiled: CompiledLibrary, incident: Incident, at: datetime, explain: bool = False
 ) -> Plan:
     """The plan for `incident` at the moment `at` (an aware datetime)."""
+    with expression_failures() as failures:
+        plan = _evaluate(compiled, incident, at, explain)
+    if not failures:
+        return plan
+    found = tuple(
+        PlanError(where, f"expression failed, counted as false: {message}")
+        for where, message in sorted(failures.items())
+    )
+    return replace(plan, errors=plan.errors + found)
+
+
+def _evaluate(compiled: CompiledLibrary, incident: Incident, at: datetime, explain: bool) -> Plan:
     run = _Evaluation(compiled, incident, at, explain)
     ctx: Context = {"incident": incident.data}
     selected, playbook_traces = run.select(ctx)

@@ -35,13 +35,14 @@ when unknown). Compiled templates and expressions are memoised by source (and mo
 
 from __future__ import annotations
 
+import marshal
 import re
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context, pass_eval_context
 from jinja2 import TemplateError as JinjaTemplateError
@@ -61,7 +62,7 @@ from jinja2.visitor import NodeTransformer
 from .limits import DEFAULT_LIMITS
 from .textsafe import visible
 
-MODES = ("plain", "markdown", "chat", "html", "header")
+MODES = ("plain", "markdown", "chat", "html", "header", "chat-header")
 MAX_STEPS = 10_000
 """Loop iterations plus calls (macros, methods, `range`...) one render or evaluation may run."""
 WORK_FACTOR = 10
@@ -250,6 +251,8 @@ _ESCAPES: dict[str, Callable[[str], str]] = {
     "chat": _escape_chat,
     "html": _escape_html,
     "header": _escape_header,
+    # a chat message's one-line parts (subject, recipients): one line, and no mentions
+    "chat-header": lambda text: _escape_chat(_escape_header(text)),
 }
 
 
@@ -732,6 +735,48 @@ def _check_source(source: str, limit: int, what: str) -> None:
         raise TemplateError(f"the {what} is longer than {limit:,} characters")
 
 
+class CodeStore(Protocol):
+    """Where compiled template code is kept between processes (`cache.CodeStore`): bytes by
+    key, authenticated by the store, so that what `get` returns is what `put` was given."""
+
+    def get(self, key: str) -> bytes | None:
+        """The bytes stored under `key`, or None."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store `data` under `key`; failing soft."""
+
+
+_CODE_STORE: ContextVar[CodeStore | None] = ContextVar("playbook_engine_code_store", default=None)
+
+
+def use_code_store(store: CodeStore | None) -> None:
+    """Keep the Python code Jinja2 generates for templates in `store` (None: nowhere).
+
+    Generating and compiling that code is most of a template's compile time, and it depends
+    only on the source, the mode and the engine (the store keys its entries by the engine's
+    identity). Only code that compiled is stored, so the checks made while compiling have
+    passed for it before; a template that fails is compiled, and reported, every time.
+    """
+    _CODE_STORE.set(store)
+
+
+def _template_code(env: SandboxEnvironment, source: str, mode: str) -> types.CodeType:
+    store = _CODE_STORE.get()
+    key = f"{mode}\0{source}"
+    data = store.get(key) if store is not None else None
+    if data is not None:
+        try:
+            stored = marshal.loads(data)
+        except (EOFError, ValueError, TypeError):
+            stored = None
+        if isinstance(stored, types.CodeType):
+            return stored
+    code = env.compile(source)
+    if store is not None:
+        store.put(key, marshal.dumps(code))
+    return code
+
+
 @lru_cache(maxsize=4096)
 def compile_template(source: str, mode: str, macros: str = "") -> CompiledTemplate:
     """Compile a template for an output mode (one of `MODES`); memoised.
@@ -744,7 +789,10 @@ def compile_template(source: str, mode: str, macros: str = "") -> CompiledTempla
     _check_source(source, DEFAULT_LIMITS.template_source_chars, "template")
     shared = {"macros": macro_module(macros, mode)} if macros else None
     try:
-        return CompiledTemplate(source, mode, env.from_string(source, globals=shared))
+        # What `env.from_string` does, with the code possibly from the store.
+        code = _template_code(env, source, mode)
+        template = env.template_class.from_code(env, code, env.make_globals(shared), None)
+        return CompiledTemplate(source, mode, template)
     except Exception as exc:
         raise _compile_error(exc) from exc
 

@@ -197,3 +197,31 @@ def test_clock_is_only_what_is_passed_in(compiled: CompiledLibrary) -> None:
         incident(severity="critical"), at=datetime.fromisoformat("2026-03-13T18:00:00+00:00")
     )
     assert all(e.status == "due" for e in later.escalation.entries)
+
+
+def test_failing_expression_is_false_and_reported(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "lib"
+    shutil.copytree(LIBRARY, root)
+    payments = root / "payments.yaml"
+    payments.write_text(
+        payments.read_text().replace(
+            "      - {field: incident.service, equals: payments-api}\n",
+            "      - {expr: 'incident.metrics.declineRate > 0.2'}\n",
+        )
+    )
+    result = load_library(root)
+    assert result.compiled is not None and result.ok, result.diagnostics
+    plan = result.compiled.evaluate(incident(), at=AT)
+    assert [p for p, _ in plan.playbooks] == ["triage"]
+    assert [(e.where, e.message) for e in plan.errors] == [
+        (
+            f"{root}/payments.yaml:11:16",
+            "expression failed, counted as false: 'incident' has no attribute 'metrics'",
+        )
+    ]
+    matched = result.compiled.evaluate(
+        incident(service="pay", metrics={"declineRate": 0.5}), at=AT
+    )
+    assert [p for p, _ in matched.playbooks] == ["payments"] and matched.errors == ()

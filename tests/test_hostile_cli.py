@@ -223,7 +223,7 @@ def test_resource_caps_answer_quickly_naming_the_template() -> None:
     plan = json.loads(outcome.stdout)
     where = [e["where"].rsplit(":", 2) for e in plan["errors"]]
     assert [(Path(path).name, int(line)) for path, line, _ in where] == [
-        ("caps.yaml", line) for line in (13, 16, 19, 22, 25, 34)
+        ("caps.yaml", line) for line in (13, 16, 19, 22, 25, 34, 30)
     ]
     assert [e["message"] for e in plan["errors"]] == [
         "a value in the template is larger than 100,000 characters",
@@ -232,8 +232,10 @@ def test_resource_caps_answer_quickly_naming_the_template() -> None:
         "a number in the template is larger than 4,096 bits",
         "range() may produce at most 1,000 numbers",
         "the rendered text is longer than 100,000 characters",
+        "expression failed, counted as false: a value in the template is larger than 100,000 "
+        "characters",
     ]
-    # A failing `expr` condition is false; --explain says why.
+    # A failing `expr` condition is false, listed among the plan's errors; --explain says why.
     assert "a value in the template is larger than 100,000 characters" in json.dumps(
         plan["explain"]["items"]
     )
