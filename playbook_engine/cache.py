@@ -24,6 +24,11 @@ An entry is trusted only when everything it was built from is unchanged:
 Writes go to a temporary file renamed into place, so concurrent runs read either the old or
 the new entry, never half of one. Any failure to read or write the cache only costs speed.
 
+Beside the entries, `code/` keeps the Python code Jinja2 generated for the templates runs
+rendered (`CodeStore`, used through `sandbox.use_code_store`): one file per template, named
+by a hash of the engine's identity, the Jinja2 version, the output mode and the source, and
+HMAC-checked with the same secret (over its name and bytes) before it is unmarshalled.
+
 Location: `$PLAYBOOK_CACHE_DIR`, else `$XDG_CACHE_HOME/playbook-engine`, else
 `~/.cache/playbook-engine`.
 """
@@ -44,13 +49,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+import jinja2
+
+from . import __version__, sandbox
 from .compiler import CompiledLibrary, compile_library
 from .diagnostics import InputError, Span, error
 from .library import discover, incident_fields, load_library
 from .model import Library
 
 MAGIC = b"playbook-engine-cache/1\n"
+CODE_MAGIC = b"playbook-engine-code/1\n"
 SECRET_NAME = "secret.key"
 SECRET_BYTES = 32
 RACY_NS = 3_000_000_000
@@ -229,6 +237,52 @@ class _Pending:
         self.temp.unlink(missing_ok=True)
 
 
+class CodeStore:
+    """Compiled template code in `directory`, one HMAC-checked file per key (a
+    `sandbox.CodeStore`); every method fails soft."""
+
+    def __init__(self, directory: Path, key: bytes, engine: tuple[str, ...]) -> None:
+        self.directory, self.key = directory, key
+        identity = "\0".join((*engine, jinja2.__version__))
+        self.salt = hashlib.sha256(identity.encode()).digest()
+
+    def _name(self, key: str) -> str:
+        return hashlib.sha256(self.salt + key.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def _mac(self, name: str, payload: bytes) -> bytes:
+        return hmac.new(self.key, name.encode() + payload, hashlib.sha256).digest()
+
+    def get(self, key: str) -> bytes | None:
+        """The code stored under `key` if its HMAC matches, else None."""
+        name = self._name(key)
+        try:
+            blob = (self.directory / name).read_bytes()
+        except OSError:
+            return None
+        head = len(CODE_MAGIC)
+        mac, payload = blob[head : head + 32], blob[head + 32 :]
+        if not blob.startswith(CODE_MAGIC):
+            return None
+        if not hmac.compare_digest(mac, self._mac(name, payload)):
+            return None
+        return payload
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store `data` under `key` (written aside, renamed into place)."""
+        name = self._name(key)
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=".code.", dir=self.directory)
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(CODE_MAGIC + self._mac(name, data) + data)
+            os.replace(temp, self.directory / name)
+        except OSError:
+            Path(temp).unlink(missing_ok=True)
+
+
 class _Pickler(pickle.Pickler):
     """Pickles dataclasses as calls of their constructor: unpickling a frozen, slotted
     dataclass by its `__setstate__` costs about twice as much."""
@@ -266,8 +320,13 @@ def open_library(root: Path, use_cache: bool = True) -> CompiledLibrary:
     if cache and print_:
         library = cache.load(root, print_)
         if library is not None:
+            # Only the templates this run renders are compiled, so only those are stored.
+            key = cache.secret(create=False)
+            code = CodeStore(cache.directory / "code", key, print_.engine) if key else None
+            sandbox.use_code_store(code)
             compiled, _ = compile_library(library, incident_fields(), lazy=True)
             return compiled
+    sandbox.use_code_store(None)
     pending = cache.begin(root, print_) if cache and print_ else None
     try:
         result = load_library(root)
