@@ -24,9 +24,10 @@ An entry is trusted only when everything it was built from is unchanged:
 Writes go to a temporary file renamed into place, so concurrent runs read either the old or
 the new entry, never half of one. Any failure to read or write the cache only costs speed.
 
-Beside the entries, `code/` keeps the Python code Jinja2 generated for the templates runs
-rendered (`CodeStore`, used through `sandbox.use_code_store`): one file per template, named
-by a hash of the engine's identity, the Jinja2 version, the output mode and the source, and
+Beside the entries, `code/` keeps the Python code Jinja2 generated for the templates that
+warm runs rendered and `playbook validate` compiled, and the names each template reads
+(`CodeStore`, used through `sandbox.use_code_store`): one file per template, named by a hash
+of the engine's identity, the Jinja2 version, the output mode and the source, and
 HMAC-checked with the same secret (over its name and bytes) before it is unmarshalled.
 
 Location: `$PLAYBOOK_CACHE_DIR`, else `$XDG_CACHE_HOME/playbook-engine`, else
@@ -310,6 +311,16 @@ def _digest(path: Path) -> str:
         return ""
 
 
+def use_code_store(engine: tuple[str, ...] | None = None, create: bool = True) -> None:
+    """Keep compiled template code in the cache's `code/` folder for the rest of the process
+    (see `sandbox.use_code_store`); without a private secret (or with `create=False`, none
+    yet), nowhere. `engine` is `engine_fingerprint()` when already known."""
+    directory = cache_dir()
+    key = LibraryCache(directory).secret(create)
+    engine = engine if engine is not None else engine_fingerprint()
+    sandbox.use_code_store(CodeStore(directory / "code", key, engine) if key else None)
+
+
 def open_library(root: Path, use_cache: bool = True) -> CompiledLibrary:
     """The compiled library at `root`, from the cache when it is current; raises `InputError`
     if the library does not validate (a library with errors is never cached)."""
@@ -321,9 +332,7 @@ def open_library(root: Path, use_cache: bool = True) -> CompiledLibrary:
         library = cache.load(root, print_)
         if library is not None:
             # Only the templates this run renders are compiled, so only those are stored.
-            key = cache.secret(create=False)
-            code = CodeStore(cache.directory / "code", key, print_.engine) if key else None
-            sandbox.use_code_store(code)
+            use_code_store(print_.engine, create=False)
             compiled, _ = compile_library(library, incident_fields(), lazy=True)
             return compiled
     sandbox.use_code_store(None)

@@ -912,12 +912,22 @@ def _read_tree(source: str, expression: bool) -> nodes.Template:
 
 @lru_cache(maxsize=4096)
 def _variables(source: str, expression: bool) -> frozenset[str]:
+    # A whole code-generation pass: kept in the code store like compiled code (names are
+    # identifiers, so NUL separates them).
+    store = _CODE_STORE.get()
+    key = f"variables\0{int(expression)}\0{source}"
+    data = store.get(key) if store is not None else None
+    if data is not None:
+        return frozenset(data.decode().split("\0")) if data else frozenset()
     try:
-        return frozenset(find_undeclared_variables(_parse(source, expression)))
+        found = frozenset(find_undeclared_variables(_parse(source, expression)))
     except TemplateError:
         raise
     except Exception as exc:
         raise _compile_error(exc) from exc
+    if store is not None:
+        store.put(key, "\0".join(sorted(found)).encode())
+    return found
 
 
 def template_variables(source: str, expression: bool = False) -> set[str]:

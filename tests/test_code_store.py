@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,3 +103,20 @@ def test_no_cache_stores_no_code(directory: Path, library: Path) -> None:
     runner.run_one(compiled, INCIDENT, None, AT, (), "markdown", True, None, False)
     assert not (directory / "code").exists()
     assert LibraryCache(directory).load(library, fingerprint(library)) is not None
+
+
+def test_validate_reports_the_same_with_a_cold_and_a_warm_store(
+    directory: Path, library: Path
+) -> None:
+    path = library / "database-failure.yaml"
+    text = path.read_text()
+    text = text.replace("error logs since {{ incident.startedAt }}.", "{{ incidnt.title }}.")
+    text = text.replace('"[{{ priority.id }}]', '"[{{ priority.id | nosuch }}]')
+    path.write_text(text)
+    env = {**os.environ, "PLAYBOOK_CACHE_DIR": str(directory)}
+    command = [sys.executable, "-m", "playbook_engine", "validate", str(library)]
+    outputs = [subprocess.run(command, capture_output=True, text=True, env=env) for _ in range(2)]
+    assert (directory / "code").is_dir()
+    assert outputs[0].returncode == outputs[1].returncode == 1
+    assert outputs[0].stdout == outputs[1].stdout
+    assert "PB403" in outputs[1].stdout and "unknown variable 'incidnt'" in outputs[1].stdout

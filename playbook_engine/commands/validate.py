@@ -27,9 +27,13 @@ def command(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
     PATHS are library directories or files (a file is checked in the context of the library it
     belongs to). Without PATHS, the library found from the current directory is checked.
     """
+    from ..cache import use_code_store
     from ..reporters import report
     from ..validate import validate_paths
 
+    # Compiling is deterministic and only code that compiled is kept, so reusing the code of
+    # templates that have not changed (a pre-commit hook's case) changes no diagnostic.
+    use_code_store()
     targets = list(paths) or [library_root(None)]
     result = validate_paths(targets)
     click.echo(report(result.diagnostics, fmt, result.files), nl=False)
