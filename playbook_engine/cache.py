@@ -244,6 +244,7 @@ class CodeStore:
 
     def __init__(self, directory: Path, key: bytes, engine: tuple[str, ...]) -> None:
         self.directory, self.key = directory, key
+        self.ready = False  # the folder exists
         identity = "\0".join((*engine, jinja2.__version__))
         self.salt = hashlib.sha256(identity.encode()).digest()
 
@@ -271,9 +272,16 @@ class CodeStore:
     def put(self, key: str, data: bytes) -> None:
         """Store `data` under `key` (written aside, renamed into place)."""
         name = self._name(key)
+        # A first validate stores thousands of these: one folder check per store, and a
+        # per-process temporary name instead of `mkstemp` (the HMAC, not the name, is what
+        # makes a file trusted).
+        temp = self.directory / f".{name}.{os.getpid()}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".code.", dir=self.directory)
+            if not self.ready:
+                self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self.ready = True
+            fd = os.open(temp, flags, 0o600)
         except OSError:
             return
         try:
@@ -281,7 +289,7 @@ class CodeStore:
                 handle.write(CODE_MAGIC + self._mac(name, data) + data)
             os.replace(temp, self.directory / name)
         except OSError:
-            Path(temp).unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
 
 
 class _Pickler(pickle.Pickler):

@@ -114,9 +114,14 @@ def test_validate_reports_the_same_with_a_cold_and_a_warm_store(
     text = text.replace('"[{{ priority.id }}]', '"[{{ priority.id | nosuch }}]')
     path.write_text(text)
     env = {**os.environ, "PLAYBOOK_CACHE_DIR": str(directory)}
-    command = [sys.executable, "-m", "playbook_engine", "validate", str(library)]
+    validate = [sys.executable, "-m", "playbook_engine", "validate"]
+    whole = subprocess.run([*validate, str(library)], capture_output=True, text=True, env=env)
+    assert whole.returncode == 1
+    assert not (directory / "code").exists()  # a whole directory (CI) stores nothing
+    command = [*validate, str(path), str(library / "policy.yaml")]  # a pre-commit hook's call
     outputs = [subprocess.run(command, capture_output=True, text=True, env=env) for _ in range(2)]
     assert (directory / "code").is_dir()
     assert outputs[0].returncode == outputs[1].returncode == 1
     assert outputs[0].stdout == outputs[1].stdout
+    assert outputs[1].stdout.splitlines()[:-1] == whole.stdout.splitlines()[:-1]  # but the count
     assert "PB403" in outputs[1].stdout and "unknown variable 'incidnt'" in outputs[1].stdout

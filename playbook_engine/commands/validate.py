@@ -31,9 +31,12 @@ def command(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
     from ..reporters import report
     from ..validate import validate_paths
 
-    # Compiling is deterministic and only code that compiled is kept, so reusing the code of
-    # templates that have not changed (a pre-commit hook's case) changes no diagnostic.
-    use_code_store()
+    # Checking files (a pre-commit hook's case) compiles their whole library on every commit:
+    # keep the code of its templates. Compiling is deterministic and only code that compiled
+    # is kept, so no diagnostic changes. Whole directories (CI, often on a fresh machine) are
+    # compiled afresh rather than writing thousands of files a later run may never read.
+    if paths and not any(path.is_dir() for path in paths):
+        use_code_store()
     targets = list(paths) or [library_root(None)]
     result = validate_paths(targets)
     click.echo(report(result.diagnostics, fmt, result.files), nl=False)
