@@ -164,10 +164,16 @@ class ConditionCompiler:
             try:
                 return bool(evaluate_expression(compiled, dict(ctx))), ""
             except TemplateError as exc:
-                failures = _FAILURES.get()
-                if failures is not None:
-                    failures[location] = str(exc)
                 return False, f"error: {exc}"
+
+        def test(ctx: Context) -> bool:
+            # Only this path reports a failure: --explain's trace evaluates branches that
+            # `all`/`any` would skip, and must not change the plan's errors or exit code.
+            result, note = run(ctx)
+            failures = _FAILURES.get()
+            if note and failures is not None:
+                failures[location] = note.removeprefix("error: ")
+            return result
 
         def trace(ctx: Context) -> ConditionTrace:
             result, note = run(ctx)
@@ -180,7 +186,7 @@ class ConditionCompiler:
                 location=location,
             )
 
-        return CompiledCondition(lambda ctx: run(ctx)[0], trace)
+        return CompiledCondition(test, trace)
 
     def _leaf(self, leaf: Leaf) -> CompiledCondition:
         check = self._leaf_test(leaf)

@@ -65,10 +65,11 @@ class _Evaluation:
     ) -> tuple[bool, ConditionTrace | None]:
         if condition is None:
             return True, None
+        result = condition.test(ctx)
         if self.explain:
-            trace = condition.trace(ctx)
-            return trace.result, trace
-        return condition.test(ctx), None
+            trace = condition.trace(ctx)  # the same leaf tests, so the same result
+            return result, trace
+        return result, None
 
     def render(self, template: CompiledTemplate, ctx: Context) -> str:
         if template.compiled is None:

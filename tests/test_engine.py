@@ -221,6 +221,8 @@ def test_failing_expression_is_false_and_reported(tmp_path: Path) -> None:
             "expression failed, counted as false: 'incident' has no attribute 'metrics'",
         )
     ]
+    explained = result.compiled.evaluate(incident(), at=AT, explain=True)
+    assert explained.errors == plan.errors  # --explain never changes the errors or exit code
     matched = result.compiled.evaluate(
         incident(service="pay", metrics={"declineRate": 0.5}), at=AT
     )
