@@ -94,6 +94,10 @@ class CompiledStep:
     title: CompiledTemplate
     details: CompiledTemplate | None
 
+    @property
+    def id(self) -> str:
+        return self.step.id
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledTier:
@@ -115,6 +119,10 @@ class CompiledNotification:
     to: tuple[CompiledTemplate, ...]
     subject: CompiledTemplate | None
     body: CompiledTemplate
+
+    @property
+    def id(self) -> str:
+        return self.notification.id
 
 
 @dataclass(frozen=True, slots=True)

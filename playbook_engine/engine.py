@@ -7,10 +7,10 @@ notifications follow the semantics documented in the README's format reference; 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from . import calendars as calendar_math
 from . import sandbox
@@ -47,6 +47,19 @@ from .plan import (
 from .timeparse import format_duration, format_timestamp
 
 Context = dict[str, Any]
+
+
+class _Merged(Protocol):
+    """A step or notification: merged across playbooks by id, kept when its condition holds."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def when(self) -> CompiledCondition | None: ...
+
+
+_Item = TypeVar("_Item", bound=_Merged)
 
 
 class _Evaluation:
@@ -238,39 +251,54 @@ class _Evaluation:
         start: datetime,
     ) -> list[PlanStep]:
         out: list[PlanStep] = []
-        owners: dict[str, str] = {}
         roles = self.compiled.roles
+        steps = self._merged("step", selected, ctx, tctx, lambda cp: cp.steps)
+        for cp, cs, playbook_ctx in steps:
+            step = cs.step
+            due = self.offset(priority, start, step.due) if step.due is not None else None
+            role = roles.get(step.owner) if step.owner else None
+            out.append(
+                PlanStep(
+                    id=step.id,
+                    playbook=cp.playbook.id,
+                    title=self.render(cs.title, playbook_ctx),
+                    details=self.render(cs.details, playbook_ctx) if cs.details else "",
+                    owner=step.owner,
+                    owner_name=role.name if role else None,
+                    due=due,
+                    due_after=step.due,
+                    overdue=due is not None and due < self.at,
+                    depends_on=step.depends_on,
+                    links=tuple(LinkOut(link.title, link.url) for link in step.links),
+                )
+            )
+        return out
+
+    def _merged(
+        self,
+        kind: str,
+        selected: list[CompiledPlaybook],
+        ctx: Context,
+        tctx: Context,
+        items: Callable[[CompiledPlaybook], Sequence[_Item]],
+    ) -> Iterator[tuple[CompiledPlaybook, _Item, Context]]:
+        """The steps or notifications of the selected playbooks, in merge order, whose
+        condition holds, each with its template context; a duplicate id keeps the first that
+        holds (a later one is traced as shadowed)."""
+        owners: dict[str, str] = {}
         for cp in selected:
             playbook_ctx = {**tctx, "playbook": _playbook_info(cp)}
-            for cs in cp.steps:
-                step = cs.step
-                if step.id in owners:
-                    shadowed = f"shadowed by the step of playbook {owners[step.id]}"
-                    self._item("step", step.id, cp.playbook.id, False, shadowed, None)
+            for item in items(cp):
+                ident = item.id
+                if ident in owners:
+                    shadowed = f"shadowed by the {kind} of playbook {owners[ident]}"
+                    self._item(kind, ident, cp.playbook.id, False, shadowed, None)
                     continue
-                ok, trace = self.holds(cs.when, ctx)
-                self._item("step", step.id, cp.playbook.id, ok, _reason(ok), trace)
-                if not ok:
-                    continue
-                owners[step.id] = cp.playbook.id
-                due = self.offset(priority, start, step.due) if step.due is not None else None
-                role = roles.get(step.owner) if step.owner else None
-                out.append(
-                    PlanStep(
-                        id=step.id,
-                        playbook=cp.playbook.id,
-                        title=self.render(cs.title, playbook_ctx),
-                        details=self.render(cs.details, playbook_ctx) if cs.details else "",
-                        owner=step.owner,
-                        owner_name=role.name if role else None,
-                        due=due,
-                        due_after=step.due,
-                        overdue=due is not None and due < self.at,
-                        depends_on=step.depends_on,
-                        links=tuple(LinkOut(link.title, link.url) for link in step.links),
-                    )
-                )
-        return out
+                ok, trace = self.holds(item.when, ctx)
+                self._item(kind, ident, cp.playbook.id, ok, _reason(ok), trace)
+                if ok:
+                    owners[ident] = cp.playbook.id
+                    yield cp, item, playbook_ctx
 
     def escalation(
         self, selected: list[CompiledPlaybook], ctx: Context, start: datetime
@@ -333,41 +361,32 @@ class _Evaluation:
         self, selected: list[CompiledPlaybook], ctx: Context, tctx: Context
     ) -> list[RenderedNotification]:
         out: list[RenderedNotification] = []
-        seen: dict[str, str] = {}
-        for cp in selected:
-            playbook_ctx = {**tctx, "playbook": _playbook_info(cp)}
-            for cn in cp.notifications:
-                n = cn.notification
-                if n.id in seen:
-                    shadowed = f"shadowed by the notification of playbook {seen[n.id]}"
-                    self._item("notification", n.id, cp.playbook.id, False, shadowed, None)
-                    continue
-                ok, trace = self.holds(cn.when, ctx)
-                self._item("notification", n.id, cp.playbook.id, ok, _reason(ok), trace)
-                if not ok:
-                    continue
-                seen[n.id] = cp.playbook.id
-                channel = cn.channel
-                body = self.render(cn.body, playbook_ctx)
-                limit = channel.max_length if channel else len(body)
-                truncated = len(body) > limit
-                if truncated:
-                    body = body[: max(limit - 1, 0)] + "…"
-                recipients = tuple(self.render(t, playbook_ctx) for t in cn.to)
-                if not recipients and channel is not None and channel.address:
-                    recipients = (channel.address,)
-                out.append(
-                    RenderedNotification(
-                        id=n.id,
-                        playbook=cp.playbook.id,
-                        channel=n.channel,
-                        kind=channel.kind if channel else "",
-                        to=recipients,
-                        subject=self.render(cn.subject, playbook_ctx) if cn.subject else None,
-                        body=body,
-                        truncated=truncated,
-                    )
+        notifications = self._merged(
+            "notification", selected, ctx, tctx, lambda cp: cp.notifications
+        )
+        for cp, cn, playbook_ctx in notifications:
+            n = cn.notification
+            channel = cn.channel
+            body = self.render(cn.body, playbook_ctx)
+            limit = channel.max_length if channel else len(body)
+            truncated = len(body) > limit
+            if truncated:
+                body = body[: max(limit - 1, 0)] + "…"
+            recipients = tuple(self.render(t, playbook_ctx) for t in cn.to)
+            if not recipients and channel is not None and channel.address:
+                recipients = (channel.address,)
+            out.append(
+                RenderedNotification(
+                    id=n.id,
+                    playbook=cp.playbook.id,
+                    channel=n.channel,
+                    kind=channel.kind if channel else "",
+                    to=recipients,
+                    subject=self.render(cn.subject, playbook_ctx) if cn.subject else None,
+                    body=body,
+                    truncated=truncated,
                 )
+            )
         return out
 
     def _item(
