@@ -50,17 +50,27 @@ Context = Mapping[str, Any]
 
 def resolve(context: Context, path: str) -> Any:
     """The value at a dotted path (digits index lists), or MISSING."""
-    value: Any = context
-    for part in path.split("."):
-        if isinstance(value, Mapping):
-            value = value.get(part, MISSING)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return MISSING
-        if value is MISSING:
-            return MISSING
-    return value
+    return _resolver(path)(context)
+
+
+def _resolver(path: str) -> Callable[[Context], Any]:
+    """A function from a context to the value at `path` (split once, here)."""
+    parts = tuple(path.split("."))
+
+    def get(context: Context) -> Any:
+        value: Any = context
+        for part in parts:
+            if isinstance(value, dict | Mapping):
+                value = value.get(part, MISSING)
+                if value is MISSING:
+                    return MISSING
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                return MISSING
+        return value
+
+    return get
 
 
 def _kind(value: Any) -> str:
@@ -191,13 +201,14 @@ class ConditionCompiler:
     def _leaf(self, leaf: Leaf) -> CompiledCondition:
         check = self._leaf_test(leaf)
         path = leaf.field
+        get = _resolver(path)
         location = str(leaf.span)
 
         def test(ctx: Context) -> bool:
-            return check(resolve(ctx, path))[0]
+            return check(get(ctx))[0]
 
         def trace(ctx: Context) -> ConditionTrace:
-            actual = resolve(ctx, path)
+            actual = get(ctx)
             result, note = check(actual)
             return ConditionTrace(
                 "leaf",
@@ -328,7 +339,18 @@ def _number(value: Any) -> float | int | None:
     return value
 
 
+_HOLDS, _FAILS = (True, ""), (False, "")
+
+
 def _equality_test(op: str, expected: Any, ignore_case: bool) -> LeafTest:
+    # The common cases, case-sensitive text, need no kind or case work: a value of another
+    # type is never equal (as `same` below decides too).
+    if not ignore_case and op == "equals" and isinstance(expected, str):
+        return lambda actual: _HOLDS if isinstance(actual, str) and actual == expected else _FAILS
+    if not ignore_case and op == "oneOf" and all(isinstance(v, str) for v in expected):
+        texts = frozenset(expected)
+        return lambda actual: _HOLDS if isinstance(actual, str) and actual in texts else _FAILS
+
     def norm(value: Any) -> Any:
         if ignore_case and isinstance(value, str):
             return value.casefold()
