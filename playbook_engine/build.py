@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from .diagnostics import Diagnostic, Span, error, warning
@@ -69,8 +69,16 @@ class _Builder:
             )
             return fallback
 
-    def working_time_warnings(self, priority: dict[str, Any], index: int) -> None:
-        """Warn where days or weeks are counted on a business-hours clock."""
+    def working_time_warnings(
+        self, priority: dict[str, Any], index: int, day: timedelta | None
+    ) -> None:
+        """Warn where days or weeks are counted on a business-hours clock whose working day
+        is `day` long (None if unknown)."""
+        if day is not None and day > timedelta(0):
+            hint = f"write working hours: a working day of this calendar is {_hours(day)}"
+            hint += f", so three working days are {_hours(3 * day)}"
+        else:
+            hint = "write working hours: with 09:00-17:30 days, three working days are 25h30m"
         for key in ("respondWithin", "resolveWithin"):
             text = priority[key]
             try:
@@ -86,8 +94,7 @@ class _Builder:
                         f"'{priority['calendar']}': {text} is {hours:g} working hours, "
                         "not that many working days",
                         self.span(pointer),
-                        hint="write working hours: with 09:00-17:30 days, three working days "
-                        "are 25h30m",
+                        hint=hint,
                         pointer=pointer,
                     )
                 )
@@ -256,9 +263,10 @@ def build_policy(doc: SourceDoc) -> tuple[Policy, list[Diagnostic]]:
         )
         for i, c in enumerate(spec.get("calendars", ()))
     )
+    day_length = {c.id: _day_length(c) for c in calendars}
     for i, p in enumerate(spec["priorities"]):
         if "calendar" in p:
-            b.working_time_warnings(p, i)
+            b.working_time_warnings(p, i, day_length.get(p["calendar"]))
     rules, defaults = b.classification(spec, "/spec")
     policy = Policy(
         id=meta["id"],
@@ -305,6 +313,17 @@ def build_policy(doc: SourceDoc) -> tuple[Policy, list[Diagnostic]]:
         span=b.span(""),
     )
     return policy, b.diagnostics
+
+
+def _hours(delta: timedelta) -> str:
+    """A duration in hours and minutes (`25h30m`): never days, which would mean 24 hours."""
+    hours, minutes = divmod(int(delta.total_seconds()) // 60, 60)
+    return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+
+
+def _day_length(calendar: Calendar) -> timedelta:
+    today = date(2000, 1, 1)
+    return datetime.combine(today, calendar.end) - datetime.combine(today, calendar.start)
 
 
 def _matrix_spans(b: _Builder, matrix: dict[str, dict[str, str]]) -> dict[str, Span]:
