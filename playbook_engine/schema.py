@@ -355,7 +355,10 @@ class _Reporter:
             ]
         from jsonschema.exceptions import best_match
 
-        best = best_match(e.context)
+        # A branch whose type does not fit the value says nothing about what the user meant:
+        # rank only the complaints of the branches the value's type fits, if there are any.
+        fitting = [c for c in e.context if not (c.validator == "type" and not c.relative_path)]
+        best = best_match(fitting or e.context)
         return self.one(best) if best is not None else []
 
     def condition(self, e: ValidationError, pointer: str) -> list[Diagnostic]:

@@ -408,3 +408,23 @@ def test_validation_is_fast() -> None:
         schema.validate_document(doc)
     per_document_ms = (time.perf_counter() - start) * 1000 / rounds
     assert per_document_ms < 25, f"{per_document_ms:.2f} ms per playbook"
+
+
+def test_alternatives_rank_the_branch_the_value_fits() -> None:
+    # `status` is a path (a string) or a source object: a mapping with a bad value is judged
+    # by the object branch, not reported as "expected a string".
+    text = (
+        "apiVersion: playbook-engine/v1\nkind: PayloadMapping\nmetadata: {id: m}\n"
+        "spec:\n  id: $.id\n  title: $.t\n  startedAt: $.ts\n"
+        "  status: {path: $.state, map: {DOWN: broken}}\n"
+    )
+    doc, problems = loader.load_text(text, "m.yaml")
+    assert doc is not None and problems == []
+    found = [(d.code, d.span.line, d.message) for d in schema.validate_document(doc)]
+    assert found == [
+        (
+            "PB201",
+            8,
+            'expected one of triggered, acknowledged, resolved, got the string "broken"',
+        )
+    ]
