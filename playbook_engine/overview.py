@@ -7,7 +7,6 @@ priorities it can produce. Built from the model only; no incident is evaluated.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .describe import (
@@ -22,6 +21,7 @@ from .describe import (
 )
 from .model import Library, Playbook, Rule
 from .render_common import one_line
+from .render_json import dumps
 
 FORMATS = ("text", "json")
 
@@ -91,7 +91,7 @@ def render_overview(library: Library, fmt: str) -> str:
     """The overview in `fmt` (text or json), ending in one newline."""
     data = overview(library)
     if fmt == "json":
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        return dumps(data)
     if fmt == "text":
         return "\n".join(_text(data)) + "\n"
     raise ValueError(f"unknown list format {fmt!r}; known: {', '.join(FORMATS)}")

@@ -7,13 +7,13 @@ is made inert: escaped in Markdown, control characters made visible everywhere.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from .behaviour_diff import BehaviourDiff, IncidentDiff, Outcome
 from .plan_compare import Change
 from .render_common import one_line, timestamp
+from .render_json import dumps
 from .render_markdown import code, md
 
 FORMATS = ("markdown", "text", "json")
@@ -28,7 +28,7 @@ def render_diff(result: BehaviourDiff, fmt: str) -> str:
     if fmt == "text":
         return _text(result)
     if fmt == "json":
-        return json.dumps(diff_to_dict(result), ensure_ascii=False, indent=2) + "\n"
+        return dumps(diff_to_dict(result))
     raise ValueError(f"unknown diff format {fmt!r}; known: {', '.join(FORMATS)}")
 
 

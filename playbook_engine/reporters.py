@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 from .diagnostics import Diagnostic
+from .render_json import dumps
 from .textsafe import visible
 
 FORMATS = ("text", "json", "github")
@@ -67,7 +67,7 @@ def as_json(diagnostics: list[Diagnostic], files: int) -> str:
             "warnings": counts["warning"],
         },
     }
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return dumps(document)
 
 
 def _escape_data(text: str) -> str:

@@ -286,3 +286,19 @@ def test_python_dash_m_works() -> None:
         timeout=60,
     )
     assert result.returncode == 0 and "playbook" in result.stdout
+
+
+def test_json_diagnostics_escape_bidi_and_control_characters(tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    shutil.copytree(ROOT / "tests" / "data" / "libraries" / "basic", library)
+    major = library / "major.yaml"
+    major.write_text(
+        major.read_text().replace(
+            "owner: incident-commander\n      due: 5m", 'owner: "x\u202ey"\n      due: 5m'
+        )
+    )
+    result = playbook("validate", str(library), "--format", "json", cwd=tmp_path)
+    assert "\u202e" not in result.stdout
+    assert "\\u202e" in result.stdout
+    messages = [d["message"] for d in json.loads(result.stdout)["diagnostics"]]
+    assert any("x\u202ey" in m for m in messages)  # the data itself is unchanged
