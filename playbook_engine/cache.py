@@ -46,17 +46,18 @@ import pickle
 import stat
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from . import __version__, sandbox
-from .compiler import CompiledLibrary, compile_library
+from .compiler import CompiledLibrary, PlaybookHead, compile_library
 from .diagnostics import InputError, Span, error
 from .library import discover, incident_fields, load_library
-from .model import Library
+from .model import Library, Playbook
 
 MAGIC = b"playbook-engine-cache/1\n"
 CODE_MAGIC = b"playbook-engine-code/1\n"
@@ -91,9 +92,12 @@ class Fingerprint:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
+    """What one cache file holds (see the module docstring)."""
+
     fingerprint: Fingerprint
     racy: tuple[tuple[str, str], ...]  # (relative path, sha256 of content)
-    library: Library
+    library: Library  # without its playbooks:
+    playbooks: tuple[tuple[PlaybookHead, bytes], ...]  # each pickled, in file order
 
 
 def _stat_key(path: Path, relative: str) -> FileKey:
@@ -161,8 +165,8 @@ class LibraryCache:
             handle.write(key)
         return key
 
-    def load(self, root: Path, print_: Fingerprint) -> Library | None:
-        """The cached library for this fingerprint, or None."""
+    def load(self, root: Path, print_: Fingerprint) -> _Entry | None:
+        """The cached entry for this fingerprint, or None."""
         key = self.secret(create=False)
         if key is None:
             return None
@@ -188,7 +192,7 @@ class LibraryCache:
         for relative, digest in entry.racy:
             if _digest(root / relative) != digest:
                 return None
-        return entry.library
+        return entry
 
     def begin(self, root: Path, print_: Fingerprint) -> _Pending | None:
         """Start an entry for the files of `print_`, before the library is read: content
@@ -224,7 +228,9 @@ class _Pending:
     def commit(self, library: Library) -> None:
         """Write the entry and rename it into place; on any failure, leave no trace."""
         try:
-            payload = _dumps(_Entry(self.print_, self.racy, library))
+            heads = tuple((PlaybookHead.of(p), _dumps(p)) for p in library.playbooks)
+            entry = _Entry(self.print_, self.racy, replace(library, playbooks=()), heads)
+            payload = _dumps(entry)
             mac = hmac.new(self.key, payload, hashlib.sha256).digest()
             with os.fdopen(self.fd, "wb") as handle:
                 handle.write(MAGIC + mac + payload)
@@ -306,10 +312,18 @@ class _Pickler(pickle.Pickler):
         return cls, tuple(getattr(obj, f.name) for f in fields)
 
 
-def _dumps(entry: _Entry) -> bytes:
+def _dumps(value: _Entry | Playbook) -> bytes:
     buffer = io.BytesIO()
-    _Pickler(buffer, pickle.HIGHEST_PROTOCOL).dump(entry)
+    _Pickler(buffer, pickle.HIGHEST_PROTOCOL).dump(value)
     return buffer.getvalue()
+
+
+def _playbook(blob: bytes) -> Playbook:
+    """A playbook of an entry, unpickled on first use (the entry's HMAC covered its bytes)."""
+    playbook = pickle.loads(blob)
+    if not isinstance(playbook, Playbook):
+        raise TypeError("a cache entry's playbook is not a Playbook")
+    return playbook
 
 
 def _digest(path: Path) -> str:
@@ -337,11 +351,12 @@ def open_library(root: Path, use_cache: bool = True) -> CompiledLibrary:
     cache = LibraryCache(cache_dir()) if use_cache else None
     print_ = fingerprint(root) if cache else None
     if cache and print_:
-        library = cache.load(root, print_)
-        if library is not None:
+        entry = cache.load(root, print_)
+        if entry is not None:
             # Only the templates this run renders are compiled, so only those are stored.
             use_code_store(print_.engine, create=False)
-            compiled, _ = compile_library(library, incident_fields(), lazy=True)
+            deferred = [(head, partial(_playbook, blob)) for head, blob in entry.playbooks]
+            compiled, _ = compile_library(entry.library, incident_fields(), True, deferred)
             return compiled
     sandbox.use_code_store(None)
     pending = cache.begin(root, print_) if cache and print_ else None

@@ -7,11 +7,11 @@ Everything that can be known without an incident is found here and reported as d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import sandbox
 from .checks import PLAN_ROOTS, check_field_path
@@ -38,7 +38,9 @@ from .model import (
     Template,
     Tier,
 )
-from .plan import Plan
+
+if TYPE_CHECKING:  # a run imports the plan's classes with the engine, validation never
+    from .plan import Plan
 
 TEMPLATE_ROOTS = frozenset(
     {"incident", "priority", "impact", "urgency", "deadlines", "at", "playbook"}
@@ -82,6 +84,8 @@ class CompiledTemplate:
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
+    """A classification rule with its compiled condition."""
+
     rule: Rule
     origin: str  # playbook id or "policy"
     when: CompiledCondition
@@ -89,6 +93,8 @@ class CompiledRule:
 
 @dataclass(frozen=True, slots=True)
 class CompiledStep:
+    """A step with its compiled condition and templates."""
+
     step: Step
     when: CompiledCondition | None
     title: CompiledTemplate
@@ -101,18 +107,24 @@ class CompiledStep:
 
 @dataclass(frozen=True, slots=True)
 class CompiledTier:
+    """An escalation tier with its compiled condition."""
+
     tier: Tier
     when: CompiledCondition | None
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledEscalation:
+    """An escalation path with its compiled tiers."""
+
     escalation: Escalation
     tiers: tuple[CompiledTier, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledNotification:
+    """A notification with its channel, compiled condition and templates."""
+
     notification: Notification
     channel: Channel | None
     when: CompiledCondition | None
@@ -135,24 +147,50 @@ class PlaybookParts:
     notifications: tuple[CompiledNotification, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class PlaybookHead:
+    """What selecting a playbook needs: enough to choose it without loading the rest."""
+
+    id: str
+    order: int
+    fallback: bool
+    applies_when: Condition | None
+
+    @classmethod
+    def of(cls, playbook: Playbook) -> PlaybookHead:
+        """The head of a loaded playbook."""
+        return cls(playbook.id, playbook.order, playbook.fallback, playbook.applies_when)
+
+
 class CompiledPlaybook:
     """A playbook with its compiled condition and parts.
 
     Made lazily, `applies_when` compiles when selection first tests it and the parts when
-    the playbook is first used, so a run compiles only what its incident reaches.
+    the playbook is first used, so a run compiles only what its incident reaches. A playbook
+    from the cache is itself loaded only when first used (`source` is then a function).
     """
 
-    __slots__ = ("playbook", "_when", "_parts")
+    __slots__ = ("id", "fallback", "_source", "_when", "_parts")
 
     def __init__(
         self,
-        playbook: Playbook,
+        head: PlaybookHead,
+        source: Playbook | Callable[[], Playbook],
         applies_when: Callable[[], CompiledCondition | None],
         parts: Callable[[], PlaybookParts],
     ) -> None:
-        self.playbook = playbook
+        self.id = head.id
+        self.fallback = head.fallback
+        self._source = source
         self._when: CompiledCondition | None | Callable[[], CompiledCondition | None] = applies_when
         self._parts: PlaybookParts | Callable[[], PlaybookParts] = parts
+
+    @property
+    def playbook(self) -> Playbook:
+        """The playbook itself."""
+        if not isinstance(self._source, Playbook):
+            self._source = self._source()
+        return self._source
 
     @property
     def applies_when(self) -> CompiledCondition | None:
@@ -243,7 +281,7 @@ def _required_values(condition: Condition | None) -> tuple[str, frozenset[str]] 
     return None
 
 
-def selection_index(playbooks: tuple[Playbook, ...]) -> SelectionIndex:
+def selection_index(playbooks: Sequence[PlaybookHead]) -> SelectionIndex:
     """The selection index of regular playbooks in merge order (fallbacks are not in it)."""
     fields: dict[str, dict[str, list[int]]] = {}
     always: list[int] = []
@@ -270,9 +308,10 @@ def selection_index(playbooks: tuple[Playbook, ...]) -> SelectionIndex:
 class CompiledLibrary:
     """A validated, compiled library: what `engine.evaluate` accepts."""
 
-    library: Library
+    head: Library  # the library; without its playbooks when they load on first use
     policy: Policy
     playbooks: tuple[CompiledPlaybook, ...]  # merge order: `order`, then id
+    file_order: tuple[int, ...]  # positions in `playbooks` of the library's, in file order
     policy_rules: tuple[CompiledRule, ...]
     policy_escalation: CompiledEscalation | None
     priorities: dict[str, Priority]
@@ -280,6 +319,20 @@ class CompiledLibrary:
     roles: dict[str, Role]
     oncall: dict[str, OnCall]
     selection: SelectionIndex
+
+    @property
+    def library(self) -> Library:
+        """The whole library (a cached library's playbooks are loaded here if not yet)."""
+        if len(self.head.playbooks) == len(self.playbooks):
+            return self.head
+        return replace(
+            self.head, playbooks=tuple(self.playbooks[i].playbook for i in self.file_order)
+        )
+
+    @property
+    def mappings(self) -> dict[str, Any]:
+        """The library's payload mappings by id."""
+        return self.head.mappings
 
     def evaluate(
         self, incident: Incident | Mapping[str, Any], at: datetime, explain: bool = False
@@ -403,48 +456,71 @@ class _Compiler:
             details=self.template(step.details, "markdown") if step.details else None,
         )
 
-    def playbook(self, playbook: Playbook, channels: dict[str, Channel]) -> CompiledPlaybook:
-        def when() -> CompiledCondition | None:
-            return self.condition(playbook.applies_when)
+    def parts(self, playbook: Playbook, channels: dict[str, Channel]) -> PlaybookParts:
+        return PlaybookParts(
+            rules=self.rules(playbook.rules, playbook.id),
+            steps=tuple(self.step(s) for s in playbook.steps),
+            escalation=self.escalation(playbook.escalation),
+            notifications=tuple(self.notification(n, channels) for n in playbook.notifications),
+        )
 
-        def parts() -> PlaybookParts:
-            return PlaybookParts(
-                rules=self.rules(playbook.rules, playbook.id),
-                steps=tuple(self.step(s) for s in playbook.steps),
-                escalation=self.escalation(playbook.escalation),
-                notifications=tuple(self.notification(n, channels) for n in playbook.notifications),
-            )
+    def playbook(
+        self,
+        head: PlaybookHead,
+        source: Playbook | Callable[[], Playbook],
+        channels: dict[str, Channel],
+    ) -> CompiledPlaybook:
+        compiled = CompiledPlaybook(
+            head,
+            source,
+            lambda: self.condition(head.applies_when),
+            lambda: self.parts(compiled.playbook, channels),
+        )
+        if not self.lazy:  # compile now, for the diagnostics
+            _ = compiled.applies_when, compiled.parts
+        return compiled
 
-        if self.lazy:
-            return CompiledPlaybook(playbook, when, parts)
-        compiled_when, compiled_parts = when(), parts()
-        return CompiledPlaybook(playbook, lambda: compiled_when, lambda: compiled_parts)
+
+Deferred = Sequence[tuple[PlaybookHead, Callable[[], Playbook]]]
+"""Playbooks loaded on first use, in file order, each with its head (see `cache`)."""
 
 
 def compile_library(
-    library: Library, incident_fields: frozenset[str], lazy: bool = False
+    library: Library,
+    incident_fields: frozenset[str],
+    lazy: bool = False,
+    deferred: Deferred = (),
 ) -> tuple[CompiledLibrary, list[Diagnostic]]:
     """Compile every condition and template of a checked library, with compile diagnostics.
 
     `lazy=True` is for a library already known to be valid (the cache's): templates are then
-    compiled on first use and not checked, and no template diagnostics are returned.
+    compiled on first use and not checked, and no template diagnostics are returned. Its
+    playbooks may then be `deferred` instead of in `library.playbooks`.
     """
     compiler = _Compiler(library, incident_fields, lazy)
     policy = library.policy
     channels = {c.id: c for c in policy.channels}
-    playbooks = sorted(library.playbooks, key=lambda p: (p.order, p.id))
+    sources: list[tuple[PlaybookHead, Playbook | Callable[[], Playbook]]] = [
+        (PlaybookHead.of(p), p) for p in library.playbooks
+    ]
+    sources += deferred
+    merge_order = sorted(range(len(sources)), key=lambda i: (sources[i][0].order, sources[i][0].id))
+    file_order = [0] * len(sources)
+    for position, index in enumerate(merge_order):
+        file_order[index] = position
     for holder in () if lazy else library.shared:  # compiled for their diagnostics only
-        compiler.playbook(holder, channels)
+        compiler.playbook(PlaybookHead.of(holder), holder, channels)
     compiled = CompiledLibrary(
-        library=library,
+        head=library,
         policy=policy,
-        playbooks=tuple(compiler.playbook(p, channels) for p in playbooks),
+        playbooks=tuple(compiler.playbook(*sources[i], channels) for i in merge_order),
+        file_order=tuple(file_order),
         policy_rules=compiler.rules(policy.rules, "policy"),
         policy_escalation=compiler.escalation(policy.escalation),
         priorities={p.id: p for p in policy.priorities},
         calendars={c.id: c for c in policy.calendars},
         roles={r.id: r for r in policy.roles},
         oncall={o.id: o for o in policy.oncall},
-        selection=selection_index(tuple(playbooks)),
+        selection=selection_index(tuple(sources[i][0] for i in merge_order)),
     )
     return compiled, compiler.diagnostics + compiler.conditions.diagnostics

@@ -100,35 +100,33 @@ class _Evaluation:
         selected: list[CompiledPlaybook] = []
         traces: list[PlaybookTrace] = []
         playbooks = self.compiled.playbooks
-        fallbacks = [p for p in playbooks if p.playbook.fallback]
+        fallbacks = [p for p in playbooks if p.fallback]
         if self.explain:
-            regular = [p for p in playbooks if not p.playbook.fallback]
+            regular = [p for p in playbooks if not p.fallback]
         else:
             # Only the index's candidates can apply; the trace, which lists every playbook,
             # is not kept without --explain.
             regular = [playbooks[i] for i in self.compiled.selection.candidates(ctx)]
         for cp in regular:
             if cp.applies_when is None:
-                traces.append(PlaybookTrace(cp.playbook.id, False, "has no appliesWhen", None))
+                traces.append(PlaybookTrace(cp.id, False, "has no appliesWhen", None))
                 continue
             ok, trace = self.holds(cp.applies_when, ctx)
             if ok:
                 selected.append(cp)
             reason = "appliesWhen holds" if ok else "appliesWhen does not hold"
-            traces.append(PlaybookTrace(cp.playbook.id, ok, reason, trace))
+            traces.append(PlaybookTrace(cp.id, ok, reason, trace))
         for cp in fallbacks:
             if selected:
                 traces.append(
-                    PlaybookTrace(
-                        cp.playbook.id, False, "fallback, and other playbooks apply", None
-                    )
+                    PlaybookTrace(cp.id, False, "fallback, and other playbooks apply", None)
                 )
                 continue
             ok, trace = self.holds(cp.applies_when, ctx)
             if ok:
                 selected.append(cp)
             reason = "fallback: no other playbook applies" if ok else "appliesWhen does not hold"
-            traces.append(PlaybookTrace(cp.playbook.id, ok, reason, trace))
+            traces.append(PlaybookTrace(cp.id, ok, reason, trace))
         return selected, traces
 
     # --- classification -------------------------------------------------------------
@@ -194,7 +192,7 @@ class _Evaluation:
             defaults = cp.playbook.defaults
             value = getattr(defaults, dimension) if defaults else None
             if value is not None:
-                return Decision(value, f"defaults of playbook {cp.playbook.id}")
+                return Decision(value, f"defaults of playbook {cp.id}")
         value = getattr(self.compiled.policy.defaults, dimension)
         return Decision(value, "policy defaults")
 
@@ -260,7 +258,7 @@ class _Evaluation:
             out.append(
                 PlanStep(
                     id=step.id,
-                    playbook=cp.playbook.id,
+                    playbook=cp.id,
                     title=self.render(cs.title, playbook_ctx),
                     details=self.render(cs.details, playbook_ctx) if cs.details else "",
                     owner=step.owner,
@@ -292,12 +290,12 @@ class _Evaluation:
                 ident = item.id
                 if ident in owners:
                     shadowed = f"shadowed by the {kind} of playbook {owners[ident]}"
-                    self._item(kind, ident, cp.playbook.id, False, shadowed, None)
+                    self._item(kind, ident, cp.id, False, shadowed, None)
                     continue
                 ok, trace = self.holds(item.when, ctx)
-                self._item(kind, ident, cp.playbook.id, ok, _reason(ok), trace)
+                self._item(kind, ident, cp.id, ok, _reason(ok), trace)
                 if ok:
-                    owners[ident] = cp.playbook.id
+                    owners[ident] = cp.id
                     yield cp, item, playbook_ctx
 
     def escalation(
@@ -306,7 +304,7 @@ class _Evaluation:
         source, chosen = "", None
         for cp in selected:
             if cp.escalation is not None:
-                source, chosen = cp.playbook.id, cp.escalation
+                source, chosen = cp.id, cp.escalation
                 break
         else:
             if self.compiled.policy_escalation is not None:
@@ -378,7 +376,7 @@ class _Evaluation:
             out.append(
                 RenderedNotification(
                     id=n.id,
-                    playbook=cp.playbook.id,
+                    playbook=cp.id,
                     channel=n.channel,
                     kind=channel.kind if channel else "",
                     to=recipients,
@@ -495,7 +493,7 @@ def _evaluate(compiled: CompiledLibrary, incident: Incident, at: datetime, expla
         incident_id=incident.id,
         incident_title=incident.title,
         at=at,
-        playbooks=tuple((cp.playbook.id, cp.playbook.title) for cp in selected),
+        playbooks=tuple((cp.id, cp.playbook.title) for cp in selected),
         classification=classification,
         priority=PriorityInfo(priority.id, priority.name, priority.description),
         deadlines=deadlines,

@@ -81,7 +81,7 @@ def run_one(
     display, content = read_source(source, stdin_text)
     note = ""
     if source_format:
-        mappings = compiled.library.mappings
+        mappings = compiled.mappings
         used, incidents = incidents_from_payload(
             display, content, source_format, overrides, mappings
         )

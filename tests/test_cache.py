@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from playbook_engine import cache
 from playbook_engine.cache import MAGIC, LibraryCache, fingerprint
 from playbook_engine.diagnostics import InputError
+from playbook_engine.model import Playbook
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,14 +62,33 @@ def test_location_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
 def test_first_run_stores_and_second_run_hits(store: LibraryCache, library: Path) -> None:
     assert store.load(library, fingerprint(library)) is None
     first = cache.open_library(library)
-    cached = store.load(library, fingerprint(library))
-    assert cached == first.library
+    assert store.load(library, fingerprint(library)) is not None
     second = cache.open_library(library)
-    assert second.library == first.library
+    assert second.library == first.library  # every playbook, loaded back, equal
     assert [p.playbook.id for p in second.playbooks] == [p.playbook.id for p in first.playbooks]
+    assert second.file_order == first.file_order
     secret = store.directory / "secret.key"
     assert secret.stat().st_mode & 0o777 == 0o600
     assert entry_of(store, library).read_bytes().startswith(MAGIC)
+
+
+def test_a_hit_loads_only_the_playbooks_the_incident_selects(
+    store: LibraryCache, library: Path
+) -> None:
+    warm(store, library)
+    compiled = cache.open_library(library)
+    loaded = [p.id for p in compiled.playbooks if isinstance(p._source, Playbook)]
+    assert loaded == []
+    incident = {
+        "id": "INC-1",
+        "title": "Primary database down",
+        "service": "postgres-main",
+        "startedAt": "2026-02-01T00:00:00Z",
+    }
+    plan = compiled.evaluate(incident, datetime(2026, 2, 1, tzinfo=UTC))
+    loaded = [p.id for p in compiled.playbooks if isinstance(p._source, Playbook)]
+    assert loaded == [ident for ident, _ in plan.playbooks] and loaded
+    assert len(loaded) < len(compiled.playbooks)
 
 
 def test_no_cache_writes_nothing(store: LibraryCache, library: Path) -> None:

@@ -40,13 +40,11 @@ def command(
     """
     from ..incident import read_source
     from ..render_json import dumps
-    from ..runner import convert_payload
+    from ..runner import convert_payload, open_library
 
     mappings = {}
     if library_dir is not None:
-        from ..library import open_library
-
-        mappings = open_library(library_dir).library.mappings
+        mappings = open_library(library_dir).mappings
     display, content = read_source(payload, read_stdin() if payload == "-" else None)
     fmt, incidents = convert_payload(display, content, source_format, mappings)
     if source_format == "auto":
