@@ -78,6 +78,8 @@ class BehaviourDiff:
 
 @dataclass(frozen=True, slots=True)
 class _Side:
+    """One revision of the library, compiled."""
+
     label: str
     root: Path
     compiled: CompiledLibrary

@@ -63,18 +63,24 @@ class Expr:
 
 @dataclass(frozen=True, slots=True)
 class AllOf:
+    """`{all: [...]}`: every condition holds."""
+
     conditions: tuple[Condition, ...]
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class AnyOf:
+    """`{any: [...]}`: at least one condition holds."""
+
     conditions: tuple[Condition, ...]
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
+    """`{not: ...}`: the condition does not hold."""
+
     condition: Condition
     span: Span
 
@@ -87,6 +93,8 @@ Condition = Leaf | Expr | AllOf | AnyOf | Not
 
 @dataclass(frozen=True, slots=True)
 class Link:
+    """A titled link shown with a playbook or step."""
+
     title: str
     url: str
 
@@ -104,6 +112,8 @@ class Template:
 
 @dataclass(frozen=True, slots=True)
 class Priority:
+    """A priority level (P1 most severe) and its response and resolution targets."""
+
     id: str
     name: str
     description: str
@@ -124,6 +134,8 @@ class Level:
 
 @dataclass(frozen=True, slots=True)
 class Calendar:
+    """Working hours: the weekdays, daily hours and holidays of one timezone."""
+
     id: str
     timezone: str
     weekdays: frozenset[int]  # 0 = Monday
@@ -135,6 +147,8 @@ class Calendar:
 
 @dataclass(frozen=True, slots=True)
 class Role:
+    """A responder role, e.g. incident commander."""
+
     id: str
     name: str
     span: Span
@@ -142,6 +156,8 @@ class Role:
 
 @dataclass(frozen=True, slots=True)
 class Team:
+    """A team that owns steps and can be paged."""
+
     id: str
     name: str
     channel: str | None
@@ -150,6 +166,8 @@ class Team:
 
 @dataclass(frozen=True, slots=True)
 class OnCall:
+    """A team's on-call rotation, an escalation target."""
+
     id: str
     team: str
     name: str
@@ -159,6 +177,8 @@ class OnCall:
 
 @dataclass(frozen=True, slots=True)
 class Channel:
+    """Where notifications go: its kind, address and length limit."""
+
     id: str
     kind: str
     address: str
@@ -180,6 +200,8 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class Defaults:
+    """Impact and urgency when no rule decides them."""
+
     impact: str | None
     urgency: str | None
     span: Span
@@ -187,6 +209,8 @@ class Defaults:
 
 @dataclass(frozen=True, slots=True)
 class Tier:
+    """One escalation tier: who is paged, and when after the start."""
+
     after: timedelta
     targets: tuple[str, ...]
     when: Condition | None
@@ -195,6 +219,8 @@ class Tier:
 
 @dataclass(frozen=True, slots=True)
 class Repeat:
+    """Repeating the escalation from a tier when nobody acknowledges."""
+
     times: int
     from_tier: int  # 1-based
     after: timedelta
@@ -203,6 +229,8 @@ class Repeat:
 
 @dataclass(frozen=True, slots=True)
 class Escalation:
+    """An escalation path: its tiers and what stops or repeats it."""
+
     tiers: tuple[Tier, ...]
     stop_when_acknowledged: bool
     repeat: Repeat | None
@@ -211,6 +239,8 @@ class Escalation:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
+    """The organisation's policy: priorities, matrix, rules, calendars, people, channels."""
+
     id: str
     title: str
     description: str
@@ -236,6 +266,8 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """A response step of a playbook."""
+
     id: str
     title: Template
     details: Template | None
@@ -249,6 +281,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Notification:
+    """A templated message a playbook sends to a channel."""
+
     id: str
     channel: str
     to: tuple[Template, ...]
@@ -260,6 +294,8 @@ class Notification:
 
 @dataclass(frozen=True, slots=True)
 class Playbook:
+    """A playbook: when it applies, its rules, steps, escalation and notifications."""
+
     id: str
     title: str
     owner: str | None

@@ -27,6 +27,8 @@ class ConditionTrace:
 
 @dataclass(frozen=True, slots=True)
 class PlaybookTrace:
+    """Why a playbook was or was not selected."""
+
     id: str
     selected: bool
     reason: str
@@ -35,6 +37,8 @@ class PlaybookTrace:
 
 @dataclass(frozen=True, slots=True)
 class RuleTrace:
+    """Why a classification rule matched or not."""
+
     origin: str  # playbook id, or "policy"
     id: str
     matched: bool
@@ -57,6 +61,8 @@ class ItemTrace:
 
 @dataclass(frozen=True, slots=True)
 class Trace:
+    """The whole explanation of a plan (kept with --explain)."""
+
     playbooks: tuple[PlaybookTrace, ...]
     rules: tuple[RuleTrace, ...]
     matrix_cell: str
@@ -76,6 +82,8 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class Classification:
+    """Impact, urgency and priority, each with what decided it."""
+
     impact: Decision
     urgency: Decision
     priority: Decision
@@ -84,6 +92,8 @@ class Classification:
 
 @dataclass(frozen=True, slots=True)
 class PriorityInfo:
+    """The chosen priority as shown in a plan."""
+
     id: str
     name: str
     description: str
@@ -91,6 +101,8 @@ class PriorityInfo:
 
 @dataclass(frozen=True, slots=True)
 class Deadlines:
+    """The SLA deadlines: respond and resolve by, on the priority's clock."""
+
     sla_start: datetime
     respond_within: timedelta  # counted on the clock below
     resolve_within: timedelta
@@ -103,12 +115,16 @@ class Deadlines:
 
 @dataclass(frozen=True, slots=True)
 class LinkOut:
+    """A link in a plan."""
+
     title: str
     url: str
 
 
 @dataclass(frozen=True, slots=True)
 class PlanStep:
+    """A step of the responder's checklist, rendered."""
+
     id: str
     playbook: str
     title: str
@@ -124,6 +140,8 @@ class PlanStep:
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    """Someone an escalation tier pages."""
+
     id: str
     name: str
     team: str
@@ -131,6 +149,8 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class EscalationEntry:
+    """One page of the escalation schedule: when, which tier, whom."""
+
     at: datetime
     after: timedelta
     tier: int  # 1-based
@@ -141,6 +161,8 @@ class EscalationEntry:
 
 @dataclass(frozen=True, slots=True)
 class EscalationPlan:
+    """The escalation schedule and where it came from."""
+
     source: str  # playbook id, "policy", or "" when none
     stop_when_acknowledged: bool
     entries: tuple[EscalationEntry, ...]
@@ -148,6 +170,8 @@ class EscalationPlan:
 
 @dataclass(frozen=True, slots=True)
 class RenderedNotification:
+    """A notification rendered for its channel."""
+
     id: str
     playbook: str
     channel: str
@@ -168,6 +192,8 @@ class PlanError:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """The responder's plan for one incident at one moment."""
+
     incident_id: str
     incident_title: str
     at: datetime

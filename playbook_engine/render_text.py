@@ -37,6 +37,8 @@ _STATUS_STYLE = {"due": "yellow", "pending": "", "cancelled": "dim"}
 
 @dataclass(frozen=True, slots=True)
 class _Paint:
+    """Colours text when the output is a terminal that wants colour."""
+
     color: bool
 
     def __call__(self, text: str, style: str) -> str:
