@@ -11,8 +11,8 @@ from __future__ import annotations
 import errno
 import importlib
 import importlib.util
+import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -106,8 +106,42 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 _OUTPUT_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
+def console() -> NoReturn:
+    """The `playbook` console script: `main`, then an immediate exit.
+
+    Tearing the interpreter down (freeing every module, template and compiled condition)
+    takes longer than a warm `playbook run` itself, and nothing is left to do by then: the
+    output is written, files are closed. So the streams are flushed here and the process
+    ends with `os._exit`, as mypy does. `main` itself raises `SystemExit`, for callers in
+    the same process.
+    """
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else EXIT_INTERNAL
+    os._exit(_flushed(code))
+
+
+def _flushed(code: int) -> int:
+    """Flush standard output and error; the exit code, changed if the output was lost."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left (`| head`): not an error, as in `main`
+        pass
+    except OSError as exc:
+        click.echo(f"playbook: cannot write output: {exc.strerror}", err=True)
+        code = EXIT_INPUT
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    return code
+
+
 def _internal_error(exc: Exception, debug: bool) -> int:
     if debug:
+        import traceback  # only here: the import costs every run 2 ms
+
         traceback.print_exc()
     click.echo(
         f"playbook: internal error: {type(exc).__name__}: {exc}\n"

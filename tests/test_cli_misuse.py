@@ -224,6 +224,24 @@ def test_standard_output_on_a_full_device(env: dict[str, str]) -> None:
     assert result.stderr == "playbook: cannot write output: No space left on device\n"
 
 
+def test_a_reader_that_leaves_early_gets_no_noise(env: dict[str, str]) -> None:
+    """`playbook run ... | head -1` when the reader has gone: click reports the closed pipe
+    as exit 1 without a message, and the fast exit adds no "Exception ignored" either."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "w") as closed:
+        result = run(env, INCIDENT, stdout=closed)
+    assert (result.returncode, result.stderr) == (1, "")
+
+
+def test_exit_codes_survive_the_fast_exit(env: dict[str, str], tmp_path: Path) -> None:
+    """The console script ends with `os._exit`: codes and both streams still arrive whole."""
+    missing = run(env, tmp_path / "missing.yaml")
+    assert missing.returncode == 2 and "missing.yaml" in missing.stderr
+    plan = run(env, INCIDENT, "--format", "json")
+    assert plan.returncode == 0 and plan.stdout.rstrip().endswith("}")
+
+
 def test_output_onto_a_device_keeps_the_device(env: dict[str, str], tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("creating a device node needs root")
