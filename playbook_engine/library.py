@@ -7,8 +7,10 @@ example incidents and are not library documents.
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,8 +94,31 @@ def incident_fields() -> frozenset[str]:
     return frozenset(schema.load_schema("incident").get("properties", {}))
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Run the body with Python's cyclic garbage collector off, restoring it afterwards.
+
+    Loading builds hundreds of thousands of long-lived objects (scalars, source maps, model
+    dataclasses) and almost no cyclic garbage (about 350 objects for 1,000 playbooks), yet
+    each of those allocations counts towards the collector's thresholds: its passes over the
+    growing heap were a quarter of `playbook validate` on 1,000 files (4.5 -> 3.3 s).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
     """Load every document of the library at `root` and validate and compile it."""
+    with collector_paused():
+        return _load_library(root, files)
+
+
+def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
     paths = list(files) if files is not None else discover(root)
     diagnostics: list[Diagnostic] = []
     documents: dict[str, list[SourceDoc]] = {

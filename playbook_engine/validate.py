@@ -12,7 +12,14 @@ from pathlib import Path
 
 from . import loader, schema
 from .diagnostics import Diagnostic, Span, error, sorted_diagnostics
-from .library import POLICY_NAMES, LoadResult, display_path, library_root_of, load_library
+from .library import (
+    POLICY_NAMES,
+    LoadResult,
+    collector_paused,
+    display_path,
+    library_root_of,
+    load_library,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,11 @@ def _suite_diagnostics(root: Path, result: LoadResult) -> dict[str, list[Diagnos
 
 def validate_paths(paths: list[Path]) -> ValidationResult:
     """Validate every library directory and file in `paths`."""
+    with collector_paused():  # test suites and lone files build many objects too
+        return _validate_paths(paths)
+
+
+def _validate_paths(paths: list[Path]) -> ValidationResult:
     diagnostics: list[Diagnostic] = []
     unreadable = False
     whole: set[Path] = set()  # library roots checked entirely
