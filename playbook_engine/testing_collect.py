@@ -10,10 +10,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .diagnostics import Diagnostic, Span, error, sorted_diagnostics
 from .library import DOCUMENT_SUFFIXES, POLICY_NAMES, display_path, library_root_of, load_library
-from .testing import Collection, Suite, SuiteLoader
+
+if TYPE_CHECKING:  # `playbook validate` uses `discover_suites` alone, often without a suite
+    from .testing import Collection, Suite
 
 SKIPPED_DIRS = frozenset({"goldens"})
 
@@ -82,6 +85,8 @@ def collect(paths: Sequence[Path], library: Path | None = None) -> Collection:
     """Find the suites in `paths` (library folders, test folders or suite files), load each
     library once and every suite against its library. `library` overrides the library that
     each path belongs to."""
+    from .testing import Collection, SuiteLoader
+
     groups, diagnostics = _targets(paths, library)
     suites: list[Suite] = []
     for root, files in groups.items():
