@@ -903,14 +903,6 @@ def _parse(source: str, expression: bool) -> nodes.Template:
 
 
 @lru_cache(maxsize=4096)
-def _read_tree(source: str, expression: bool) -> nodes.Template:
-    """`_parse`, memoised, for analyses that only read the tree: validation asks several
-    questions of each template, and libraries repeat sources. (Code generation rewrites the
-    tree it is given, so `_variables` and compiling parse their own copy.)"""
-    return _parse(source, expression)
-
-
-@lru_cache(maxsize=4096)
 def _variables(source: str, expression: bool) -> frozenset[str]:
     # A whole code-generation pass: kept in the code store like compiled code (names are
     # identifiers, so NUL separates them).
@@ -956,9 +948,45 @@ def _chain(node: nodes.Node) -> list[str] | None:
     return parts[::-1]
 
 
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    """What validation asks of a template's tree: the dotted paths it reads, its lookups of
+    names starting with `_`, and the names it looks up on `macros`."""
+
+    paths: frozenset[str]
+    private: frozenset[str]
+    macros: frozenset[str]
+
+
 @lru_cache(maxsize=4096)
-def _paths(source: str, expression: bool) -> frozenset[str]:
-    tree = _read_tree(source, expression)
+def _analysis(source: str, expression: bool) -> _Analysis:
+    # Parsing is most of a warm validation's template work once the code comes from the
+    # store, so the store keeps the analysis too (only of sources that parse: a failure is
+    # found, and reported, every time). Keys may hold any text: marshal, not separators.
+    store = _CODE_STORE.get()
+    key = f"analysis\0{int(expression)}\0{source}"
+    data = store.get(key) if store is not None else None
+    if data is not None:
+        try:
+            stored = marshal.loads(data)
+        except (EOFError, ValueError, TypeError):
+            stored = None
+        if (
+            isinstance(stored, tuple)
+            and len(stored) == 3
+            and all(isinstance(part, tuple) for part in stored)
+            and all(isinstance(name, str) for part in stored for name in part)
+        ):
+            return _Analysis(*(frozenset(part) for part in stored))
+    tree = _parse(source, expression)  # memoised through `_analysis`
+    found = _Analysis(_paths(tree), _private(tree), _macros(tree))
+    if store is not None:
+        parts = (found.paths, found.private, found.macros)
+        store.put(key, marshal.dumps(tuple(tuple(sorted(part)) for part in parts)))
+    return found
+
+
+def _paths(tree: nodes.Template) -> frozenset[str]:
     lookups = [n for n in tree.find_all(nodes.Expr) if isinstance(n, nodes.Getattr | nodes.Getitem)]
     # A lookup inside a longer constant chain is not reported on its own.
     inner = {id(n.node) for n in lookups if _chain(n) is not None}
@@ -975,29 +1003,30 @@ def _paths(source: str, expression: bool) -> frozenset[str]:
     return frozenset(found)
 
 
+def _macros(tree: nodes.Template) -> frozenset[str]:
+    return frozenset(
+        node.attr
+        for node in tree.find_all(nodes.Getattr)
+        if isinstance(node.node, nodes.Name) and node.node.name == "macros"
+    )
+
+
 def macro_uses(source: str) -> set[str]:
     """Names looked up on `macros` (`macros.badge(...)`) in a template.
 
     Raises `TemplateError` if the source does not parse.
     """
-    tree = _read_tree(source, False)
-    return {
-        node.attr
-        for node in tree.find_all(nodes.Getattr)
-        if isinstance(node.node, nodes.Name) and node.node.name == "macros"
-    }
+    return set(_analysis(source, False).macros)
 
 
 def private_lookups(source: str, expression: bool = False) -> set[str]:
     """Attribute and constant-key lookups of names starting with `_` (`x.__class__`,
     `x['_y']`, `map(attribute='__class__')`): the sandbox refuses them when rendering;
     validation reports them earlier."""
-    return set(_private(source, expression))
+    return set(_analysis(source, expression).private)
 
 
-@lru_cache(maxsize=4096)
-def _private(source: str, expression: bool) -> frozenset[str]:
-    tree = _read_tree(source, expression)
+def _private(tree: nodes.Template) -> frozenset[str]:
     found = {node.attr for node in tree.find_all(nodes.Getattr) if node.attr.startswith("_")}
     for call in tree.find_all((nodes.Filter, nodes.Test)):
         # Attribute arguments are dotted paths: `map(attribute="a.__class__")`.
@@ -1023,4 +1052,4 @@ def attribute_paths(source: str, expression: bool = False) -> set[str]:
     stop the chain, and names bound inside the template (loop variables) are reported like
     any other root. Raises `TemplateError` if the source does not parse.
     """
-    return set(_paths(source, expression))
+    return set(_analysis(source, expression).paths)

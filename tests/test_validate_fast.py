@@ -3,16 +3,21 @@
 Checking one file of a library (a pre-commit hook's call) skips work whose diagnostics could
 not be about that file: suites that neither are the file nor name it as an incident file.
 Whatever is skipped, the diagnostics of a file are those of a check of the whole library,
-restricted to that file.
+restricted to that file. Template analyses kept in the code store answer as a fresh analysis
+would, and only authentic entries are believed.
 """
 
 from __future__ import annotations
 
+import marshal
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from playbook_engine import sandbox
+from playbook_engine.cache import CodeStore
 from playbook_engine.diagnostics import sorted_diagnostics
 from playbook_engine.library import display_path
 from playbook_engine.validate import validate_paths
@@ -97,3 +102,84 @@ def test_files_asked_for_together_report_what_each_reports_alone(library: Path) 
     assert together.diagnostics == sorted_diagnostics(alone)
     assert len(together.diagnostics) > 1
     assert together.files == 4
+
+
+# --- template analyses kept in the code store ----------------------------------------------
+
+ANALYSED = [
+    ("{{ incident.labels['team'] }} {{ incident.title.upper() }}", False),
+    ("{{ x.__class__ }} {{ items | map(attribute='a._b') | list }} {{ y['_z'] }}", False),
+    ("{{ macros.badge(priority.id) }} {{ macros.other }}", False),
+    ("{{ incident.labels['a\\x00b'] }}", False),  # any text may be a key
+    ("incident.metrics.errors > 5 and incident._secret", True),
+]
+
+
+def analyses(source: str, expression: bool) -> tuple[set[str], set[str], set[str]]:
+    return (
+        sandbox.attribute_paths(source, expression),
+        sandbox.private_lookups(source, expression),
+        sandbox.macro_uses(source) if not expression else set(),
+    )
+
+
+def forget() -> None:
+    """Drop this process's memo, so that the next question goes to the store."""
+    sandbox._analysis.cache_clear()
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Iterator[CodeStore]:
+    code = CodeStore(tmp_path / "code", b"k" * 32, ("engine",))
+    forget()
+    sandbox.use_code_store(code)
+    yield code
+    sandbox.use_code_store(None)
+    forget()
+
+
+def test_analyses_from_the_store_equal_fresh_ones(store: CodeStore) -> None:
+    sandbox.use_code_store(None)
+    fresh = [analyses(*case) for case in ANALYSED]
+    assert fresh[1][1] == {"__class__", "_b", "_z"} and fresh[3][0] == {"incident.labels.a\0b"}
+    forget()
+    sandbox.use_code_store(store)
+    assert [analyses(*case) for case in ANALYSED] == fresh  # cold: computed and stored
+    stored = sorted((store.directory).iterdir())
+    assert len(stored) == len(ANALYSED)
+    forget()
+    assert [analyses(*case) for case in ANALYSED] == fresh  # warm: read back
+    assert sorted(store.directory.iterdir()) == stored
+
+
+def test_the_store_is_what_answers_when_warm(store: CodeStore) -> None:
+    source = "{{ incident.title }}"
+    assert sandbox.attribute_paths(source) == {"incident.title"}
+    # An authentic entry is believed: proof that a warm run does not parse again.
+    store.put(f"analysis\0{0}\0{source}", marshal.dumps((("incident.forged",), (), ())))
+    forget()
+    assert sandbox.attribute_paths(source) == {"incident.forged"}
+
+
+def test_damaged_or_foreign_analyses_are_recomputed(store: CodeStore, tmp_path: Path) -> None:
+    source = "{{ incident.title }} {{ x._y }}"
+    expected = analyses(source, False)
+    (entry,) = store.directory.iterdir()
+    blob = bytearray(entry.read_bytes())
+    blob[-1] ^= 1
+    entry.write_bytes(bytes(blob))
+    forget()
+    assert analyses(source, False) == expected
+    other = CodeStore(tmp_path / "code", b"x" * 32, ("engine",))  # another user's secret
+    other.put(f"analysis\0{0}\0{source}", marshal.dumps((("forged",), (), ())))
+    forget()
+    assert analyses(source, False) == expected
+    store.put(f"analysis\0{0}\0{source}", marshal.dumps(["not", "a", "tuple"]))
+    forget()
+    assert analyses(source, False) == expected
+
+
+def test_a_template_that_does_not_parse_is_never_stored(store: CodeStore) -> None:
+    with pytest.raises(sandbox.TemplateError):
+        sandbox.attribute_paths("{{ incident.title ")
+    assert not store.directory.exists()
