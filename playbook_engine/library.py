@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import loader, schema
+from . import schema
 from .build import build_playbook, build_policy, build_shared, shared_for_validation
 from .checks import check_library
 from .compiler import CompiledLibrary, compile_library
 from .diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics, warning
+from .doccache import load_checked
 from .lint import lint_library
 from .loader import SourceDoc
 from .model import Library, Playbook, Policy
@@ -130,13 +131,12 @@ def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
     shown = [display_path(p) for p in paths]
     invalid_policy = False
     for path, display in zip(paths, shown, strict=True):
-        doc, found = loader.load_file(path, display)
+        doc, found, checked = load_checked(path, display)
         diagnostics += found
         if doc is None:
             continue
-        found = schema.validate_document(doc)
-        diagnostics += found
-        if not any(d.is_error for d in found):
+        diagnostics += checked
+        if not any(d.is_error for d in checked):
             documents.setdefault(doc.data["kind"], []).append(doc)
         elif isinstance(doc.data, dict) and doc.data.get("kind") == "Policy":
             invalid_policy = True  # reported already; "no Policy" would mislead

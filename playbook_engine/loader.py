@@ -89,18 +89,28 @@ def load_file(
     Reads at most `limits.max_file_bytes + 1` bytes, so a huge or endless file costs nothing.
     """
     shown = str(path) if display is None else display
+    content, problems = read_file(path, shown, limits)
+    if content is None:
+        return None, problems
+    return load_text(content, shown, limits, json_only=path.suffix.lower() == ".json")
+
+
+def read_file(
+    path: Path, display: str, limits: Limits = DEFAULT_LIMITS
+) -> tuple[bytes | None, list[Diagnostic]]:
+    """The bytes `load_file` loads (at most `limits.max_file_bytes + 1`), or None and the
+    PB111 error saying why the file cannot be read."""
     try:
         if path.is_dir():
-            return None, [_fail("PB111", "is a directory, not a document", Span(shown))]
+            return None, [_fail("PB111", "is a directory, not a document", Span(display))]
         if path.exists() and not path.is_file():
             # Opening a FIFO blocks until someone writes to it; a device may never end.
-            return None, [_fail("PB111", "is not a regular file", Span(shown))]
+            return None, [_fail("PB111", "is not a regular file", Span(display))]
         with path.open("rb") as handle:
-            content = handle.read(limits.max_file_bytes + 1)
+            return handle.read(limits.max_file_bytes + 1), []
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        return None, [_fail("PB111", f"cannot read file: {reason}", Span(shown))]
-    return load_text(content, shown, limits, json_only=path.suffix.lower() == ".json")
+        return None, [_fail("PB111", f"cannot read file: {reason}", Span(display))]
 
 
 def load_text(

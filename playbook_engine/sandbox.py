@@ -760,6 +760,12 @@ def use_code_store(store: CodeStore | None) -> None:
     _CODE_STORE.set(store)
 
 
+def active_store() -> CodeStore | None:
+    """The store `use_code_store` set, if any: validation keeps other deterministic results
+    there too (see `doccache`)."""
+    return _CODE_STORE.get()
+
+
 def _template_code(env: SandboxEnvironment, source: str, mode: str) -> types.CodeType:
     store = _CODE_STORE.get()
     key = f"{mode}\0{source}"

@@ -27,9 +27,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import loader, schema
+from . import loader
 from .compiler import CompiledLibrary
 from .diagnostics import Diagnostic, InputError, Span, error
+from .doccache import load_checked
 from .incident import INCIDENT_LIMITS, Incident, build_incident
 from .library import display_path
 from .loader import SourceDoc, escape_pointer_token
@@ -93,10 +94,10 @@ class SuiteLoader:
 
     def load(self, path: Path) -> tuple[Suite | None, list[Diagnostic]]:
         """The suite in `path`, or None, and every problem found in it."""
-        doc, problems = loader.load_file(path, display_path(path))
+        doc, problems, checked = load_checked(path, display_path(path))
         if doc is None:
             return None, problems
-        problems = schema.validate_document(doc)
+        problems = checked
         if any(d.is_error for d in problems):
             return None, problems
         if doc.data["kind"] != "TestSuite":

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import loader, schema
 from .diagnostics import Diagnostic, Span, error, sorted_diagnostics
+from .doccache import load_checked
 from .library import (
     POLICY_NAMES,
     LoadResult,
@@ -59,7 +59,7 @@ def _may_report_on(suite: Path, wanted: set[str]) -> bool:
     shown = display_path(suite)
     if shown in wanted:
         return True
-    doc, _ = loader.load_file(suite, shown)
+    doc, _, _ = load_checked(suite, shown)
     spec = doc.data.get("spec") if doc is not None and isinstance(doc.data, dict) else None
     cases = spec.get("cases") if isinstance(spec, dict) else None
     for case in cases if isinstance(cases, list) else ():
@@ -121,10 +121,8 @@ def _validate_paths(paths: list[Path]) -> ValidationResult:
             diagnostics += [d for d in found if d.span.path in wanted]
     for path in lone:
         files += 1
-        doc, found = loader.load_file(path, display_path(path))
-        diagnostics += found
-        if doc is not None:
-            diagnostics += schema.validate_document(doc)
+        _, found, checked = load_checked(path, display_path(path))
+        diagnostics += found + checked
     # A file that exists but cannot be read (permissions, I/O error, a FIFO) is an input
     # error like a missing one, not a finding about its content.
     unreadable = unreadable or any(d.code == "PB111" for d in diagnostics)

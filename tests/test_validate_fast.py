@@ -3,22 +3,30 @@
 Checking one file of a library (a pre-commit hook's call) skips work whose diagnostics could
 not be about that file: suites that neither are the file nor name it as an incident file.
 Whatever is skipped, the diagnostics of a file are those of a check of the whole library,
-restricted to that file. Template analyses kept in the code store answer as a fresh analysis
-would, and only authentic entries are believed.
+restricted to that file. Template analyses and loaded documents kept in the code store answer
+as a fresh analysis or load would, only for the same bytes, and only authentic entries are
+believed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import marshal
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from playbook_engine import sandbox
+from playbook_engine import doccache, sandbox
 from playbook_engine.cache import CodeStore
 from playbook_engine.diagnostics import sorted_diagnostics
+from playbook_engine.doccache import load_checked
 from playbook_engine.library import display_path
 from playbook_engine.validate import validate_paths
 
@@ -183,3 +191,97 @@ def test_a_template_that_does_not_parse_is_never_stored(store: CodeStore) -> Non
     with pytest.raises(sandbox.TemplateError):
         sandbox.attribute_paths("{{ incident.title ")
     assert not store.directory.exists()
+
+
+# --- loaded and schema-checked documents kept in the code store ------------------------------
+
+DOCUMENTS = {
+    "syntax.yaml": "apiVersion: playbook-engine/v1\nkind: [Playbook\n",
+    "schema.yaml": "apiVersion: playbook-engine/v1\nkind: Playbook\nmetadata: {id: X}\nspec: {}\n",
+    "duplicate.yaml": "a: 1\na: 2\n",
+    "latin1.yaml": "title: caf\xe9\n",
+    "strict.json": '{"apiVersion": "playbook-engine/v1", "kind": NaN}',
+    "empty.yaml": "# nothing\n",
+}
+
+
+def documents(tmp_path: Path) -> list[tuple[Path, str]]:
+    """Every document of the bundled library, and documents with each kind of problem."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in DOCUMENTS.items():
+        (folder / name).write_bytes(text.encode("latin-1"))
+    found = sorted(p for p in (ROOT / "playbooks").rglob("*.yaml") if "goldens" not in p.parts)
+    return [(p, display_path(p)) for p in [*found, *sorted(folder.iterdir())]]
+
+
+def test_documents_from_the_store_equal_fresh_ones(store: CodeStore, tmp_path: Path) -> None:
+    files = documents(tmp_path)
+    sandbox.use_code_store(None)
+    fresh = [load_checked(path, shown) for path, shown in files]
+    codes = {d.code for _, problems, checked in fresh for d in [*problems, *checked]}
+    assert {"PB101", "PB102", "PB107", "PB110"} <= codes and len(codes) >= 6
+    sandbox.use_code_store(store)
+    assert [load_checked(path, shown) for path, shown in files] == fresh  # cold: stored
+    stored = sorted(store.directory.iterdir())
+    assert len(stored) == len(files)
+    assert [load_checked(path, shown) for path, shown in files] == fresh  # warm: read back
+    assert sorted(store.directory.iterdir()) == stored
+    assert repr(load_checked(*files[0])) == repr(fresh[0])
+
+
+def test_the_store_answers_for_unchanged_bytes_only(store: CodeStore, tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("apiVersion: playbook-engine/v1\nkind: Playbook\n")
+    first = load_checked(path, "p.yaml")
+    assert [d.code for d in first[2]] == ["PB203", "PB203"]  # metadata and spec missing
+    assert len(list(store.directory.iterdir())) == 1
+    # Rewrite the entry with another (authentic) answer: it is believed for these bytes...
+    key = "document\0{}\0{}\0{}\0{}".format(
+        doccache.FORMAT, 0, "p.yaml", hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+    store.put(key, doccache._encode(None, [], []))
+    assert load_checked(path, "p.yaml") == (None, [], [])
+    # ...but not for other bytes, nor under another name.
+    path.write_text("apiVersion: playbook-engine/v1\nkind: Policy\n")
+    assert load_checked(path, "p.yaml")[0] is not None
+    assert load_checked(path, "other.yaml")[0] is not None
+    assert load_checked(path, "other.yaml")[0].path == "other.yaml"  # type: ignore[union-attr]
+
+
+def test_damaged_or_foreign_documents_are_reloaded(store: CodeStore, tmp_path: Path) -> None:
+    path = ROOT / "playbooks" / "policy.yaml"
+    fresh = load_checked(path, "policy.yaml")
+    (entry,) = store.directory.iterdir()
+    blob = bytearray(entry.read_bytes())
+    blob[-1] ^= 1
+    entry.write_bytes(bytes(blob))
+    assert load_checked(path, "policy.yaml") == fresh
+    key = "document\0{}\0{}\0{}\0{}".format(
+        doccache.FORMAT, 0, "policy.yaml", hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+    CodeStore(store.directory, b"x" * 32, ("engine",)).put(key, doccache._encode(None, [], []))
+    assert load_checked(path, "policy.yaml") == fresh
+    store.put(key, marshal.dumps("not an entry"))
+    assert load_checked(path, "policy.yaml") == fresh
+
+
+def test_validate_notices_a_changed_file_between_runs(library: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PLAYBOOK_CACHE_DIR": str(tmp_path / "cache")}
+    validate = [sys.executable, "-m", "playbook_engine", "validate", "--format", "json"]
+    target = library / "database-failure.yaml"
+
+    def run(path: Path) -> list[Any]:
+        command = [*validate, str(path)]
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+        found: list[Any] = json.loads(done.stdout)["diagnostics"]
+        return found
+
+    assert run(target) == run(target) == []
+    assert (tmp_path / "cache" / "code").is_dir()  # the second run read the store
+    target.write_text(target.read_text().replace("owner: dba", "owner: dbx", 1))
+    changed = run(target)
+    assert "dbx" in changed[0]["message"]
+    whole = run(library)  # a whole directory: no store
+    assert changed == [d for d in whole if d["path"] == "lib/database-failure.yaml"]
+    assert run(target) == changed
