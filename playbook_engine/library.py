@@ -20,7 +20,7 @@ from .build import build_playbook, build_policy, build_shared, shared_for_valida
 from .checks import check_library
 from .compiler import CompiledLibrary, compile_library
 from .diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics, warning
-from .doccache import load_checked
+from .doccache import load_many
 from .lint import lint_library
 from .loader import SourceDoc
 from .model import Library, Playbook, Policy
@@ -130,8 +130,7 @@ def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
     }
     shown = [display_path(p) for p in paths]
     invalid_policy = False
-    for path, display in zip(paths, shown, strict=True):
-        doc, found, checked = load_checked(path, display)
+    for doc, found, checked in load_many(list(zip(paths, shown, strict=True))):
         diagnostics += found
         if doc is None:
             continue

@@ -285,3 +285,13 @@ def test_validate_notices_a_changed_file_between_runs(library: Path, tmp_path: P
     whole = run(library)  # a whole directory: no store
     assert changed == [d for d in whole if d["path"] == "lib/database-failure.yaml"]
     assert run(target) == changed
+
+
+def test_documents_loaded_on_two_cores_equal_those_loaded_in_one(tmp_path: Path) -> None:
+    files = documents(tmp_path)
+    alone = doccache.load_many(files, fork=False)
+    assert alone == [load_checked(path, shown) for path, shown in files]
+    assert doccache.load_many(files, fork=True) == alone
+    assert repr(doccache.load_many(files, fork=True)) == repr(alone)
+    assert doccache.load_many(files[:1], fork=True) == alone[:1]  # the child has nothing to do
+    assert doccache.load_many([], fork=True) == []
