@@ -225,8 +225,11 @@ class _Evaluation:
         start = incident.detected_at or incident.started_at
         respond_by = self.offset(priority, start, priority.respond_within)
         resolve_by = self.offset(priority, start, priority.resolve_within)
-        acked = incident.acknowledged_at
-        resolved = incident.resolved_at
+        # Resolving an incident answers it too, even if nobody acknowledged it first; an
+        # answer later than the clock has not happened yet at the clock.
+        responded = min(
+            (t for t in (incident.acknowledged_at, incident.resolved_at) if t), default=None
+        )
         return Deadlines(
             sla_start=start,
             respond_within=priority.respond_within,
@@ -234,9 +237,16 @@ class _Evaluation:
             respond_by=respond_by,
             resolve_by=resolve_by,
             clock=priority.calendar or "24x7",
-            respond_overdue=(acked or self.at) > respond_by,
-            resolve_overdue=(resolved or self.at) > resolve_by,
+            respond_overdue=min(responded or self.at, self.at) > respond_by,
+            resolve_overdue=self.judged_at > resolve_by,
         )
+
+    @property
+    def judged_at(self) -> datetime:
+        """The moment lateness is judged at: the clock, or the resolution if earlier (a
+        resolved incident has nothing overdue after it was resolved)."""
+        resolved = self.incident.resolved_at
+        return min(resolved, self.at) if resolved is not None else self.at
 
     # --- steps, escalation, notifications -------------------------------------------
 
@@ -265,7 +275,7 @@ class _Evaluation:
                     owner_name=role.name if role else None,
                     due=due,
                     due_after=step.due,
-                    overdue=due is not None and due < self.at,
+                    overdue=due is not None and due < self.judged_at,
                     depends_on=step.depends_on,
                     links=tuple(LinkOut(link.title, link.url) for link in step.links),
                 )

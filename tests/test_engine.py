@@ -61,6 +61,24 @@ def test_major_payments_incident_is_p1_with_merged_steps(compiled: CompiledLibra
     assert plan.deadlines.resolve_by == parse_timestamp("2026-03-13T20:00:00Z")
 
 
+def test_a_resolved_incident_is_judged_at_its_resolution(compiled: CompiledLibrary) -> None:
+    # P1 (respond 15m, resolve 4h), steps due at 5m, 15m, ...; the clock is 16:30.
+    fields = {"severity": "critical", "customersAffected": 1500}
+    quick = plan_for(compiled, resolvedAt="2026-03-13T16:10:00Z", status="resolved", **fields)
+    assert quick.deadlines.respond_overdue is False  # resolving answered it, unacknowledged
+    assert quick.deadlines.resolve_overdue is False
+    assert [s.id for s in quick.steps if s.overdue] == ["declare"]  # due 16:05, before 16:10
+    late = plan_for(compiled, resolvedAt="2026-03-13T16:20:00Z", **fields)
+    assert late.deadlines.respond_overdue is True
+    assert [s.id for s in late.steps if s.overdue] == ["declare", "status-page"]
+    # Resolved after the clock: at the clock it was still open, so it is judged at the clock.
+    future = plan_for(compiled, resolvedAt="2026-03-13T23:00:00Z", **fields)
+    assert future.deadlines.respond_overdue is True
+    assert future.deadlines.resolve_overdue is False
+    acked_later = plan_for(compiled, acknowledgedAt="2026-03-13T17:00:00Z", **fields)
+    assert acked_later.deadlines.respond_overdue is True
+
+
 def test_escalation_repeats_from_the_named_tier(compiled: CompiledLibrary) -> None:
     plan = plan_for(compiled, severity="critical", customersAffected=1500)
     assert plan.escalation.source == "major"
