@@ -7,6 +7,7 @@ Everything that can be known without an incident is found here and reported as d
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -45,6 +46,13 @@ if TYPE_CHECKING:  # a run imports the plan's classes with the engine, validatio
 TEMPLATE_ROOTS = frozenset(
     {"incident", "priority", "impact", "urgency", "deadlines", "at", "playbook"}
 )
+TEMPLATE_FIELDS = {
+    "priority": ("id", "name", "description"),
+    "deadlines": ("respondBy", "resolveBy"),
+    "playbook": ("id", "title", "owner"),
+}
+"""The fields of the template roots that are mappings (the others are text)."""
+TEXT_ROOTS = frozenset({"impact", "urgency", "at"})
 BODY_MODE = {
     "chat": "chat",
     "email": "html",
@@ -349,6 +357,24 @@ class CompiledLibrary:
         return evaluate(self, incident, at, explain)
 
 
+def _root_field_problems(root: str, name: str, template: Template) -> list[Diagnostic]:
+    """PB404 for `priority.nmae` and the like: the fixed roots' fields are known."""
+    if root in TEXT_ROOTS:
+        message = f"template reads '{root}.{name}', but '{root}' is a text with no fields"
+        return [error("PB404", message, template.span, hint=f"write {{{{ {root} }}}}")]
+    fields = TEMPLATE_FIELDS.get(root)
+    if fields is None or name in fields:
+        return []
+    close = difflib.get_close_matches(name, fields, n=1)
+    hint = (
+        (f"did you mean '{root}.{close[0]}'? " if close else "")
+        + f"'{root}' has: "
+        + ", ".join(fields)
+    )
+    message = f"template reads '{root}.{name}', but '{root}' has no field '{name}'"
+    return [error("PB404", message, template.span, hint=hint)]
+
+
 class _Compiler:
     def __init__(self, library: Library, incident_fields: frozenset[str], lazy: bool) -> None:
         self.library = library
@@ -401,10 +427,13 @@ class _Compiler:
                 )
             )
         for path in sorted(sandbox.attribute_paths(template.source)):
-            if path.split(".", 1)[0] == "incident":
+            root, _, rest = path.partition(".")
+            if root == "incident":
                 self.diagnostics += check_field_path(
                     path, PLAN_ROOTS, "a template", template.span, self.incident_fields
                 )
+            elif rest:
+                self.diagnostics += _root_field_problems(root, rest.split(".", 1)[0], template)
         for name in sorted(sandbox.private_lookups(template.source)):
             self.diagnostics.append(
                 error(
