@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from .plan import Plan, PlanStep
 from .textsafe import visible
 from .timeparse import format_duration, format_timestamp
 
@@ -62,8 +63,16 @@ def plus(delta: timedelta, working: bool = False) -> str:
     return (text if text.startswith("-") else "+" + text) + suffix
 
 
+def after(step: PlanStep, plan: Plan) -> list[str]:
+    """The steps `step` waits for, each marked when it is not in this plan (its `when` was
+    false): the responder should not look for it."""
+    present = {s.id for s in plan.steps}
+    return [dep if dep in present else f"{dep} (not in this plan)" for dep in step.depends_on]
+
+
 def clock_time(moment: datetime, zone: tzinfo | None, day: date) -> str:
-    """`HH:MM` (`HH:MM:SS` when seconds matter), with the date in front when not on `day`."""
+    """`HH:MM` (`HH:MM:SS` when seconds matter), with the date in front when not on `day` (the
+    plan's "as of" day: a reader takes a time without a date for that day)."""
     local = in_zone(moment, zone)
     shown = local.strftime("%H:%M:%S" if local.second or local.microsecond else "%H:%M")
     return shown if local.date() == day else f"{local.date().isoformat()} {shown}"

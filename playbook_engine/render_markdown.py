@@ -23,6 +23,7 @@ from .plan import (
     Trace,
 )
 from .render_common import (
+    after,
     clock_time,
     in_zone,
     lines,
@@ -138,7 +139,7 @@ def _checklist(plan: Plan) -> str:
     if not plan.steps:
         return "## Checklist\n\nNo steps."
     zone = plan.at.tzinfo
-    day = in_zone(plan.deadlines.sla_start, zone).date()
+    day = in_zone(plan.at, zone).date()  # a time without a date is on the "as of" day
     items = [_step(step, plan, zone, day) for step in plan.steps]
     return "## Checklist\n\n" + "\n".join(items)
 
@@ -158,7 +159,7 @@ def _step(step: PlanStep, plan: Plan, zone: tzinfo | None, day: date) -> str:
     if step.overdue:
         line += " **OVERDUE**"
     if step.depends_on:
-        line += " · after: " + ", ".join(md(dep) for dep in step.depends_on)
+        line += " · after: " + ", ".join(md(dep) for dep in after(step, plan))
     body: list[str] = []
     if step.details:
         body += [f"  {text}" if text.strip() else "" for text in lines(step.details.strip("\n"))]
@@ -194,7 +195,7 @@ def _escalation(plan: Plan) -> str:
         out.append("No tier applies.")
         return "\n".join(out)
     zone = plan.at.tzinfo
-    day = in_zone(plan.deadlines.sla_start, zone).date()
+    day = in_zone(plan.at, zone).date()  # a time without a date is on the "as of" day
     out += [
         "| Time | After | Tier | Cycle | Targets | Status |",
         "| --- | --- | --- | --- | --- | --- |",

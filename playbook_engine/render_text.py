@@ -21,6 +21,7 @@ from .plan import (
     Trace,
 )
 from .render_common import (
+    after,
     clock_time,
     in_zone,
     lines,
@@ -137,7 +138,7 @@ def _checklist(plan: Plan, paint: _Paint) -> str:
     if not plan.steps:
         return head + "\n  (no steps)"
     zone = plan.at.tzinfo
-    day = in_zone(plan.deadlines.sla_start, zone).date()
+    day = in_zone(plan.at, zone).date()  # a time without a date is on the "as of" day
     times = [_due(step, plan, zone, day) for step in plan.steps]
     time_width = max(len(t) for t, _ in times)
     offset_width = max(len(o) for _, o in times)
@@ -153,7 +154,7 @@ def _checklist(plan: Plan, paint: _Paint) -> str:
                 owner += f" ({one_line(step.owner_name)})"
             line += f" · {owner}"
         if step.depends_on:
-            line += " · after: " + ", ".join(one_line(dep) for dep in step.depends_on)
+            line += " · after: " + ", ".join(one_line(dep) for dep in after(step, plan))
         if step.overdue:
             line += "  " + paint("OVERDUE", "alarm")
         out.append(line)
@@ -189,7 +190,7 @@ def _escalation(plan: Plan, paint: _Paint) -> str:
     if not escalation.entries:
         return head + "\n  (no tier applies)"
     zone = plan.at.tzinfo
-    day = in_zone(plan.deadlines.sla_start, zone).date()
+    day = in_zone(plan.at, zone).date()  # a time without a date is on the "as of" day
     rows: list[list[Cell]] = []
     for e in escalation.entries:
         tier = f"tier {e.tier}" + (f" repeat {e.cycle}" if e.cycle else "")

@@ -647,6 +647,24 @@ def test_times_on_another_day_carry_their_date_and_seconds_when_not_zero() -> No
     assert "  [ ] 2026-03-16 09:05:30  +2d17h5m30s  Declare INC-7" in text
 
 
+def test_a_time_without_a_date_is_on_the_as_of_day() -> None:
+    # Replayed two days later: the step due on the SLA start's day now carries its date.
+    plan = small_plan(at=ts("2026-03-15T12:00:00Z"))
+    assert "· due 2026-03-13 16:05 (+5m)" in render_plan(plan, "markdown")
+    assert "  [ ] 2026-03-13 16:05  +5m" in render_plan(plan, "text")
+    assert "· due 16:05 (+5m)" in render_plan(small_plan(), "markdown")
+
+
+def test_a_dependency_not_in_the_plan_is_marked() -> None:
+    base = small_plan()
+    waiting = replace(base.steps[0], id="second", depends_on=(base.steps[0].id, "skipped"))
+    plan = replace(base, steps=(base.steps[0], waiting))
+    first = base.steps[0].id
+    assert f"after: {first}, skipped (not in this plan)" in render_plan(plan, "markdown")
+    assert f"after: {first}, skipped (not in this plan)" in render_plan(plan, "text")
+    assert plan_to_dict(plan)["steps"][1]["dependsOn"] == [first, "skipped"]
+
+
 def test_calendar_clock_and_overridden_priority() -> None:
     base = small_plan()
     plan = replace(
