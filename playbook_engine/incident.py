@@ -97,11 +97,22 @@ def parse_incident(display: str, content: str | bytes, overrides: Iterable[str] 
             ]
         )
     problems: list[Diagnostic] = []
+    overridden: list[str] = []  # JSON pointers of the fields --set gave
     for assignment in overrides:
-        problems += _apply_override(data, assignment)
+        found, pointer = _apply_override(data, assignment)
+        problems += found
+        overridden.append(pointer)
     if problems:
         raise InputError(problems)
-    return build_incident(data, doc.span)
+
+    def span_of(pointer: str) -> Span:
+        """Where a field came from: its `--set`, else its place in the file."""
+        for given in reversed(overridden):  # the last --set of a field is the one in force
+            if pointer == given or pointer.startswith(given + "/"):
+                return Span("--set " + ".".join(_unescape(p) for p in given[1:].split("/")))
+        return doc.span(pointer)
+
+    return build_incident(data, span_of)
 
 
 def build_incident(data: dict[str, Any], span_of: Callable[[str], Span]) -> Incident:
@@ -146,31 +157,41 @@ def _naming_the_field(diagnostic: Diagnostic) -> Diagnostic:
     for token in diagnostic.pointer.split("/")[1:]:
         token = token.replace("~1", "/").replace("~0", "~")
         field_path += f"[{token}]" if token.isdigit() else f".{token}"
-    return replace(diagnostic, message=f"{field_path.lstrip('.')}: {diagnostic.message}")
+    field_path = field_path.lstrip(".")
+    hint = diagnostic.hint
+    if diagnostic.span.path.startswith("--set ") and hint.startswith("quote it: "):
+        # A shell eats the quotes of --set labels.team="123".
+        hint = f"quote it, and the quotes for the shell: --set '{field_path}={hint[10:]}'"
+    return replace(diagnostic, message=f"{field_path}: {diagnostic.message}", hint=hint)
 
 
-def _apply_override(data: dict[str, Any], assignment: str) -> list[Diagnostic]:
+def _apply_override(data: dict[str, Any], assignment: str) -> tuple[list[Diagnostic], str]:
+    """Apply one `--set FIELD=VALUE`; its problems and the JSON pointer of the field."""
     where = Span("--set")
     path, sep, text = assignment.partition("=")
     parts = path.strip().split(".")
+    pointer = "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
     if not sep or not all(parts):
+        hint = "for example --set severity=critical --set labels.team=payments"
         return [
-            error(
-                "IN104",
-                f"--set expects field=value, got {assignment!r}",
-                where,
-                hint="for example --set severity=critical --set labels.team=payments",
-            )
-        ]
-    value_doc, problems = loader.load_text(text, f"--set {path}") if text.strip() else (None, [])
-    if problems:
-        return problems
-    value = value_doc.data if value_doc is not None else ""
+            error("IN104", f"--set expects field=value, got {assignment!r}", where, hint=hint)
+        ], ""
+    value: Any = text  # "x=" is the empty text; a value that is only a YAML comment is text
+    if text.strip():
+        value_doc, problems = loader.load_text(text, f"--set {path}")
+        if value_doc is not None:
+            value = value_doc.data
+        elif [d.code for d in problems] != ["PB110"]:
+            return problems, pointer
     target = data
     for part in parts[:-1]:
         child = target.setdefault(part, {})
         if not isinstance(child, dict):
-            return [error("IN104", f"--set {path}: '{part}' is not a mapping", where)]
+            return [error("IN104", f"--set {path}: '{part}' is not a mapping", where)], pointer
         target = child
     target[parts[-1]] = value
-    return []
+    return [], pointer
+
+
+def _unescape(part: str) -> str:
+    return part.replace("~1", "/").replace("~0", "~")
