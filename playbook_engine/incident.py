@@ -79,9 +79,12 @@ def read_source(source: str, stdin_text: str | None = None) -> tuple[str, str | 
     return source, content
 
 
-def parse_incident(display: str, content: str | bytes, overrides: Iterable[str] = ()) -> Incident:
-    """Parse, apply `--set` overrides, validate and build an `Incident`; raises `InputError`."""
-    doc, diagnostics = loader.load_text(content, display, INCIDENT_LIMITS)
+def parse_incident(
+    display: str, content: str | bytes, overrides: Iterable[str] = (), json_only: bool | None = None
+) -> Incident:
+    """Parse, apply `--set` overrides, validate and build an `Incident`; raises `InputError`.
+    `json_only` demands strict JSON (by default: when `display` ends in `.json`)."""
+    doc, diagnostics = loader.load_text(content, display, INCIDENT_LIMITS, json_only=json_only)
     if doc is None or diagnostics:
         raise InputError(diagnostics)
     data = doc.data

@@ -27,25 +27,36 @@ def open_library(root: Path, use_cache: bool = True) -> CompiledLibrary:
 
 
 def convert_payload(
-    display: str, content: str | bytes, source_format: str, mappings: Mapping[str, Any]
+    display: str,
+    content: str | bytes,
+    source_format: str,
+    mappings: Mapping[str, Any],
+    received_at: datetime | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """The format used and the canonical incidents of an alert payload: `source_format` is a
-    built-in format, `auto`, or the id of one of the library's payload mappings."""
+    built-in format, `auto`, or the id of one of the library's payload mappings. `received_at`
+    (the `--at` clock) stands in for a start time the payload lawfully lacks."""
     from . import adapters
 
     doc, problems = loader.load_text(content, display)
     if doc is None or problems:
         raise InputError(problems)
+    hint = ""
     try:
         if source_format in mappings:
             return source_format, adapters.convert_generic(doc.data, mappings[source_format])
         if source_format != "auto" and source_format not in adapters.FORMATS:
             known = ", ".join([*adapters.FORMATS, *sorted(mappings), "auto"])
+            hint = (
+                "a PayloadMapping id is known only with its library: pass --library DIR, "
+                "set PLAYBOOK_LIBRARY, or run inside the library"
+            )
             raise adapters.AdapterError(f"unknown format {source_format!r}; one of: {known}", "")
         fmt = adapters.detect(doc.data) if source_format == "auto" else source_format
-        return fmt, adapters.convert(doc.data, fmt)
+        return fmt, adapters.convert(doc.data, fmt, received_at)
     except adapters.AdapterError as exc:
-        raise InputError([error("AD101", str(exc), Span(display), pointer=exc.pointer)]) from None
+        diagnostic = error("AD101", str(exc), Span(display), hint=hint, pointer=exc.pointer)
+        raise InputError([diagnostic]) from None
 
 
 def incidents_from_payload(
@@ -54,9 +65,10 @@ def incidents_from_payload(
     source_format: str,
     overrides: Iterable[str],
     mappings: Mapping[str, Any],
+    received_at: datetime | None = None,
 ) -> tuple[str, list[Incident]]:
     """The format used and the canonical incidents of an alert payload (`--from FORMAT`)."""
-    fmt, converted = convert_payload(display, content, source_format, mappings)
+    fmt, converted = convert_payload(display, content, source_format, mappings, received_at)
     incidents = []
     for index, data in enumerate(converted):
         text = json.dumps(data)
@@ -83,7 +95,7 @@ def run_one(
     if source_format:
         mappings = compiled.mappings
         used, incidents = incidents_from_payload(
-            display, content, source_format, overrides, mappings
+            display, content, source_format, overrides, mappings, at
         )
         count = len(incidents)
         note = f"read {display} as {used}: {count} incident{'s' * (count != 1)}"
@@ -116,7 +128,7 @@ def run_jsonl(
             continue
         where = f"{display}:{number}"
         try:
-            incident = parse_incident(where, line, overrides)
+            incident = parse_incident(where, line, overrides, json_only=True)
             plan = evaluate(compiled, incident, at, explain)  # IN106: deadlines past 9999
         except InputError as exc:
             failed = True

@@ -176,6 +176,33 @@ def test_run_reads_stdin_and_set_overrides() -> None:
     assert "major-incident" in [p["id"] for p in plan["playbooks"]]
 
 
+def test_run_jsonl_lines_are_strict_json_and_its_format_is_json() -> None:
+    args = ["run", "-", "-l", "playbooks", "--jsonl", "--at", "2026-03-14T03:00:00Z"]
+    result = playbook(*args, stdin="not json\n")
+    assert result.returncode == 1
+    [line] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert line["errors"][0]["code"] == "PB101"
+    assert line["errors"][0]["message"] == "not JSON: unquoted text 'not json'"
+    refused = playbook(*args, "--format", "text", stdin="")
+    assert refused.returncode == 2
+    assert "--jsonl writes one JSON plan per line; --format text is not possible" in refused.stderr
+
+
+def test_run_output_format_follows_the_file_name(tmp_path: Path) -> None:
+    incident = str(LIBRARY / "incidents" / "08-vague-report.yaml")
+    for name, starts in (("plan.json", "{"), ("plan.md", "# "), ("plan.txt", "INC-"), ("p", "# ")):
+        target = tmp_path / name
+        result = playbook(
+            "run", incident, "-l", "playbooks", "--at", "2026-06-12T16:30:00Z", "-o", str(target)
+        )
+        assert result.returncode == 0, result.stderr
+        assert target.read_text().startswith(starts), name
+    chosen = tmp_path / "chosen.json"
+    args = ["run", incident, "-l", "playbooks", "--at", "2026-06-12T16:30:00Z", "--format", "text"]
+    assert playbook(*args, "-o", str(chosen)).returncode == 0
+    assert not chosen.read_text().startswith("{")  # an explicit --format wins
+
+
 def test_run_jsonl_keeps_going_past_a_bad_line() -> None:
     good = json.dumps({"id": "A", "title": "t", "startedAt": "2026-03-14T02:00:00Z"})
     bad = json.dumps({"id": "B", "title": "t", "startedAt": "2026-03-14T02:00:00"})

@@ -27,7 +27,8 @@ from .common import at_option, library_option, library_root, parse_at, read_stdi
     "--format",
     "fmt",
     type=click.Choice(["markdown", "text", "json"]),
-    help="Output format (default: text on a terminal, else markdown).",
+    help="Output format (default: from the --output name's .json/.txt/.md, else text on a "
+    "terminal, else markdown).",
 )
 @click.option("--explain", is_flag=True, help="Show why: every playbook, rule, leaf and step.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE atomically.")
@@ -71,6 +72,10 @@ def command(
 
     if incident is None:
         raise click.UsageError("missing INCIDENT (a file, or - for standard input)")
+    if jsonl and fmt not in (None, "json"):
+        raise click.UsageError(
+            f"--jsonl writes one JSON plan per line; --format {fmt} is not possible"
+        )
     at = parse_at(at_text)
     stdin_text = read_stdin() if incident == "-" else None
     compiled = runner.open_library(library_root(library_dir), use_cache=not no_cache)
@@ -79,7 +84,7 @@ def command(
         write_output(text, output)
         raise Failure(EXIT_FINDINGS if failed else EXIT_OK)
     terminal = output is None and sys.stdout.isatty()
-    chosen = fmt or ("text" if terminal else "markdown")
+    chosen = fmt or _format_of(output) or ("text" if terminal else "markdown")
     use_color = color if color is not None else terminal and "NO_COLOR" not in os.environ
     text, failed, note = runner.run_one(
         compiled, incident, stdin_text, at, overrides, chosen, explain, source_format, use_color
@@ -88,3 +93,9 @@ def command(
         click.echo(f"playbook: {note}", err=True)
     write_output(text, output)
     raise Failure(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def _format_of(output: Path | None) -> str | None:
+    """The format an output file's name asks for: `plan.json` is JSON, `plan.txt` text."""
+    suffix = output.suffix.lower() if output is not None else ""
+    return {".json": "json", ".txt": "text", ".md": "markdown", ".markdown": "markdown"}.get(suffix)
