@@ -46,7 +46,7 @@ class IncidentDiff:
     incident_id: str
     title: str
     at: datetime
-    before: Outcome
+    before: Outcome | None  # None: the library did not exist in the earlier version
     after: Outcome
     changes: tuple[Change, ...]
 
@@ -100,6 +100,8 @@ def diff_library(
 
     Raises `InputError` when the directory is not in a git repository, a revision is unknown,
     or a version of the library does not validate (with that version's error diagnostics).
+    A library that does not exist yet at `rev_a` (the pull request adding it) is new: every
+    incident's plan is an addition.
     """
     if not library.is_dir():
         raise InputError([error("PB111", "library directory not found", Span(str(library)))])
@@ -107,16 +109,24 @@ def diff_library(
     relative = library.resolve().relative_to(repo.resolve()).as_posix()
     commits = [(rev, gitrev.resolve_revision(repo, rev)) for rev in (rev_a, rev_b) if rev]
     with tempfile.TemporaryDirectory(prefix="playbook-diff-") as scratch:
-        sides: list[_Side] = []
+        sides: list[_Side | None] = []
         for index, (rev, commit) in enumerate(commits):
             root = Path(scratch) / str(index)
-            gitrev.materialise(repo, commit, relative, root)
+            try:
+                gitrev.materialise(repo, commit, relative, root)
+            except InputError as exc:
+                if index or [d.code for d in exc.diagnostics] != ["GT103"]:
+                    raise
+                sides.append(None)  # the library is new since rev_a
+                continue
             # Diagnostics name files as git does (`REV:path/in/repo`), not the scratch copy.
             sides.append(_open(rev, root, f"{rev}:" + ("" if relative == "." else relative)))
         if rev_b is None:
             sides.append(_open(WORKING_TREE, library, None))
         before, after = sides
-        incidents, skipped = _incidents([after, before], incidents_dir)
+        assert after is not None  # only the earlier version may be missing
+        known = [after] if before is None else [after, before]
+        incidents, skipped = _incidents(known, incidents_dir)
         results = tuple(_compare(before, after, source, inc, at) for source, inc in incidents)
     return BehaviourDiff(
         rev_a, rev_b or WORKING_TREE, display_path(library), at, results, tuple(skipped)
@@ -150,18 +160,26 @@ def _relabel(d: Diagnostic, prefix: str, base: str) -> Diagnostic:
 
 
 def _compare(
-    before: _Side, after: _Side, source: str, incident: Incident, at: datetime | None
+    before: _Side | None, after: _Side, source: str, incident: Incident, at: datetime | None
 ) -> IncidentDiff:
     clock = at or incident.started_at + DEFAULT_DELAY
-    old = evaluate(before.compiled, incident, clock)
     new = evaluate(after.compiled, incident, clock)
-    changes = compare_plans(old, new, before.prefix, after.prefix)
+    if before is None:  # a new library: what it selects and decides is all new
+        changes = [
+            Change("playbooks", "added", ident, after=title) for ident, title in new.playbooks
+        ]
+        changes.append(Change("classification", "changed", "priority", after=new.priority.id))
+        outcome = None
+    else:
+        old = evaluate(before.compiled, incident, clock)
+        changes = compare_plans(old, new, before.prefix, after.prefix)
+        outcome = Outcome(old.priority.id, tuple(p for p, _ in old.playbooks))
     return IncidentDiff(
         source=source,
         incident_id=incident.id,
         title=incident.title,
         at=clock,
-        before=Outcome(old.priority.id, tuple(p for p, _ in old.playbooks)),
+        before=outcome,
         after=Outcome(new.priority.id, tuple(p for p, _ in new.playbooks)),
         changes=tuple(changes),
     )

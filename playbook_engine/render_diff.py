@@ -56,7 +56,9 @@ def diff_to_dict(result: BehaviourDiff) -> dict[str, Any]:
     }
 
 
-def _outcome_dict(outcome: Outcome) -> dict[str, Any]:
+def _outcome_dict(outcome: Outcome | None) -> dict[str, Any] | None:
+    if outcome is None:
+        return None
     return {"priority": outcome.priority, "playbooks": list(outcome.playbooks)}
 
 
@@ -93,7 +95,9 @@ def summary(incident: IncidentDiff) -> str:
     return ", ".join(parts)
 
 
-def _headline(outcome: Outcome) -> str:
+def _headline(outcome: Outcome | None) -> str:
+    if outcome is None:
+        return "(no library)"
     return f"{outcome.priority} · {', '.join(outcome.playbooks) or 'no playbook'}"
 
 

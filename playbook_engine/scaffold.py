@@ -49,13 +49,15 @@ def check_name(name: str) -> list[Diagnostic]:
     """Problems with NAME as a playbook id (and file name)."""
     if ID.fullmatch(name):
         return []
+    kebab = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63].rstrip("-")
+    suggestion = f"did you mean '{kebab}'? " if ID.fullmatch(kebab) else ""
     return [
         error(
             "NW101",
             f"invalid playbook name {name!r}",
             Span("NAME"),
-            hint="use a lower-case kebab-case id: letters, digits and '-', such as "
-            "'cache-outage' (at most 63 characters, starting with a letter or digit)",
+            hint=suggestion + "use a lower-case kebab-case id: letters, digits and '-', such "
+            "as 'cache-outage' (at most 63 characters, starting with a letter or digit)",
         )
     ]
 

@@ -256,11 +256,27 @@ def test_library_that_does_not_validate_on_either_side(repo: Path) -> None:
     assert "HEAD:lib/triage.yaml:" in before.stderr
 
 
-def test_library_missing_at_the_revision(repo: Path) -> None:
+def test_a_library_new_since_the_revision_is_all_additions(repo: Path) -> None:
     shutil.copytree(BASIC, repo / "newlib")
-    result = playbook("diff", "--library", "newlib", cwd=repo)
-    assert result.returncode == 2
-    assert "GT103 the library directory newlib does not exist at" in result.stderr
+    (repo / "newlib" / "incidents").mkdir()
+    (repo / "newlib" / "incidents" / "db.yaml").write_text(
+        "id: INC-9\ntitle: db down\nstartedAt: 2026-03-13T16:00:00Z\nseverity: critical\n"
+    )
+    result = playbook("diff", "--library", "newlib", "--exit-code", "--format", "json", cwd=repo)
+    assert result.returncode == 1, result.stderr
+    [incident] = json.loads(result.stdout)["incidents"]
+    assert incident["before"] is None
+    assert incident["after"]["priority"] == incident["changes"][-1]["after"]
+    assert [c["kind"] for c in incident["changes"]][-1] == "changed"
+    assert {c["area"] for c in incident["changes"]} == {"playbooks", "classification"}
+    text = playbook("diff", "--library", "newlib", "--format", "text", cwd=repo).stdout
+    assert "incidents/db.yaml: (no library) -> " in text
+    # A revision after which the library is gone is still an error.
+    git(repo, "add", "newlib")
+    git(repo, "commit", "-q", "-m", "add newlib")
+    gone = playbook("diff", "HEAD", "HEAD~1", "--library", "newlib", cwd=repo)
+    assert gone.returncode == 2
+    assert "GT103 the library directory newlib does not exist at" in gone.stderr
 
 
 def test_compare_plans_of_one_library_is_empty() -> None:

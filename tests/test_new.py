@@ -139,3 +139,9 @@ def test_check_name() -> None:
     assert [d.code for d in check_name("")] == ["NW101"]
     assert [d.code for d in check_name("x" * 64)] == ["NW101"]
     assert [d.code for d in check_name("../escape")] == ["NW101"]
+
+
+def test_an_invalid_name_gets_its_kebab_case_suggested() -> None:
+    assert check_name("Kafka_Lag")[0].hint.startswith("did you mean 'kafka-lag'? ")
+    assert check_name("DB Failover!")[0].hint.startswith("did you mean 'db-failover'? ")
+    assert not check_name("___")[0].hint.startswith("did you mean")
