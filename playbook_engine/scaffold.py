@@ -98,14 +98,26 @@ def _scalar(value: str) -> str:
     return json.dumps(value)
 
 
-def playbook_text(name: str, choices: Choices) -> str:
+def schema_modeline(path: Path, kind: str) -> list[str]:
+    """The yaml-language-server line pointing the file `path` at the nearest
+    `schemas/KIND.schema.json` in its folder or above (`playbook schema --output schemas`
+    writes them), as a relative path; none when there is no such file to point at."""
+    here = path.parent.resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "schemas" / f"{kind}.schema.json"
+        if candidate.is_file():
+            relative = Path(os.path.relpath(candidate, here)).as_posix()
+            return [f"# yaml-language-server: $schema={relative}", "#"]
+    return []
+
+
+def playbook_text(name: str, choices: Choices, modeline: list[str] | None = None) -> str:
     """The playbook document, with every interpolated value written to read back as text."""
     q = _scalar
     prefix = name[:_PREFIX_LENGTH].rstrip("-")
     title = name.replace("-", " ").capitalize()
     out = [
-        "# yaml-language-server: $schema=https://playbook-engine.dev/schemas/v1/playbook.schema.json",
-        "#",
+        *(modeline or []),
         f"# Scaffolded by `playbook new {name}`. Say when it applies, what to do, who is paged",
         "# and who is told; keep tests/" + name + ".yaml in step (`playbook test`).",
         "apiVersion: playbook-engine/v1",
@@ -169,11 +181,13 @@ def example_incident(name: str) -> dict[str, str]:
     }
 
 
-def suite_text(name: str, priority: str, steps: list[str]) -> str:
+def suite_text(
+    name: str, priority: str, steps: list[str], modeline: list[str] | None = None
+) -> str:
     """The test suite: one case selecting the playbook, with the plan's priority and steps."""
     q = _scalar
     out = [
-        "# yaml-language-server: $schema=https://playbook-engine.dev/schemas/v1/testsuite.schema.json",
+        *(modeline or [])[:1],
         "apiVersion: playbook-engine/v1",
         "kind: TestSuite",
         "metadata:",
@@ -231,23 +245,24 @@ def scaffold(root: Path, name: str, owner: str | None) -> dict[Path, str]:
                 [error("NW102", f"a test suite with id {name!r} exists already", Span(doc.path))]
             )
     choices = choose(library.policy, owner)
-    playbook = playbook_text(name, choices)
+    playbook = playbook_text(name, choices, schema_modeline(root / f"{name}.yaml", "playbook"))
     with tempfile.TemporaryDirectory(prefix="playbook-new-") as scratch:
         draft = Path(scratch) / f"{name}.yaml"
         draft.write_text(playbook, encoding="utf-8")
         checked = load_library(root, [*discover(root), draft])
         if not checked.ok or checked.compiled is None:
             raise InputError(_broken("the scaffold does not validate", checked.diagnostics))
-        suite = _suite(checked.compiled, name, Path(scratch))
+        modeline = schema_modeline(root / "tests" / f"{name}.yaml", "testsuite")
+        suite = _suite(checked.compiled, name, Path(scratch), modeline)
     paths = list(files)
     return {paths[0]: playbook, paths[1]: suite}
 
 
-def _suite(compiled: CompiledLibrary, name: str, scratch: Path) -> str:
+def _suite(compiled: CompiledLibrary, name: str, scratch: Path, modeline: list[str]) -> str:
     """The suite text, with the expectations the plan meets, after running its case."""
     plan = compiled.evaluate(example_incident(name), AT)
     own = [s.id for s in plan.steps if s.playbook == name]
-    text = suite_text(name, plan.priority.id, own)
+    text = suite_text(name, plan.priority.id, own, modeline)
     draft = scratch / "tests" / f"{name}.yaml"
     draft.parent.mkdir()
     draft.write_text(text, encoding="utf-8")

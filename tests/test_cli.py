@@ -290,11 +290,20 @@ def test_library_payload_mapping() -> None:
 
 
 def test_schema_command_prints_each_schema() -> None:
-    listing = playbook("schema").stdout.split()
-    assert {"policy", "playbook", "shared", "incident", "plan"} <= set(listing)
+    listing = [line.split()[0] for line in playbook("schema").stdout.splitlines()]
+    assert {"policy", "playbook", "shared", "incident", "plan", "mapping"} <= set(listing)
     printed = json.loads(playbook("schema", "playbook").stdout)
     assert printed["$id"].endswith("/playbook.schema.json")
     assert playbook("schema", "nope").returncode == 2
+
+
+def test_schema_output_writes_files_an_editor_can_use(tmp_path: Path) -> None:
+    result = playbook("schema", "--output", str(tmp_path / "schemas"))
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in (tmp_path / "schemas").iterdir())
+    assert "playbook.schema.json" in written and "testsuite.schema.json" in written
+    on_disk = json.loads((tmp_path / "schemas" / "playbook.schema.json").read_text())
+    assert on_disk == json.loads(playbook("schema", "playbook").stdout)
 
 
 def test_internal_errors_are_one_line_without_traceback() -> None:

@@ -145,3 +145,14 @@ def test_an_invalid_name_gets_its_kebab_case_suggested() -> None:
     assert check_name("Kafka_Lag")[0].hint.startswith("did you mean 'kafka-lag'? ")
     assert check_name("DB Failover!")[0].hint.startswith("did you mean 'db-failover'? ")
     assert not check_name("___")[0].hint.startswith("did you mean")
+
+
+def test_the_schema_line_points_at_schemas_that_exist(bundled: Path) -> None:
+    assert playbook("new", "no-schemas", cwd=bundled.parent).returncode == 0
+    assert not (bundled / "no-schemas.yaml").read_text().startswith("# yaml-language-server")
+    assert playbook("schema", "--output", str(bundled.parent / "schemas")).returncode == 0
+    assert playbook("new", "with-schemas", cwd=bundled.parent).returncode == 0
+    first = (bundled / "with-schemas.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../schemas/playbook.schema.json"
+    suite = (bundled / "tests" / "with-schemas.yaml").read_text().splitlines()[0]
+    assert suite == "# yaml-language-server: $schema=../../schemas/testsuite.schema.json"
