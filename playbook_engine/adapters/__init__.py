@@ -1,9 +1,14 @@
 """Alert payloads from monitoring and paging tools → canonical incidents (README, Incident).
 
-`convert(payload, fmt)` turns one webhook payload into a list of incidents: most formats give
-one, Alertmanager and Grafana one per alert of the notification. Every incident has `id`,
-`title`, `startedAt` and `source: {format, payload}` (the original payload, so conditions and
-templates can reach any field of it), plus the optional documented fields the source provides.
+`convert(payload, fmt, received_at)` turns one webhook payload into a list of incidents: most
+formats give one, Alertmanager and Grafana one per alert of the notification. Every incident has
+`id`, `title`, `startedAt` and `source: {format, payload}` (the original payload, so conditions
+and templates can reach any field of it), plus the optional documented fields the source
+provides. The tool's own labels or tags are the incident's labels, unchanged; labels the adapter
+adds start with `@`; `severity` is the canonical level (`critical`, `high`, `warning`, `info`)
+when the adapter knows the tool's word. `received_at`, when given, is the moment the payload was
+received: it stands in for the start time of a payload that may lawfully lack one (PagerDuty
+events without `payload.timestamp`, Datadog payloads without `date`).
 `convert_generic(payload, mapping)` does the same for any tool, with a mapping declared as data.
 Malformed input raises `AdapterError(message, pointer)`, the pointer being the offending
 field's path such as `alerts[0].startsAt`. A payload may also be given as JSON text.
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from . import (
@@ -46,15 +52,24 @@ from .common import AdapterError, describe
 
 __all__ = ["FORMATS", "AdapterError", "check_mapping", "convert", "convert_generic", "detect"]
 
-_CONVERTERS: dict[str, Callable[[Any], list[dict[str, Any]]]] = {
-    alertmanager.FORMAT: alertmanager.convert,
+Converter = Callable[[Any, datetime | None], list[dict[str, Any]]]
+
+
+def _timed(convert: Callable[[Any], list[dict[str, Any]]]) -> Converter:
+    """A converter for a format whose payloads always carry their start time: it has no use
+    for the receive time."""
+    return lambda payload, _received_at: convert(payload)
+
+
+_CONVERTERS: dict[str, Converter] = {
+    alertmanager.FORMAT: _timed(alertmanager.convert),
     pagerduty_events.FORMAT: pagerduty_events.convert,
-    pagerduty_webhook.FORMAT: pagerduty_webhook.convert,
-    grafana.FORMAT: grafana.convert,
-    opsgenie.FORMAT: opsgenie.convert,
+    pagerduty_webhook.FORMAT: _timed(pagerduty_webhook.convert),
+    grafana.FORMAT: _timed(grafana.convert),
+    opsgenie.FORMAT: _timed(opsgenie.convert),
     datadog.FORMAT: datadog.convert,
-    cloudwatch_sns.FORMAT: cloudwatch_sns.convert,
-    sentry.FORMAT: sentry.convert,
+    cloudwatch_sns.FORMAT: _timed(cloudwatch_sns.convert),
+    sentry.FORMAT: _timed(sentry.convert),
 }
 FORMATS: tuple[str, ...] = tuple(_CONVERTERS)
 """The formats `convert` and `detect` know; `generic` needs a mapping (`convert_generic`)."""
@@ -69,8 +84,9 @@ _DATADOG_KEYS = (
 )
 
 
-def convert(payload: Any, fmt: str) -> list[dict[str, Any]]:
-    """The canonical incidents of `payload`, read as format `fmt` (one of `FORMATS`)."""
+def convert(payload: Any, fmt: str, received_at: datetime | None = None) -> list[dict[str, Any]]:
+    """The canonical incidents of `payload`, read as format `fmt` (one of `FORMATS`);
+    `received_at` stands in for a start time the payload lacks (else that is an error)."""
     converter = _CONVERTERS.get(fmt)
     if converter is None:
         if fmt == generic.FORMAT:
@@ -78,7 +94,7 @@ def convert(payload: Any, fmt: str) -> list[dict[str, Any]]:
                 "format 'generic' needs a mapping: use convert_generic(payload, mapping)"
             )
         raise AdapterError(f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
-    return converter(_parsed(payload))
+    return converter(_parsed(payload), received_at)
 
 
 def convert_generic(payload: Any, mapping: Any) -> list[dict[str, Any]]:

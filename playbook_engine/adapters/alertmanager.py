@@ -12,6 +12,9 @@ problems that happen to share a route). `source.payload` is the whole notificati
 conditions can read `incident.source.payload.commonLabels.alertname`; `source.alert` is the
 alert the incident came from and `source.index` its position in `alerts`.
 
+The alert's labels are the incident's labels, unchanged; the `severity` label's word, made
+canonical when it is a conventional one (`page` → `critical`), is the incident's `severity`.
+
 `endsAt` is `0001-01-01T00:00:00Z` while an alert has no known end, and Prometheus also sends
 a provisional end in the future for alerts that are still firing, so `resolvedAt` is taken from
 `endsAt` only when the alert's status is `resolved`.
@@ -25,6 +28,7 @@ from typing import Any
 from .common import (
     CONVENTIONAL_SEVERITY,
     AdapterError,
+    canonical_severity,
     choose,
     incident,
     join,
@@ -35,7 +39,6 @@ from .common import (
     req_list,
     req_str,
     service_and_environment,
-    severity_labels,
     str_labels,
     timestamp,
 )
@@ -44,26 +47,28 @@ FORMAT = "alertmanager"
 STATUS = {"firing": "triggered", "resolved": "resolved"}
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
-# A format's own links for one alert, given the alert and its path.
-LinksOf = Callable[[dict[str, Any], str], list[dict[str, str] | None]]
+# A format's own links and metrics for one alert, given the alert and its path.
+Extras = Callable[[dict[str, Any], str], tuple[list[dict[str, str] | None], dict[str, float]]]
 
 
 def convert(payload: Any) -> list[dict[str, Any]]:
     """One canonical incident per alert of an Alertmanager webhook notification."""
-    return convert_alerts(payload, FORMAT, _no_links)
+    return convert_alerts(payload, FORMAT, _no_extras)
 
 
-def _no_links(alert: dict[str, Any], path: str) -> list[dict[str, str] | None]:
-    return []
+def _no_extras(
+    alert: dict[str, Any], path: str
+) -> tuple[list[dict[str, str] | None], dict[str, float]]:
+    return [], {}
 
 
-def convert_alerts(payload: Any, fmt: str, extra_links: LinksOf) -> list[dict[str, Any]]:
+def convert_alerts(payload: Any, fmt: str, extras: Extras) -> list[dict[str, Any]]:
     """The incidents of an Alertmanager-shaped payload (also used for Grafana's)."""
     root = mapping(payload, "", "an alert notification (a JSON object with alerts)")
     alerts = req_list(root, "alerts", "", "alerts")
     group_key = opt_str(root, "groupKey", "")
     return [
-        _incident(root, mapping(alert, join("alerts", i)), i, group_key, fmt, extra_links)
+        _incident(root, mapping(alert, join("alerts", i)), i, group_key, fmt, extras)
         for i, alert in enumerate(alerts)
     ]
 
@@ -74,7 +79,7 @@ def _incident(
     index: int,
     group_key: str | None,
     fmt: str,
-    extra_links: LinksOf,
+    extras: Extras,
 ) -> dict[str, Any]:
     path = join("alerts", index)
     labels = str_labels(opt_mapping(alert, "labels", path), join(path, "labels"))
@@ -103,9 +108,9 @@ def _incident(
         ends = alert.get("endsAt")
         if ends is not None and ends != ZERO_TIME:
             resolved_at = timestamp(ends, join(path, "endsAt"))
-    severity = labels.get("severity", "").lower() or None
     service, environment = service_and_environment(labels)
     generator = opt_str(alert, "generatorURL", path)
+    links, metrics = extras(alert, path)
     return incident(
         fmt,
         root,
@@ -116,13 +121,14 @@ def _incident(
         status=status,
         service=service,
         environment=environment,
-        severity=severity,
+        severity=canonical_severity(labels.get("severity") or None, CONVENTIONAL_SEVERITY),
         description=annotations.get("description") or annotations.get("message"),
-        labels=severity_labels(labels, severity, CONVENTIONAL_SEVERITY),
+        metrics=metrics or None,
+        labels=labels,
         links=[
             link("Source", generator),
             link("Runbook", annotations.get("runbook_url")),
-            *extra_links(alert, path),
+            *links,
         ],
         extra_source={"alert": alert, "index": index},
     )

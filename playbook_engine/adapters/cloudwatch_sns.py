@@ -13,7 +13,15 @@ an offset without a colon), `Region`, `AlarmArn`, `OldStateValue`, `Trigger` (`M
 conditions can read `incident.source.message.Trigger.Namespace`. The id is the `AlarmArn` (the
 same for every state change of one alarm), else the account and alarm name. OK resolves the
 incident at `StateChangeTime`; INSUFFICIENT_DATA counts as triggered, with
-`labels.state: INSUFFICIENT_DATA` so playbooks can tell it apart from ALARM.
+`labels["@state"]: INSUFFICIENT_DATA` so playbooks can tell it apart from ALARM.
+
+An SNS alarm message holds only the time of the change it reports (`StateChangeTime`), not
+when the alarm entered its previous state (EventBridge alarm events carry `previousState`; SNS
+messages do not). So for an OK notification `startedAt` is the OK time too, equal to
+`resolvedAt`: the incident's duration is not known from the payload.
+
+The metric's dimensions are the labels, unchanged; the alarm's own fields are added under `@`
+names (`@state`, `@old_state`, `@region`, `@account_id`, `@namespace`, `@metric_name`).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from .common import (
     req_str,
     scalar_text,
     timestamp,
+    with_derived,
 )
 
 FORMAT = "cloudwatch-sns"
@@ -90,7 +99,7 @@ def _alarm(message: str) -> dict[str, Any]:
 
 def _labels(alarm: dict[str, Any], state: str, account: str | None) -> dict[str, str]:
     trigger = opt_mapping(alarm, "Trigger", "Message")
-    labels = {
+    derived = {
         "state": state,
         "old_state": opt_str(alarm, "OldStateValue", "Message"),
         "region": opt_str(alarm, "Region", "Message"),
@@ -98,12 +107,13 @@ def _labels(alarm: dict[str, Any], state: str, account: str | None) -> dict[str,
         "namespace": opt_str(trigger, "Namespace", "Message.Trigger"),
         "metric_name": opt_str(trigger, "MetricName", "Message.Trigger"),
     }
+    dimensions = {}
     for index, dimension in enumerate(opt_list(trigger, "Dimensions", "Message.Trigger")):
         path = join("Message.Trigger.Dimensions", index)
         entry = mapping(dimension, path, "a dimension like {name, value}")
         value = entry.get("value")
         if value is not None:
-            labels[req_str(entry, "name", path, "the dimension name")] = scalar_text(
+            dimensions[req_str(entry, "name", path, "the dimension name")] = scalar_text(
                 value, join(path, "value")
             )
-    return {key: value for key, value in labels.items() if value is not None}
+    return with_derived(dimensions, derived)

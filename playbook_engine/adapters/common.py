@@ -8,7 +8,8 @@ and saying what was expected, so a malformed payload never surfaces as a `KeyErr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
 from typing import Any
 
 from ..timeparse import format_timestamp, parse_epoch, parse_timestamp
@@ -16,8 +17,13 @@ from ..timeparse import format_timestamp, parse_epoch, parse_timestamp
 STATUSES = ("triggered", "acknowledged", "resolved")
 TIMESTAMP_EXAMPLE = "a timestamp with an offset like 2026-03-14T02:17:00Z"
 
+# Labels an adapter makes itself (as opposed to the tool's own labels or tags) start with this
+# character, which no label-based tool allows in a label name (Prometheus and Grafana label
+# names, Datadog and Sentry tag keys), so they never shadow or rewrite the user's labels.
+DERIVED_PREFIX = "@"
+
 # The conventional words of label-based tools (Prometheus rules, Grafana, free-form tags)
-# mapped to the canonical `labels.severity` levels; words not listed are left unmapped.
+# mapped to the canonical severity levels; words not listed pass through unchanged.
 CONVENTIONAL_SEVERITY = {
     "critical": "critical",
     "crit": "critical",
@@ -193,8 +199,12 @@ def tag_labels(tags: list[Any], path: str) -> dict[str, str]:
     return labels
 
 
-def timestamp(value: Any, path: str) -> str:
-    """An RFC 3339 timestamp string (any offset form, fractions allowed), normalised."""
+def timestamp(value: Any, path: str, zone: tzinfo | None = None) -> str:
+    """An RFC 3339 timestamp string (any offset form, fractions allowed), normalised.
+
+    With `zone`, a timestamp written without an offset is read as wall time in that zone (a
+    time skipped or repeated by a daylight-saving change takes the offset in force before it).
+    """
     if value is None:
         raise missing(path, TIMESTAMP_EXAMPLE)
     if not isinstance(value, str):
@@ -202,8 +212,35 @@ def timestamp(value: Any, path: str) -> str:
     try:
         moment = parse_timestamp(value)
     except ValueError as exc:
-        raise AdapterError(f"{where(path)}: {exc}", path) from None
+        wall = _without_offset(value) if zone is not None else None
+        if wall is None:
+            raise AdapterError(f"{where(path)}: {exc}", path) from None
+        moment = wall.replace(tzinfo=zone)
     return format_timestamp(moment)
+
+
+def _without_offset(value: str) -> datetime | None:
+    """The wall time of a timestamp written without an offset, else None."""
+    try:
+        # With an offset already there, the added Z makes the text invalid.
+        return parse_timestamp(value + "Z").replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def received(path: str, received_at: datetime | None) -> str:
+    """The receive time standing in for a start time the payload lacks at `path`.
+
+    The engine never reads the wall clock: the caller passes the moment the payload was
+    received (`run` its `--at`, `convert` its `--at`); without one the payload is refused.
+    """
+    if received_at is None:
+        raise AdapterError(
+            f"{where(path)}: missing, and no receive time was given to stand in for it: "
+            "pass --at with the time the payload was received",
+            path,
+        )
+    return format_timestamp(received_at)
 
 
 EPOCH_UNITS = {"s": "seconds", "ms": "milliseconds", "ns": "nanoseconds"}
@@ -275,12 +312,23 @@ def incident(
     return result
 
 
-def severity_labels(
-    labels: dict[str, str], word: str | None, table: dict[str, str]
-) -> dict[str, str]:
-    """`labels` with `severity` set to the canonical level of `word`, when `table` knows it."""
-    if word is not None and word in table:
-        return {**labels, "severity": table[word]}
+def canonical_severity(word: str | None, table: Mapping[str, str]) -> str | None:
+    """The canonical level (`critical`, `high`, `warning`, `info`) of a severity word the
+    adapter knows, else the word itself lower-cased; None when there is no word."""
+    if word is None:
+        return None
+    lowered = word.lower()
+    return table.get(lowered, lowered)
+
+
+def with_derived(own: dict[str, str], derived: Mapping[str, str | None]) -> dict[str, str]:
+    """The tool's own labels unchanged, plus the adapter's `derived` values that are set, each
+    named with the `@` prefix; a derived name the tool's labels already hold is left out."""
+    labels = dict(own)
+    for name, value in derived.items():
+        key = DERIVED_PREFIX + name
+        if value is not None and key not in labels:
+            labels[key] = value
     return labels
 
 

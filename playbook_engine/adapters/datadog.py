@@ -11,20 +11,30 @@ Recovered, Warn / Re-Warn, No Data / Re-No Data, Renotify), `alert_priority` (P1
 `alert_type`, `alert_title`, `alert_metric`, `hostname`, `tags` ($TAGS, comma-separated
 `key:value`) and `link`; those keys are read when present.
 
-The id is `alert_cycle_key` (shared by every notification from trigger to recovery), else
-`aggreg_key`, else the event `id`. Without `alert_transition` the transition is read from the
+The id is the event `id` ($ID, in the default payload: the number in the event's Datadog link),
+else `alert_cycle_key`, else `aggreg_key` (opaque hashes nobody recognises). The de-duplication
+key, `alert_cycle_key` (shared by every notification from trigger to recovery) else `aggreg_key`,
+is kept as the label `@dedup_key`. Without `alert_transition` the transition is read from the
 title's `[Triggered]` / `[Recovered]` / ... prefix. Datadog sends no start time with a
-recovery: `startedAt` is the notification's `date`, which is also `resolvedAt` for Recovered.
+recovery: `startedAt` is the notification's `date` (else `last_updated`), which is also
+`resolvedAt` for Recovered. A custom payload with neither takes the time it was received
+(`received_at`), and `source.receivedAt` says so.
+
+The `tags` are the labels, unchanged; the other variables are added under `@` names
+(`@transition`, `@priority`, `@monitor_id`, ...), and the severity is the canonical level of the
+priority.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from .common import (
     PRIORITY_SEVERITY,
     AdapterError,
+    canonical_severity,
     choose,
     epoch,
     incident,
@@ -32,10 +42,11 @@ from .common import (
     mapping,
     opt_mapping,
     opt_str,
+    received,
     scalar_text,
     service_and_environment,
-    severity_labels,
     tag_labels,
+    with_derived,
 )
 
 FORMAT = "datadog"
@@ -50,8 +61,8 @@ STATUS = {
     "Recovered": "resolved",
 }
 _TITLE_TRANSITION = re.compile(r"\[(" + "|".join(re.escape(word) for word in STATUS) + r")\b")
-# Variables copied into labels under a shorter name, when the template includes them.
-_LABEL_KEYS = {
+# Variables copied into `@` labels under a shorter name, when the template includes them.
+_DERIVED_KEYS = {
     "alert_id": "monitor_id",
     "alert_type": "alert_type",
     "alert_metric": "metric",
@@ -60,8 +71,9 @@ _LABEL_KEYS = {
 }
 
 
-def convert(payload: Any) -> list[dict[str, Any]]:
-    """The canonical incident of one Datadog webhook notification."""
+def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str, Any]]:
+    """The canonical incident of one Datadog webhook notification; `received_at` is its time
+    when the payload carries neither `date` nor `last_updated`."""
     root = mapping(payload, "", "a Datadog webhook payload (a JSON object)")
     title = opt_str(root, "title", "") or opt_str(root, "alert_title", "")
     if title is None:
@@ -73,15 +85,20 @@ def convert(payload: Any) -> list[dict[str, Any]]:
         status = STATUS[transition]
     else:
         status = choose(transition, STATUS, "alert_transition", "alert transition")
-    date_key = "date" if root.get("date") not in (None, "") else "last_updated"
-    started_at = epoch(root.get(date_key), "ms", date_key)
-    labels = _labels(root)
-    labels["transition"] = transition
+    date_key = next(
+        (key for key in ("date", "last_updated") if root.get(key) not in (None, "")), None
+    )
+    extra_source = {}
+    if date_key is None:
+        started_at = received("date", received_at)
+        extra_source["receivedAt"] = started_at
+    else:
+        started_at = epoch(root[date_key], "ms", date_key)
+    tags = opt_str(root, "tags", "")
+    own = tag_labels(tags.split(","), "tags") if tags else {}
     priority = opt_str(root, "alert_priority", "")
-    if priority is not None:
-        labels["priority"] = priority
-    severity = priority.lower() if priority is not None else None
-    service, environment = service_and_environment(labels)
+    derived = {"transition": transition, "priority": priority, **_derived(root)}
+    service, environment = service_and_environment(own)
     return [
         incident(
             FORMAT,
@@ -93,32 +110,34 @@ def convert(payload: Any) -> list[dict[str, Any]]:
             status=status,
             service=service,
             environment=environment,
-            severity=severity,
+            severity=canonical_severity(priority, PRIORITY_SEVERITY),
             description=opt_str(root, "body", ""),
-            labels=severity_labels(labels, severity, PRIORITY_SEVERITY),
+            labels=with_derived(own, derived),
             links=[link("Datadog", opt_str(root, "link", ""))],
+            extra_source=extra_source,
         )
     ]
 
 
-def _id(root: dict[str, Any]) -> str:
-    for key in ("alert_cycle_key", "aggreg_key", "id"):
+def _first(root: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
         value = root.get(key)
         if value not in (None, ""):
             return scalar_text(value, key)
-    raise AdapterError(
-        "id: missing; expected the event id ($ID) or alert_cycle_key ($ALERT_CYCLE_KEY)", "id"
-    )
+    return None
 
 
-def _labels(root: dict[str, Any]) -> dict[str, str]:
-    tags = opt_str(root, "tags", "")
-    labels = tag_labels(tags.split(","), "tags") if tags else {}
-    for key, name in _LABEL_KEYS.items():
-        value = root.get(key)
-        if value not in (None, ""):
-            labels[name] = scalar_text(value, key)
-    org = opt_str(opt_mapping(root, "org", ""), "name", "org")
-    if org is not None:
-        labels["org"] = org
-    return labels
+def _id(root: dict[str, Any]) -> str:
+    found = _first(root, ("id", "alert_cycle_key", "aggreg_key"))
+    if found is None:
+        raise AdapterError(
+            "id: missing; expected the event id ($ID) or alert_cycle_key ($ALERT_CYCLE_KEY)", "id"
+        )
+    return found
+
+
+def _derived(root: dict[str, Any]) -> dict[str, str | None]:
+    derived = {name: _first(root, (key,)) for key, name in _DERIVED_KEYS.items()}
+    derived["org"] = opt_str(opt_mapping(root, "org", ""), "name", "org")
+    derived["dedup_key"] = _first(root, ("alert_cycle_key", "aggreg_key"))
+    return derived

@@ -16,7 +16,12 @@ reference):
 A value is a path, or an object with `path` (or a constant `value`) and optional `default`
 (used when the path finds nothing), `map` (source value → value; values not listed pass
 through) and, for timestamps, `epoch` (`s` or `ms`). `each: PATH` makes one incident per item
-of the list at PATH, with paths then read from the item.
+of the list at PATH, with paths then read from the item. `timezone: NAME` (an IANA name such as
+`Europe/Berlin` or `UTC`) says in which zone the tool writes timestamps that carry no offset
+(`2026-03-14 02:17:00.000`); without it such timestamps are refused.
+
+The mapping's `labels` are the incident's labels as declared; the severity word (after `map`) is
+made canonical when it is a conventional one (`crit` → `critical`), else kept lower-cased.
 
 Paths are a small JSONPath subset: `$` followed by `.name`, `['any name']` or `[index]`
 steps, such as `$.alerts[0].labels['app.kubernetes.io/name']`; no wildcards, filters or
@@ -28,18 +33,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from ..calendars import validate_timezone
 from .common import (
     CONVENTIONAL_SEVERITY,
     STATUSES,
     AdapterError,
+    canonical_severity,
     describe,
     epoch,
     incident,
     join,
     scalar_text,
-    severity_labels,
     timestamp,
 )
 
@@ -47,7 +55,7 @@ FORMAT = "generic"
 TEXT_FIELDS = ("id", "title", "status", "service", "environment", "severity", "description")
 TIME_FIELDS = ("startedAt", "detectedAt", "acknowledgedAt", "resolvedAt")
 REQUIRED = ("id", "title", "startedAt")
-KEYS = (*TEXT_FIELDS, *TIME_FIELDS, "customersAffected", "labels", "links", "each")
+KEYS = (*TEXT_FIELDS, *TIME_FIELDS, "customersAffected", "labels", "links", "each", "timezone")
 SPEC_KEYS = ("path", "value", "default", "map", "epoch")
 Step = str | int
 _STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
@@ -97,7 +105,7 @@ def convert(payload: Any, spec: Any) -> list[dict[str, Any]]:
     compiled = _compile(spec, problems)
     if problems:
         raise problems[0]
-    each = compiled.get("each")
+    each: Spec | None = compiled.get("each")
     if each is None:
         return [_incident(payload, "", compiled, payload, None)]
     items, base = _resolve(payload, "", each)
@@ -118,13 +126,16 @@ def _compile(spec: Any, problems: list[AdapterError]) -> dict[str, Any]:
     if not isinstance(spec, dict):
         problems.append(AdapterError(f"mapping: expected a mapping, got {describe(spec)}", ""))
         return {}
-    compiled: dict[str, Any] = {}
+    # The zone first: constant timestamps are checked with it as the other keys compile.
+    compiled: dict[str, Any] = {"timezone": _compile_zone(spec.get("timezone"), problems)}
     for key in REQUIRED:
         if key not in spec:
             _problem(problems, key, "missing; every mapping says where id, title and startedAt are")
     for key, value in spec.items():
         if key not in KEYS:
             _problem(problems, key, f"unknown key; expected one of {', '.join(KEYS)}")
+        elif key == "timezone":
+            continue
         elif key == "labels":
             compiled[key] = _compile_labels(value, problems)
         elif key == "links":
@@ -132,15 +143,30 @@ def _compile(spec: Any, problems: list[AdapterError]) -> dict[str, Any]:
         elif key == "each" and not isinstance(value, str):
             _problem(problems, key, f"expected a path to a list, got {describe(value)}")
         else:
-            compiled[key] = _compile_spec(key, value, problems)
+            compiled[key] = _compile_spec(key, value, problems, compiled["timezone"])
     return compiled
+
+
+def _compile_zone(name: Any, problems: list[AdapterError]) -> tzinfo | None:
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        _problem(problems, "timezone", f"expected an IANA time zone name, got {describe(name)}")
+        return None
+    message = validate_timezone(name)
+    if message is not None:
+        _problem(problems, "timezone", message)
+        return None
+    return ZoneInfo(name)
 
 
 def _compile_labels(value: Any, problems: list[AdapterError]) -> dict[str, Spec]:
     if not isinstance(value, dict):
         _problem(problems, "labels", f"expected a mapping of label names, got {describe(value)}")
         return {}
-    return {name: _compile_spec(f"labels.{name}", item, problems) for name, item in value.items()}
+    return {
+        name: _compile_spec(f"labels.{name}", item, problems, None) for name, item in value.items()
+    }
 
 
 def _compile_links(value: Any, problems: list[AdapterError]) -> list[tuple[str, Spec]]:
@@ -160,11 +186,11 @@ def _compile_links(value: Any, problems: list[AdapterError]) -> list[tuple[str, 
         extra = sorted(set(item) - {"title", "url"})
         if extra:
             _problem(problems, key, f"unknown key {extra[0]}; a link has title and url")
-        links.append((item["title"], _compile_spec(f"{key}.url", item["url"], problems)))
+        links.append((item["title"], _compile_spec(f"{key}.url", item["url"], problems, None)))
     return links
 
 
-def _compile_spec(key: str, value: Any, problems: list[AdapterError]) -> Spec:
+def _compile_spec(key: str, value: Any, problems: list[AdapterError], zone: tzinfo | None) -> Spec:
     if isinstance(value, str):
         value = {"path": value}
     if not isinstance(value, dict):
@@ -207,7 +233,7 @@ def _compile_spec(key: str, value: Any, problems: list[AdapterError]) -> Spec:
     if steps is None and spec.value is not None:
         # A constant is known now: check it now, as part of the mapping.
         try:
-            _convert(base, spec.value, f"{key}.value", spec)
+            _convert(base, spec.value, f"{key}.value", spec, zone)
         except AdapterError as exc:
             problems.append(AdapterError(f"mapping key {exc.message}", f"{key}.value"))
     return spec
@@ -254,7 +280,7 @@ def _incident(
                     f"{path or 'payload'}: missing (mapping key {key} reads {spec.text})", path
                 )
             continue
-        fields[key] = _convert(key, value, path, spec)
+        fields[key] = _convert(key, value, path, spec, compiled["timezone"])
     labels = {}
     for name, spec in compiled.get("labels", {}).items():
         value, path = _value(item, base, spec)
@@ -265,7 +291,7 @@ def _incident(
         value, path = _value(item, base, spec)
         if value is not None:
             links.append({"title": title, "url": scalar_text(value, path)})
-    severity = fields.pop("severity", None)
+    severity = canonical_severity(fields.pop("severity", None), CONVENTIONAL_SEVERITY)
     return incident(
         FORMAT,
         payload,
@@ -273,16 +299,16 @@ def _incident(
         title=fields.pop("title"),
         started_at=fields.pop("startedAt"),
         severity=severity,
-        labels=severity_labels(labels, severity, CONVENTIONAL_SEVERITY),
+        labels=labels,
         links=links,
         extra_source={} if index is None else {"alert": item, "index": index},
         **fields,
     )
 
 
-def _convert(key: str, value: Any, path: str, spec: Spec) -> Any:
+def _convert(key: str, value: Any, path: str, spec: Spec, zone: tzinfo | None) -> Any:
     if key in TIME_FIELDS:
-        return epoch(value, spec.epoch, path) if spec.epoch else timestamp(value, path)
+        return epoch(value, spec.epoch, path) if spec.epoch else timestamp(value, path, zone)
     if key == "customersAffected":
         if isinstance(value, str) and value.isdigit():
             return int(value)
@@ -294,8 +320,6 @@ def _convert(key: str, value: Any, path: str, spec: Spec) -> Any:
             path,
         )
     text = scalar_text(value, path)
-    if key == "severity":
-        return text.lower()
     if key == "status" and text not in STATUSES:
         raise AdapterError(
             f"{path or 'payload'}: status {text!r} is not one of {', '.join(STATUSES)}; "

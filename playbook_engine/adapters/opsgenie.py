@@ -5,13 +5,17 @@ Follows Opsgenie's "Webhook Integration" and "Alert Action Data" documentation
 `action` (Create, Acknowledge, UnAcknowledge, Close, Delete, AddNote, ...), `alert` with
 `alertId`, `message`, `tags[]`, `tinyId`, `alias`, `entity`, `source`, `username`,
 `createdAt` (epoch milliseconds, e.g. 1420452191104), `updatedAt` (epoch nanoseconds, e.g.
-1420452193166002000) and, when the integration sends them, `priority` (P1..P5), `description`,
-`details` (string map); top-level `source`, `integrationId`, `integrationName`.
+1420452193166002000), `teams` (the teams assigned, on Create), `team` (the team an AddTeam action
+added) and, when the integration sends them, `priority` (P1..P5), `description`, `details`
+(string map); top-level `source`, `integrationId`, `integrationName`.
 
 The action sets the status; actions that do not change it (AddNote, AddTags, Escalate, ...)
 take it from the alert's `status: closed` / `acknowledged: true` when present. The moment of an
 Acknowledge or Close action (the alert's `updatedAt`) becomes `acknowledgedAt` / `resolvedAt`.
-Tags `key:value` become labels (a bare tag `t` becomes `t: "true"`), then `details` entries.
+Tags `key:value` become labels (a bare tag `t` becomes `t: "true"`), then `details` entries,
+unchanged. The adapter adds `@priority`, `@entity`, `@teams` (comma-joined, as for PagerDuty)
+and `@dedup_key` (the `alias`, Opsgenie's de-duplication key); the severity is the canonical level
+of the priority.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from typing import Any
 
 from .common import (
     PRIORITY_SEVERITY,
+    canonical_severity,
     epoch,
+    fail,
     incident,
+    join,
     mapping,
     opt_list,
     opt_mapping,
@@ -29,9 +36,9 @@ from .common import (
     req_mapping,
     req_str,
     service_and_environment,
-    severity_labels,
     str_labels,
     tag_labels,
+    with_derived,
 )
 
 FORMAT = "opsgenie"
@@ -55,16 +62,17 @@ def convert(payload: Any) -> list[dict[str, Any]]:
         acknowledged_at = epoch(alert.get("updatedAt"), "ns", "alert.updatedAt")
     elif status == "resolved" and action in STATUS:
         resolved_at = epoch(alert.get("updatedAt"), "ns", "alert.updatedAt")
-    labels = tag_labels(opt_list(alert, "tags", "alert"), "alert.tags")
-    labels.update(str_labels(opt_mapping(alert, "details", "alert"), "alert.details"))
+    own = tag_labels(opt_list(alert, "tags", "alert"), "alert.tags")
+    own.update(str_labels(opt_mapping(alert, "details", "alert"), "alert.details"))
     entity = opt_str(alert, "entity", "alert")
     priority = opt_str(alert, "priority", "alert")
-    if entity is not None:
-        labels["entity"] = entity
-    if priority is not None:
-        labels["priority"] = priority
-    severity = priority.lower() if priority is not None else None
-    service, environment = service_and_environment(labels)
+    derived = {
+        "priority": priority,
+        "entity": entity,
+        "teams": ", ".join(_teams(alert)) or None,
+        "dedup_key": opt_str(alert, "alias", "alert"),
+    }
+    service, environment = service_and_environment(own)
     return [
         incident(
             FORMAT,
@@ -77,11 +85,25 @@ def convert(payload: Any) -> list[dict[str, Any]]:
             status=status,
             service=service or entity,
             environment=environment,
-            severity=severity,
+            severity=canonical_severity(priority, PRIORITY_SEVERITY),
             description=opt_str(alert, "description", "alert"),
-            labels=severity_labels(labels, severity, PRIORITY_SEVERITY),
+            labels=with_derived(own, derived),
         )
     ]
+
+
+def _teams(alert: dict[str, Any]) -> list[str]:
+    """The alert's teams (`teams` on Create), then the one an AddTeam action added (`team`)."""
+    names = []
+    for index, team in enumerate(opt_list(alert, "teams", "alert")):
+        if not isinstance(team, str):
+            raise fail(join("alert.teams", index), "a team name or id", team)
+        if team:
+            names.append(team)
+    added = opt_str(alert, "team", "alert")
+    if added is not None and added not in names:
+        names.append(added)
+    return names
 
 
 def _status_of(alert: dict[str, Any]) -> str:

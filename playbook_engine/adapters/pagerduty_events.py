@@ -10,19 +10,26 @@ Follows "Send an Alert Event" of the PagerDuty developer documentation
 The incident id is the `dedup_key`. A trigger may omit it (PagerDuty then makes one up on
 receipt); the id is then derived from a hash of the event, so the same event always gets the
 same id. Acknowledge and resolve events need their `dedup_key`, and since the incident needs a
-title and a start time, an event must carry `payload.summary` and `payload.timestamp` (PagerDuty
-accepts acknowledge and resolve events without a payload; those cannot stand on their own).
-The `routing_key` is a credential and is replaced by `[redacted]` in `source.payload`.
+title, an event must carry `payload.summary` (PagerDuty accepts acknowledge and resolve events
+without a payload; those cannot stand on their own). `payload.timestamp` is optional in the API
+and often left out: the time the event was received (`received_at`) then stands in for it, and
+`source.receivedAt` says so. The `routing_key` is a credential and is replaced by `[redacted]` in
+`source.payload`.
+
+Scalar `custom_details` are the labels, unchanged; `payload.source`, `component`, `group` and
+`class` are added as `@source`, `@component`, `@group`, `@class`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from .common import (
     AdapterError,
+    canonical_severity,
     choose,
     incident,
     join,
@@ -31,12 +38,13 @@ from .common import (
     opt_list,
     opt_mapping,
     opt_str,
+    received,
     req_mapping,
     req_str,
     scalar_text,
     service_and_environment,
-    severity_labels,
     timestamp,
+    with_derived,
 )
 
 FORMAT = "pagerduty-events"
@@ -45,8 +53,9 @@ REDACTED = "[redacted]"
 SEVERITY = {"critical": "critical", "error": "high", "warning": "warning", "info": "info"}
 
 
-def convert(payload: Any) -> list[dict[str, Any]]:
-    """The canonical incident of one Events API v2 event."""
+def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str, Any]]:
+    """The canonical incident of one Events API v2 event; `received_at` is its start time when
+    the event carries no `payload.timestamp`."""
     root = mapping(payload, "", "an Events API v2 event (a JSON object)")
     req_str(root, "routing_key", "", "the integration's routing key")
     action = req_str(root, "event_action", "", "trigger, acknowledge or resolve")
@@ -58,29 +67,35 @@ def convert(payload: Any) -> list[dict[str, Any]]:
             "dedup_key",
         )
     body = req_mapping(root, "payload", "")
-    severity = req_str(body, "severity", "payload", "critical, error, warning or info").lower()
-    labels = _custom_labels(opt_mapping(body, "custom_details", "payload"))
-    for key in ("source", "component", "group", "class"):
-        value = opt_str(body, key, "payload")
-        if value is not None:
-            labels[key] = value
-    service, environment = service_and_environment(labels)
+    severity = req_str(body, "severity", "payload", "critical, error, warning or info")
+    own = _custom_labels(opt_mapping(body, "custom_details", "payload"))
+    derived = {
+        key: opt_str(body, key, "payload") for key in ("source", "component", "group", "class")
+    }
+    service, environment = service_and_environment(own)
+    extra_source = {}
+    if body.get("timestamp") is None:
+        started_at = received("payload.timestamp", received_at)
+        extra_source["receivedAt"] = started_at
+    else:
+        started_at = timestamp(body["timestamp"], "payload.timestamp")
     return [
         incident(
             FORMAT,
             {**root, "routing_key": REDACTED},
             id=dedup_key or _derived_id(root),
             title=req_str(body, "summary", "payload", "a one-line summary"),
-            started_at=timestamp(body.get("timestamp"), "payload.timestamp"),
+            started_at=started_at,
             status=status,
             service=service,
             environment=environment,
-            severity=severity,
-            labels=severity_labels(labels, severity, SEVERITY),
+            severity=canonical_severity(severity, SEVERITY),
+            labels=with_derived(own, derived),
             links=[
                 *_links(root),
                 link(opt_str(root, "client", "") or "Client", opt_str(root, "client_url", "")),
             ],
+            extra_source=extra_source,
         )
     ]
 

@@ -11,6 +11,10 @@ Only events whose `data` is an incident convert: notes, responder requests, stat
 service events carry no incident start time. The status is the incident's `status`; the time
 of an `incident.acknowledged` or `incident.resolved` event (`occurred_at`) becomes
 `acknowledgedAt` or `resolvedAt`.
+
+The severity is the canonical level of the priority when it is P1..P5, else of the urgency
+(`high` → `high`, `low` → `info`). A v3 incident has no labels of its own: the adapter's are
+`@urgency`, `@priority`, `@escalation_policy`, `@teams` and `@event_type`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from .common import (
     req_mapping,
     req_str,
     timestamp,
+    with_derived,
 )
 
 FORMAT = "pagerduty-webhook"
@@ -71,7 +76,7 @@ def convert(payload: Any) -> list[dict[str, Any]]:
         resolved_at = timestamp(occurred, "event.occurred_at")
     urgency = opt_str(data, "urgency", "event.data")
     priority = _summary(data, "priority")
-    labels = {
+    derived = {
         "urgency": urgency,
         "priority": priority,
         "escalation_policy": _summary(data, "escalation_policy"),
@@ -80,11 +85,9 @@ def convert(payload: Any) -> list[dict[str, Any]]:
     }
     # The priority (P1..P5) is the finer scale; accounts with custom priority names fall back
     # to the urgency.
-    canonical = PRIORITY_SEVERITY.get((priority or "").lower()) or URGENCY_SEVERITY.get(
-        urgency or ""
+    severity = PRIORITY_SEVERITY.get((priority or "").lower()) or URGENCY_SEVERITY.get(
+        urgency or "", urgency
     )
-    if canonical is not None:
-        labels["severity"] = canonical
     return [
         incident(
             FORMAT,
@@ -96,8 +99,8 @@ def convert(payload: Any) -> list[dict[str, Any]]:
             resolvedAt=resolved_at,
             status=status,
             service=_summary(data, "service"),
-            severity=urgency,
-            labels={key: value for key, value in labels.items() if value is not None},
+            severity=severity,
+            labels=with_derived({}, derived),
             links=[link("PagerDuty incident", opt_str(data, "html_url", "event.data"))],
         )
     ]

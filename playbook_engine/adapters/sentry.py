@@ -9,7 +9,9 @@ Follows "Issue Alerts" of Sentry's integration platform webhook documentation
 `installation`.
 
 The id is the event's `issue_id` (every alert for one Sentry issue shares it), else its
-`event_id`. Tags become labels; the `environment` tag is the environment.
+`event_id`. Tags are the labels, unchanged (the `environment` tag is the environment); the
+triggering rule and the project are added as `@rule` and `@project`. The severity is the
+canonical level of the event's `level`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from .common import (
     AdapterError,
+    canonical_severity,
     epoch,
     fail,
     incident,
@@ -30,8 +33,8 @@ from .common import (
     req_str,
     scalar_text,
     service_and_environment,
-    severity_labels,
     timestamp,
+    with_derived,
 )
 
 FORMAT = "sentry"
@@ -52,16 +55,13 @@ def convert(payload: Any) -> list[dict[str, Any]]:
         raise AdapterError(f"action: expected 'triggered', got {action!r}", "action")
     data = req_mapping(root, "data", "")
     event = req_mapping(data, "event", "data")
-    labels = _tag_labels(opt_list(event, "tags", "data.event"))
-    rule = opt_str(data, "triggered_rule", "data")
-    if rule is not None:
-        labels["rule"] = rule
+    own = _tag_labels(opt_list(event, "tags", "data.event"))
     project = event.get("project")
-    if project is not None:
-        labels["project"] = scalar_text(project, "data.event.project")
-    level = opt_str(event, "level", "data.event")
-    severity = level.lower() if level is not None else None
-    service, environment = service_and_environment(labels)
+    derived = {
+        "rule": opt_str(data, "triggered_rule", "data"),
+        "project": None if project is None else scalar_text(project, "data.event.project"),
+    }
+    service, environment = service_and_environment(own)
     return [
         incident(
             FORMAT,
@@ -72,9 +72,9 @@ def convert(payload: Any) -> list[dict[str, Any]]:
             status="triggered",
             service=service,
             environment=environment,
-            severity=severity,
+            severity=canonical_severity(opt_str(event, "level", "data.event"), SEVERITY),
             description=opt_str(event, "message", "data.event"),
-            labels=severity_labels(labels, severity, SEVERITY),
+            labels=with_derived(own, derived),
             links=[link("Sentry event", opt_str(event, "web_url", "data.event"))],
         )
     ]
