@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
-from .common import read_stdin, write_output
+from .common import parse_at, read_stdin, write_output
 
 
 @click.command("convert")
@@ -25,12 +27,25 @@ from .common import read_stdin, write_output
     "--library",
     "library_dir",
     type=click.Path(path_type=Path),
-    help="Library whose PayloadMapping documents --from may name.",
+    help="Library whose PayloadMapping documents --from may name (default: $PLAYBOOK_LIBRARY, "
+    "or found from here; needed only for a mapping id).",
+)
+@click.option(
+    "--at",
+    "at_text",
+    metavar="TIMESTAMP",
+    help="When the payload was received, e.g. 2026-03-14T02:30:00Z: the start time of a payload "
+    "that has none (default: none, and such a payload is refused).",
 )
 @click.option("--jsonl", is_flag=True, help="One incident per line (input for run --jsonl).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE atomically.")
 def command(
-    payload: str, source_format: str, library_dir: Path | None, jsonl: bool, output: Path | None
+    payload: str,
+    source_format: str,
+    library_dir: Path | None,
+    at_text: str | None,
+    jsonl: bool,
+    output: Path | None,
 ) -> None:
     """Print the canonical incident(s) of an alert PAYLOAD (a file, or - for stdin).
 
@@ -38,15 +53,22 @@ def command(
     with several alerts gives several incidents (a JSON array, or one per line with --jsonl).
     The format picked by `auto` is reported on stderr.
     """
+    from ..adapters import FORMATS
     from ..incident import read_source
+    from ..library import find_library_root
     from ..render_json import dumps
     from ..runner import convert_payload, open_library
 
-    mappings = {}
-    if library_dir is not None:
-        mappings = open_library(library_dir).mappings
+    received_at = parse_at(at_text) if at_text is not None else None
+    mappings: Mapping[str, Any] = {}
+    # A built-in format needs no library, so convert works outside one; a mapping id is looked
+    # up in the library found the way every command finds it.
+    if library_dir is not None or source_format not in (*FORMATS, "auto"):
+        root = library_dir or find_library_root()
+        if root is not None:
+            mappings = open_library(root).mappings
     display, content = read_source(payload, read_stdin() if payload == "-" else None)
-    fmt, incidents = convert_payload(display, content, source_format, mappings)
+    fmt, incidents = convert_payload(display, content, source_format, mappings, received_at)
     if source_format == "auto":
         click.echo(f"playbook: detected format {fmt}", err=True)
     if jsonl:
