@@ -11,8 +11,9 @@ ever what this engine wrote for these bytes; it is `marshal`led plain data (no p
 checked for shape when read, and a changed file has another key. Without a store (whole
 directories, `playbook run`), documents are loaded afresh.
 
-`load_many` loads a large library on two cores: a forked child loads and checks every other
-file and sends the results back in the same marshalled form (see `load_many` for when).
+`Loading` loads a large library on two cores: a forked child loads and checks every other
+file and sends the results back in the same marshalled form, then compiles the templates of
+what it loaded for this process's code store (see `Loading` for when).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import select
 import sys
+import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,47 +66,132 @@ def load_checked(path: Path, display: str) -> Checked:
     return doc, problems, checked
 
 
+Prepare = Callable[[list[Checked]], Iterator[dict[str, bytes]]]
+"""Work a child does on the documents it loaded once it has sent them: code-store entries,
+in batches that are passed on as they are made."""
+
+
 def load_many(files: Sequence[tuple[Path, str]], fork: bool | None = None) -> list[Checked]:
-    """`load_checked` of each (path, name shown), in order.
+    """`load_checked` of each (path, name shown), in order (see `Loading` for `fork`)."""
+    loading = Loading(files, fork)
+    loading.close()
+    return loading.results
+
+
+class Loading:
+    """`load_checked` of each (path, name shown), in order, in `results`.
 
     From `FORK_MIN_FILES` files on (or with `fork=True`), on Linux and with no other thread
     running (forking copies only the calling thread), a forked child loads every other file
     while this process loads the rest: loading and schema checks are about half of
     validating a large library, and sending a document back costs a few percent of loading
-    it. A child that fails in any way only costs time: its files are then loaded here.
+    it. The child then runs `prepare` on what it loaded and appends each batch of entries to
+    an anonymous temporary file as it is made; `store()` puts them in front of a code store,
+    taking whatever has arrived when asked and never waiting, so that a busy second core
+    costs nothing. A child that fails in any way only costs time: its files are then loaded
+    here. `close()` stops the child (at its next batch) and waits for it.
     """
-    if fork is None:
-        fork = len(files) >= FORK_MIN_FILES
-    if not fork or not sys.platform.startswith("linux") or threading.active_count() > 1:
-        return [load_checked(path, shown) for path, shown in files]
-    theirs = files[1::2]
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns, never runs the parent's exit handlers
-        status = 1
+
+    def __init__(
+        self, files: Sequence[tuple[Path, str]], fork: bool | None, prepare: Prepare | None = None
+    ) -> None:
+        self.pid = self.spool = self.stop = self.read = 0
+        self.offset = 0  # how much of the spool has been taken
+        if fork is None:
+            fork = len(files) >= FORK_MIN_FILES
+        if not fork or not sys.platform.startswith("linux") or threading.active_count() > 1:
+            self.results = [load_checked(path, shown) for path, shown in files]
+            return
+        theirs = files[1::2]
+        self.read, write = os.pipe()
+        stopped, self.stop = os.pipe()
+        with tempfile.TemporaryFile() as spool:
+            self.spool = os.dup(spool.fileno())
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns, never runs the parent's exit handlers
+            status = 1
+            try:
+                os.close(self.read)
+                os.close(self.stop)
+                found = [load_checked(path, shown) for path, shown in theirs]
+                with os.fdopen(write, "wb") as out:
+                    out.write(marshal.dumps([_plain(*checked) for checked in found]))
+                for batch in prepare(found) if prepare else ():
+                    if select.select([stopped], [], [], 0)[0]:
+                        break  # the parent has what it needs
+                    payload = marshal.dumps(batch)
+                    os.write(self.spool, len(payload).to_bytes(8, "big") + payload)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write)
+        os.close(stopped)
         try:
-            os.close(read)
-            rows = [_plain(*load_checked(path, shown)) for path, shown in theirs]
-            with os.fdopen(write, "wb") as out:
-                out.write(marshal.dumps(rows))
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write)
-    incoming = os.fdopen(read, "rb")
-    try:
-        mine = [load_checked(path, shown) for path, shown in files[::2]]
-        payload = incoming.read()
-    finally:
-        incoming.close()  # on an error here, a child blocked writing gets EPIPE and exits
-        _, status = os.waitpid(pid, 0)
-    sent = _received(payload, theirs) if status == 0 else None
-    if sent is None:
-        sent = [load_checked(path, shown) for path, shown in theirs]
-    merged: list[Checked] = []
-    for index in range(len(files)):
-        merged.append(mine[index // 2] if index % 2 == 0 else sent[index // 2])
-    return merged
+            mine = [load_checked(path, shown) for path, shown in files[::2]]
+            with os.fdopen(self.read, "rb") as incoming:
+                self.read = 0
+                sent = _received(incoming.read(), theirs)
+        except BaseException:
+            self.close()
+            raise
+        if sent is None:
+            self.close()
+            sent = [load_checked(path, shown) for path, shown in theirs]
+        self.results = [
+            mine[index // 2] if index % 2 == 0 else sent[index // 2] for index in range(len(files))
+        ]
+
+    def batches(self) -> Iterator[bytes]:
+        """The batches the child has finished writing since the last call."""
+        if not self.pid:
+            return
+        size = os.fstat(self.spool).st_size
+        while self.offset + 8 <= size:
+            length = int.from_bytes(os.pread(self.spool, 8, self.offset), "big")
+            if self.offset + 8 + length > size:
+                return  # still being written
+            yield os.pread(self.spool, length, self.offset + 8)
+            self.offset += 8 + length
+
+    def store(self, below: sandbox.CodeStore | None) -> sandbox.CodeStore | None:
+        """A code store answering first from the child's entries, then from `below`."""
+        return _Prepared(self, below) if self.pid else below
+
+    def close(self) -> None:
+        """Stop the child, if any, and wait for it."""
+        if self.pid:
+            for fd in (self.stop, self.read):
+                if fd:
+                    os.close(fd)  # the child stops at its next batch, or fails writing
+            os.waitpid(self.pid, 0)
+            os.close(self.spool)
+            self.pid = 0
+
+
+class _Prepared(sandbox.MemoryStore):
+    """The entries a loading child writes, read as they arrive, in front of another store."""
+
+    def __init__(self, loading: Loading, below: sandbox.CodeStore | None) -> None:
+        super().__init__({}, below)
+        self.loading = loading
+
+    def get(self, key: str) -> bytes | None:
+        """The child's entry for `key` if it has arrived, else the store's below."""
+        if key not in self.entries:
+            self.drain()
+        return super().get(key)
+
+    def drain(self) -> None:
+        """Take every batch that has arrived whole."""
+        for message in self.loading.batches():
+            try:
+                batch = marshal.loads(message)
+            except (EOFError, ValueError, TypeError):
+                continue
+            if isinstance(batch, dict):
+                self.entries.update(
+                    (k, v) for k, v in batch.items() if isinstance(k, str) and isinstance(v, bytes)
+                )
 
 
 def _received(payload: bytes, files: Sequence[tuple[Path, str]]) -> list[Checked] | None:

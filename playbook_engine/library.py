@@ -12,15 +12,16 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from . import schema
+from . import sandbox, schema
 from .build import build_playbook, build_policy, build_shared, shared_for_validation
 from .checks import check_library
 from .compiler import CompiledLibrary, compile_library
 from .diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics, warning
-from .doccache import load_many
+from .doccache import Checked, Loading
 from .lint import lint_library
 from .loader import SourceDoc
 from .model import Library, Playbook, Policy
@@ -121,6 +122,23 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
 
 def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
     paths = list(files) if files is not None else discover(root)
+    shown = [display_path(p) for p in paths]
+    policy = next((root / name for name in POLICY_NAMES if (root / name).is_file()), None)
+    loading = Loading(list(zip(paths, shown, strict=True)), None, partial(_prepare, policy))
+    try:
+        return _assemble(root, shown, loading)
+    finally:
+        loading.close()
+
+
+def _prepare(policy: Path | None, found: list[Checked]) -> Iterator[dict[str, bytes]]:
+    """In the child that loaded half of a large library: its templates' code (see `prework`)."""
+    from .prework import template_entries
+
+    return template_entries(found, policy)
+
+
+def _assemble(root: Path, shown: list[str], loading: Loading) -> LoadResult:
     diagnostics: list[Diagnostic] = []
     documents: dict[str, list[SourceDoc]] = {
         "Policy": [],
@@ -128,9 +146,8 @@ def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
         "Shared": [],
         "PayloadMapping": [],
     }
-    shown = [display_path(p) for p in paths]
     invalid_policy = False
-    for doc, found, checked in load_many(list(zip(paths, shown, strict=True))):
+    for doc, found, checked in loading.results:
         diagnostics += found
         if doc is None:
             continue
@@ -197,7 +214,13 @@ def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
     )
     fields = incident_fields()
     diagnostics += check_library(library, fields)
-    compiled, found = compile_library(library, fields)
+    # Template code a loading child has prepared meanwhile, in front of the store (if any).
+    below = sandbox.active_store()
+    sandbox.use_code_store(loading.store(below))
+    try:
+        compiled, found = compile_library(library, fields)
+    finally:
+        sandbox.use_code_store(below)
     diagnostics += found
     diagnostics += lint_library(library, schema.load_schema("incident"))
     kept = apply_suppressions(sorted_diagnostics(diagnostics))

@@ -760,6 +760,40 @@ def use_code_store(store: CodeStore | None) -> None:
     _CODE_STORE.set(store)
 
 
+class MemoryStore:
+    """A `CodeStore` in memory, in front of another store (or none): what it is given it
+    keeps in `entries` and passes on. It carries the work of another process of this run
+    (`prepare_template` in a forked child), which needs no authentication."""
+
+    def __init__(self, entries: dict[str, bytes], below: CodeStore | None) -> None:
+        self.entries, self.below = entries, below
+
+    def get(self, key: str) -> bytes | None:
+        """The entry for `key`, here or below."""
+        found = self.entries.get(key)
+        if found is None and self.below is not None:
+            found = self.below.get(key)
+        return found
+
+    def put(self, key: str, data: bytes) -> None:
+        """Keep `data` here and below."""
+        self.entries[key] = data
+        if self.below is not None:
+            self.below.put(key, data)
+
+
+def prepare_template(source: str, mode: str) -> None:
+    """Do, into the active store, the work `compile_template` and the template analyses
+    would do for `source` in `mode` that the store keeps; a template that does not compile
+    is left for them to report."""
+    try:
+        _template_code(environment(mode), source, mode)
+        _variables(source, False)
+        _analysis(source, False)
+    except Exception:  # reported where the library is compiled
+        return
+
+
 def active_store() -> CodeStore | None:
     """The store `use_code_store` set, if any: validation keeps other deterministic results
     there too (see `doccache`)."""

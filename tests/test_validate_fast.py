@@ -17,7 +17,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,8 @@ from playbook_engine import doccache, sandbox
 from playbook_engine.cache import CodeStore
 from playbook_engine.diagnostics import sorted_diagnostics
 from playbook_engine.doccache import load_checked
-from playbook_engine.library import display_path
+from playbook_engine.library import discover, display_path
+from playbook_engine.prework import template_entries
 from playbook_engine.validate import validate_paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -295,3 +299,86 @@ def test_documents_loaded_on_two_cores_equal_those_loaded_in_one(tmp_path: Path)
     assert repr(doccache.load_many(files, fork=True)) == repr(alone)
     assert doccache.load_many(files[:1], fork=True) == alone[:1]  # the child has nothing to do
     assert doccache.load_many([], fork=True) == []
+
+
+# --- a large library: two processes -----------------------------------------------------------
+
+BREAKAGES = (
+    "{{ incidnt.service }}",  # PB404
+    "{{ incident.service ",  # PB403
+    "{{ incident.__class__ }}",  # PB405
+)
+
+
+@pytest.fixture()
+def large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The bundled library with each playbook copied under 9 new ids (about 90 files), some
+    copies with broken templates, so that both halves of the files report problems."""
+    monkeypatch.chdir(tmp_path)
+    target = Path("big")
+    shutil.copytree(ROOT / "playbooks", target, ignore=shutil.ignore_patterns("tests"))
+    originals = sorted(p for p in target.glob("*.yaml") if p.name != "policy.yaml")
+    for number in range(9):
+        for index, path in enumerate(originals):
+            text = path.read_text()
+            ident = path.stem
+            text = text.replace(f"\n  id: {ident}\n", f"\n  id: {ident}-{number}\n", 1)
+            if number % 2:
+                broken = BREAKAGES[(number + index) % len(BREAKAGES)]
+                step = f'\n  steps:\n    - {{id: broken, title: "{broken}"}}\n'
+                text = text.replace("\n  steps:\n", step, 1)
+            (target / f"{ident}-{number}.yaml").write_text(text)
+    return target
+
+
+def forget_compiled() -> None:
+    sandbox.compile_template.cache_clear()
+    sandbox._variables.cache_clear()
+    sandbox._analysis.cache_clear()
+
+
+def test_a_large_library_validates_the_same_on_two_cores(large: Path) -> None:
+    files = [(path, display_path(path)) for path in discover(large)]
+    assert len(files) >= doccache.FORK_MIN_FILES
+    forget_compiled()
+    two = validate_paths([large])  # forks: a child loads half and compiles its templates
+    forget_compiled()
+    waiting = threading.Event()
+    other = threading.Thread(target=waiting.wait)
+    other.start()  # with another thread running, nothing forks
+    try:
+        one = validate_paths([large])
+    finally:
+        waiting.set()
+        other.join()
+    assert repr(two) == repr(one)
+    codes = {d.code for d in one.diagnostics}
+    assert {"PB403", "PB404", "PB405"} <= codes
+    halves = {files.index((Path(d.span.path), d.span.path)) % 2 for d in one.diagnostics}
+    assert halves == {0, 1}
+
+
+def test_the_child_prepares_the_code_of_its_half(large: Path) -> None:
+    files = [(path, display_path(path)) for path in discover(large)]
+    policy = large / "policy.yaml"
+    expected: dict[str, bytes] = {}
+    forget_compiled()
+    for batch in template_entries(doccache.load_many(files, fork=False)[1::2], policy):
+        expected.update(batch)
+    assert len(expected) > 100
+    modes = {key.split("\0", 1)[0] for key in expected}
+    assert {"markdown", "chat", "chat-header", "header", "variables", "analysis"} <= modes
+    forget_compiled()
+    loading = doccache.Loading(files, True, partial(template_entries, policy=policy))
+    try:
+        assert loading.results == doccache.load_many(files, fork=False)
+        store = loading.store(None)
+        assert isinstance(store, sandbox.MemoryStore)
+        deadline = time.monotonic() + 30
+        while store.entries != expected and time.monotonic() < deadline:
+            store.get("")  # takes what has arrived (never waits)
+            time.sleep(0.005)
+        assert store.entries == expected
+    finally:
+        loading.close()
+    assert loading.store(None) is None  # once closed, nothing more comes
