@@ -12,12 +12,13 @@ checked for shape when read, and a changed file has another key. Without a store
 directories, `playbook run`), documents are loaded afresh.
 
 `Loading` loads a large library on two cores: a forked child loads and checks every other
-file and sends the results back in the same marshalled form, then compiles the templates of
-what it loaded for this process's code store (see `Loading` for when).
+file and sends the results back in the same marshalled form, then compiles templates for this
+process's code store (see `Loading` for when).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import marshal
 import os
@@ -26,8 +27,9 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from . import loader, sandbox, schema
 from .diagnostics import Diagnostic, Severity, Span
@@ -66,9 +68,16 @@ def load_checked(path: Path, display: str) -> Checked:
     return doc, problems, checked
 
 
-Prepare = Callable[[list[Checked]], Iterator[dict[str, bytes]]]
-"""Work a child does on the documents it loaded once it has sent them: code-store entries,
-in batches that are passed on as they are made."""
+class Work(Protocol):
+    """What a loading child does once it has sent its documents (see `prework`)."""
+
+    def wanted(self, found: list[Checked]) -> list[Any]:
+        """In the parent, from the documents it loaded itself: what to ask the child for
+        (plain data marshal can write)."""
+
+    def run(self, found: list[Checked], wanted: Callable[[], list[Any]]) -> Iterator[Any]:
+        """In the child: code-store entries (dicts of bytes by key), in batches, for the
+        documents it loaded; `wanted()` waits for what the parent asks for."""
 
 
 def load_many(files: Sequence[tuple[Path, str]], fork: bool | None = None) -> list[Checked]:
@@ -85,17 +94,18 @@ class Loading:
     running (forking copies only the calling thread), a forked child loads every other file
     while this process loads the rest: loading and schema checks are about half of
     validating a large library, and sending a document back costs a few percent of loading
-    it. The child then runs `prepare` on what it loaded and appends each batch of entries to
-    an anonymous temporary file as it is made; `store()` puts them in front of a code store,
-    taking whatever has arrived when asked and never waiting, so that a busy second core
-    costs nothing. A child that fails in any way only costs time: its files are then loaded
-    here. `close()` stops the child (at its next batch) and waits for it.
+    it. The child then does `work` for what it loaded and what the parent asks for, and
+    appends each batch of entries to an anonymous temporary file as it is made; `store()`
+    puts them in front of a code store, taking whatever has arrived when asked and never
+    waiting, so that a busy second core costs nothing. A child that fails in any way only
+    costs time: its files are then loaded here. `close()` stops the child (at its next
+    batch) and waits for it.
     """
 
     def __init__(
-        self, files: Sequence[tuple[Path, str]], fork: bool | None, prepare: Prepare | None = None
+        self, files: Sequence[tuple[Path, str]], fork: bool | None, work: Work | None = None
     ) -> None:
-        self.pid = self.spool = self.stop = self.read = 0
+        self.pid = self.spool = self.stop = self.read = self.ask = 0
         self.offset = 0  # how much of the spool has been taken
         if fork is None:
             fork = len(files) >= FORK_MIN_FILES
@@ -105,18 +115,19 @@ class Loading:
         theirs = files[1::2]
         self.read, write = os.pipe()
         stopped, self.stop = os.pipe()
+        asked, self.ask = os.pipe()
         with tempfile.TemporaryFile() as spool:
             self.spool = os.dup(spool.fileno())
         self.pid = os.fork()
         if self.pid == 0:  # the child: never returns, never runs the parent's exit handlers
             status = 1
             try:
-                os.close(self.read)
-                os.close(self.stop)
+                for fd in (self.read, self.stop, self.ask):
+                    os.close(fd)
                 found = [load_checked(path, shown) for path, shown in theirs]
                 with os.fdopen(write, "wb") as out:
                     out.write(marshal.dumps([_plain(*checked) for checked in found]))
-                for batch in prepare(found) if prepare else ():
+                for batch in work.run(found, partial(_asked, asked)) if work else ():
                     if select.select([stopped], [], [], 0)[0]:
                         break  # the parent has what it needs
                     payload = marshal.dumps(batch)
@@ -124,10 +135,11 @@ class Loading:
                 status = 0
             finally:
                 os._exit(status)
-        os.close(write)
-        os.close(stopped)
+        for fd in (write, stopped, asked):
+            os.close(fd)
         try:
             mine = [load_checked(path, shown) for path, shown in files[::2]]
+            self._ask(marshal.dumps(work.wanted(mine)) if work else b"")
             with os.fdopen(self.read, "rb") as incoming:
                 self.read = 0
                 sent = _received(incoming.read(), theirs)
@@ -140,6 +152,20 @@ class Loading:
         self.results = [
             mine[index // 2] if index % 2 == 0 else sent[index // 2] for index in range(len(files))
         ]
+
+    def _ask(self, payload: bytes) -> None:
+        """Send `payload` to the child if the pipe can hold all of it (never block: the
+        child reads it only when done with its own work); then close the pipe."""
+        try:
+            if len(payload) > fcntl.fcntl(self.ask, fcntl.F_GETPIPE_SZ):
+                fcntl.fcntl(self.ask, fcntl.F_SETPIPE_SZ, len(payload))
+            if len(payload) <= fcntl.fcntl(self.ask, fcntl.F_GETPIPE_SZ):
+                os.set_blocking(self.ask, False)
+                os.write(self.ask, payload)
+        except OSError:
+            pass  # too large for a pipe here: the child does its own work only
+        os.close(self.ask)
+        self.ask = 0
 
     def batches(self) -> Iterator[bytes]:
         """The batches the child has finished writing since the last call."""
@@ -160,7 +186,7 @@ class Loading:
     def close(self) -> None:
         """Stop the child, if any, and wait for it."""
         if self.pid:
-            for fd in (self.stop, self.read):
+            for fd in (self.stop, self.read, self.ask):
                 if fd:
                     os.close(fd)  # the child stops at its next batch, or fails writing
             os.waitpid(self.pid, 0)
@@ -192,6 +218,17 @@ class _Prepared(sandbox.MemoryStore):
                 self.entries.update(
                     (k, v) for k, v in batch.items() if isinstance(k, str) and isinstance(v, bytes)
                 )
+
+
+def _asked(fd: int) -> list[Any]:
+    """In the child: what the parent asked for (waiting for it), or nothing."""
+    with os.fdopen(fd, "rb") as incoming:
+        payload = incoming.read()
+    try:
+        wanted = marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return []
+    return wanted if isinstance(wanted, list) else []
 
 
 def _received(payload: bytes, files: Sequence[tuple[Path, str]]) -> list[Checked] | None:

@@ -12,7 +12,6 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,11 @@ from .build import build_playbook, build_policy, build_shared, shared_for_valida
 from .checks import check_library
 from .compiler import CompiledLibrary, compile_library
 from .diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics, warning
-from .doccache import Checked, Loading
+from .doccache import Loading
 from .lint import lint_library
 from .loader import SourceDoc
 from .model import Library, Playbook, Policy
+from .prework import TemplateWork
 from .suppress import apply_suppressions
 
 DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
@@ -124,18 +124,11 @@ def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
     paths = list(files) if files is not None else discover(root)
     shown = [display_path(p) for p in paths]
     policy = next((root / name for name in POLICY_NAMES if (root / name).is_file()), None)
-    loading = Loading(list(zip(paths, shown, strict=True)), None, partial(_prepare, policy))
+    loading = Loading(list(zip(paths, shown, strict=True)), None, TemplateWork(policy))
     try:
         return _assemble(root, shown, loading)
     finally:
         loading.close()
-
-
-def _prepare(policy: Path | None, found: list[Checked]) -> Iterator[dict[str, bytes]]:
-    """In the child that loaded half of a large library: its templates' code (see `prework`)."""
-    from .prework import template_entries
-
-    return template_entries(found, policy)
 
 
 def _assemble(root: Path, shown: list[str], loading: Loading) -> LoadResult:

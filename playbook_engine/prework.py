@@ -2,8 +2,8 @@
 
 Compiling templates is a third of validating a large library and depends only on each
 template's source and output mode, so the child process that loads half of the files goes
-on to compile their templates, document by document, while the parent builds and checks
-the library; the parent compiles with the entries that have arrived in front of its store. The
+on to compile templates while the parent builds and checks the library; the parent compiles
+with the entries that have arrived in front of its store. The
 modes are read from the documents the way `compiler` chooses them (steps in markdown,
 notifications by their channel's kind): a wrong guess only costs the work, since entries are
 keyed by source and mode and hold only what compiling that source in that mode makes.
@@ -11,7 +11,7 @@ keyed by source and mode and hold only what compiling that source in that mode m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,27 +21,51 @@ from .doccache import Checked, load_checked
 from .loader import SourceDoc
 
 
-def template_entries(found: list[Checked], policy: Path | None) -> Iterator[dict[str, bytes]]:
-    """Code-store entries for the templates of the schema-valid documents in `found`, one
-    batch per document, with channel kinds from the policy file at `policy` (if it loads)."""
-    kinds = _channel_kinds(policy)
-    below = sandbox.active_store()
-    valid = [doc for doc, _, checked in found if doc and not any(d.is_error for d in checked)]
-    # In the order `compile_library` compiles (shared definitions, then playbooks by order
-    # and id), so that what the parent asks for next has most likely arrived.
-    valid.sort(key=_compile_order)
-    done: set[tuple[str, str]] = set()  # libraries repeat templates: each is prepared once
-    for doc in valid:
+class TemplateWork:
+    """Templates compiled by the loading child (a `doccache.Work`): first those of the
+    documents it loaded, in the order `compile_library` will ask for them, then those the
+    parent's documents need, from the last: the parent compiles its own from the first, so
+    the two meet in the middle instead of doing the same ones."""
+
+    def __init__(self, policy: Path | None) -> None:
+        self.policy = policy
+
+    def wanted(self, found: list[Checked]) -> list[Any]:
+        """The templates of the parent's documents, as [source, mode] pairs in order."""
+        kinds = _channel_kinds(self.policy)
+        return [list(template) for template in dict.fromkeys(_ordered(found, kinds))]
+
+    def run(self, found: list[Checked], wanted: Callable[[], list[Any]]) -> Iterator[Any]:
+        """Code-store entries for the templates of `found`, then for `wanted()`'s."""
+        kinds = _channel_kinds(self.policy)
+        done: set[tuple[str, str]] = set()  # libraries repeat templates: each is made once
+        below = sandbox.active_store()
         store = sandbox.MemoryStore({}, below)
         sandbox.use_code_store(store)
         try:
-            for template in _templates(doc.data.get("spec", {}), kinds):
+            for template in _ordered(found, kinds):
                 if template not in done:
                     done.add(template)
                     sandbox.prepare_template(*template)
+                    yield store.entries
+                    store.entries = {}
+            for pair in reversed(wanted()):
+                if isinstance(pair, list) and len(pair) == 2 and tuple(pair) not in done:
+                    done.add((pair[0], pair[1]))
+                    sandbox.prepare_template(str(pair[0]), str(pair[1]))
+                    yield store.entries
+                    store.entries = {}
         finally:
             sandbox.use_code_store(below)
-        yield store.entries
+
+
+def _ordered(found: list[Checked], kinds: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """(source, mode) of each template of the schema-valid documents in `found`, in the order
+    `compile_library` compiles them: shared definitions, then playbooks by order and id."""
+    valid = [doc for doc, _, checked in found if doc and not any(d.is_error for d in checked)]
+    valid.sort(key=_compile_order)
+    for doc in valid:
+        yield from _templates(doc.data.get("spec", {}), kinds)
 
 
 def _compile_order(doc: SourceDoc) -> tuple[bool, int, str]:

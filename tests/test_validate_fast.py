@@ -31,7 +31,7 @@ from playbook_engine.cache import CodeStore
 from playbook_engine.diagnostics import sorted_diagnostics
 from playbook_engine.doccache import load_checked
 from playbook_engine.library import discover, display_path
-from playbook_engine.prework import template_entries
+from playbook_engine.prework import TemplateWork
 from playbook_engine.validate import validate_paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -358,20 +358,23 @@ def test_a_large_library_validates_the_same_on_two_cores(large: Path) -> None:
     assert halves == {0, 1}
 
 
-def test_the_child_prepares_the_code_of_its_half(large: Path) -> None:
+def test_the_child_prepares_the_code_of_both_halves(large: Path) -> None:
     files = [(path, display_path(path)) for path in discover(large)]
-    policy = large / "policy.yaml"
-    expected: dict[str, bytes] = {}
+    work = TemplateWork(large / "policy.yaml")
+    alone = doccache.load_many(files, fork=False)
     forget_compiled()
-    for batch in template_entries(doccache.load_many(files, fork=False)[1::2], policy):
+    expected: dict[str, bytes] = {}
+    for batch in work.run(alone[1::2], partial(work.wanted, alone[::2])):
         expected.update(batch)
-    assert len(expected) > 100
+    wanted = work.wanted(alone[::2])
+    compiles = [(source, mode) for source, mode in wanted if source not in BREAKAGES]
+    assert len(compiles) > 100 and all(f"{m}\0{s}" in expected for s, m in compiles)
     modes = {key.split("\0", 1)[0] for key in expected}
     assert {"markdown", "chat", "chat-header", "header", "variables", "analysis"} <= modes
     forget_compiled()
-    loading = doccache.Loading(files, True, partial(template_entries, policy=policy))
+    loading = doccache.Loading(files, True, work)
     try:
-        assert loading.results == doccache.load_many(files, fork=False)
+        assert loading.results == alone
         store = loading.store(None)
         assert isinstance(store, sandbox.MemoryStore)
         deadline = time.monotonic() + 30
