@@ -15,16 +15,18 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import calendars as calendar_math
 from .diagnostics import Diagnostic, error
 from .limits import DEFAULT_LIMITS
 from .model import AllOf, AnyOf, Calendar, Condition, Expr, Leaf, Not
-from .plan import ConditionTrace
 from .regexcheck import backtracking_risk
 from .sandbox import TemplateError, compile_expression, evaluate_expression, private_lookups
 from .timeparse import parse_timestamp
+
+if TYPE_CHECKING:  # validation never explains: the plan's classes load on the first trace
+    from .plan import ConditionTrace
 
 MISSING: Any = object()
 _FAILURES: ContextVar[dict[str, str] | None] = ContextVar("expression_failures", default=None)
@@ -46,6 +48,14 @@ def expression_failures() -> Iterator[dict[str, str]]:
 
 
 Context = Mapping[str, Any]
+
+
+def _trace(*args: Any, **kwargs: Any) -> ConditionTrace:
+    """A `plan.ConditionTrace`, its module imported on first use (creating the plan's
+    dataclasses costs ~7 ms at import, and `playbook validate` never explains)."""
+    from .plan import ConditionTrace
+
+    return ConditionTrace(*args, **kwargs)
 
 
 def resolve(context: Context, path: str) -> Any:
@@ -127,7 +137,7 @@ class ConditionCompiler:
 
             def trace_not(ctx: Context) -> ConditionTrace:
                 child = inner.trace(ctx)
-                return ConditionTrace("not", not child.result, children=(child,))
+                return _trace("not", not child.result, children=(child,))
 
             return CompiledCondition(lambda ctx: not inner.test(ctx), trace_not)
         if isinstance(condition, Expr):
@@ -145,7 +155,7 @@ class ConditionCompiler:
 
         def trace(ctx: Context) -> ConditionTrace:
             children = tuple(p.trace(ctx) for p in parts)
-            return ConditionTrace(kind, combine(c.result for c in children), children=children)
+            return _trace(kind, combine(c.result for c in children), children=children)
 
         return CompiledCondition(test, trace)
 
@@ -159,7 +169,7 @@ class ConditionCompiler:
             )
             return CompiledCondition(
                 lambda ctx: False,
-                lambda ctx: ConditionTrace("expr", False, condition.name, note="does not compile"),
+                lambda ctx: _trace("expr", False, condition.name, note="does not compile"),
             )
         for name in sorted(private_lookups(condition.source, expression=True)):
             self.diagnostics.append(
@@ -187,7 +197,7 @@ class ConditionCompiler:
 
         def trace(ctx: Context) -> ConditionTrace:
             result, note = run(ctx)
-            return ConditionTrace(
+            return _trace(
                 "expr",
                 result,
                 condition.name,
@@ -210,7 +220,7 @@ class ConditionCompiler:
         def trace(ctx: Context) -> ConditionTrace:
             actual = get(ctx)
             result, note = check(actual)
-            return ConditionTrace(
+            return _trace(
                 "leaf",
                 result,
                 leaf.name,
