@@ -20,11 +20,10 @@ from .build import build_playbook, build_policy, build_shared, shared_for_valida
 from .checks import check_library
 from .compiler import CompiledLibrary, compile_library
 from .diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics, warning
-from .doccache import Loading
+from .doccache import FORK_MIN_FILES, Loading
 from .lint import lint_library
 from .loader import SourceDoc
 from .model import Library, Playbook, Policy
-from .prework import TemplateWork
 from .suppress import apply_suppressions
 
 DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
@@ -124,7 +123,12 @@ def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
     paths = list(files) if files is not None else discover(root)
     shown = [display_path(p) for p in paths]
     policy = next((root / name for name in POLICY_NAMES if (root / name).is_file()), None)
-    loading = Loading(list(zip(paths, shown, strict=True)), None, TemplateWork(policy))
+    work = None
+    if len(paths) >= FORK_MIN_FILES:  # the only case that forks (prework costs ~1 ms to import)
+        from .prework import TemplateWork
+
+        work = TemplateWork(policy)
+    loading = Loading(list(zip(paths, shown, strict=True)), None, work)
     try:
         return _assemble(root, shown, loading)
     finally:
