@@ -87,7 +87,14 @@ def _all(checks: list[Check]) -> Check:
     if len(rest) == 1:
         second = rest[0]
         return lambda value: first(value) and second(value)
-    return lambda value: all(check(value) for check in checks)
+
+    def every(value: Any) -> bool:  # a loop: no generator per call, as `all(...)` would make
+        for check in checks:
+            if not check(value):
+                return False
+        return True
+
+    return every
 
 
 class _Compiler:
@@ -144,7 +151,15 @@ class _Compiler:
             if "prefixItems" in schema:
                 raise Unsupported("prefixItems")
             item = self.compile(rule)
-            return lambda v: not isinstance(v, list) or all(item(x) for x in v)
+
+            def items(v: Any) -> bool:
+                if isinstance(v, list):
+                    for x in v:
+                        if not item(x):
+                            return False
+                return True
+
+            return items
         if key in ("anyOf", "oneOf", "allOf"):
             parts = [self.compile(s) for s in rule]
             if key == "anyOf":
@@ -167,17 +182,25 @@ class _Compiler:
     def object_keyword(self, key: str, rule: Any, schema: Mapping[str, Any]) -> Check:
         """A keyword that only applies to mappings (the caller checks the type)."""
         if key == "required":
-            names = list(rule)
-            return lambda v: all(name in v for name in names)
+            names = frozenset(rule)
+            return lambda v: v.keys() >= names
         if key == "properties":
             props = {name: self.compile(s) for name, s in rule.items()}
-            return lambda v: all(props[k](x) for k, x in v.items() if k in props)
+
+            def properties(v: Any) -> bool:
+                for k, x in v.items():
+                    check = props.get(k)
+                    if check is not None and not check(x):
+                        return False
+                return True
+
+            return properties
         if key == "additionalProperties":
             if "patternProperties" in schema:
                 raise Unsupported("patternProperties")
             known = frozenset(schema.get("properties", {}))
             if rule is False:
-                return lambda v: all(k in known for k in v)
+                return lambda v: known.issuperset(v)
             extra = self.compile(rule)
             return lambda v: all(extra(x) for k, x in v.items() if k not in known)
         if key == "propertyNames":
