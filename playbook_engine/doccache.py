@@ -113,12 +113,24 @@ class Loading:
             self.results = [load_checked(path, shown) for path, shown in files]
             return
         theirs = files[1::2]
-        self.read, write = os.pipe()
-        stopped, self.stop = os.pipe()
-        asked, self.ask = os.pipe()
-        with tempfile.TemporaryFile() as spool:
-            self.spool = os.dup(spool.fileno())
-        self.pid = os.fork()
+        opened: list[int] = []
+        try:
+            self.read, write = os.pipe()
+            opened += (self.read, write)
+            stopped, self.stop = os.pipe()
+            opened += (stopped, self.stop)
+            asked, self.ask = os.pipe()
+            opened += (asked, self.ask)
+            with tempfile.TemporaryFile() as spool:
+                self.spool = os.dup(spool.fileno())
+            opened.append(self.spool)
+            self.pid = os.fork()
+        except OSError:  # no pipe, temporary file or process to be had: load here
+            for fd in opened:
+                os.close(fd)
+            self.pid = 0
+            self.results = [load_checked(path, shown) for path, shown in files]
+            return
         if self.pid == 0:  # the child: never returns, never runs the parent's exit handlers
             status = 1
             try:

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -385,3 +386,14 @@ def test_the_child_prepares_the_code_of_both_halves(large: Path) -> None:
     finally:
         loading.close()
     assert loading.store(None) is None  # once closed, nothing more comes
+
+
+def test_without_a_temporary_file_everything_loads_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = documents(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    loading = doccache.Loading(files, True, None)
+    assert loading.pid == 0 and loading.store(None) is None  # no child was started
+    assert loading.results == doccache.load_many(files, fork=False)
+    loading.close()
