@@ -33,13 +33,15 @@ import re
 from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from .diagnostics import Diagnostic, Span, error
 from .limits import DEFAULT_LIMITS, Limits
+
+if TYPE_CHECKING:
+    import yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +338,16 @@ def _tag_refusal(tag: str, kind: str) -> _Refused:
 
 # --- building data from events ----------------------------------------------------------
 
-_EventSource: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+@lru_cache(maxsize=1)
+def _event_source() -> Any:
+    """libyaml's parser when present. PyYAML is imported here, on the first document read:
+    a `playbook validate` whose documents all come from the store needs none (~8 ms)."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 # Where nodes under a refused key go: such a document is never returned, so any pointer will do.
 _REFUSED_POINTER = "/-"
 
@@ -414,7 +425,9 @@ class _Builder:
         self.stack: list[_Frame] = []
         self.root: Any = None
         self.root_empty = False
-        source = _EventSource(text)
+        import yaml
+
+        source = _event_source()(text)
         try:
             documents = self._events(source)
         except _Stop as stop:
@@ -447,6 +460,8 @@ class _Builder:
 
     def _events(self, source: Any) -> int:
         """Consume every event; returns the number of documents (0 or 1)."""
+        import yaml
+
         documents = 0
         stack = self.stack
         while True:
@@ -705,6 +720,8 @@ class _Builder:
 
     def _check_json(self, event: Any) -> None:
         """In a `.json` file, stop at the first thing JSON does not have (NaN is a PB109)."""
+        import yaml
+
         problem = ""
         if event.anchor is not None:
             problem = "a YAML anchor or alias"
@@ -759,7 +776,9 @@ class _Builder:
 
     def _byte_position(self, offset: int) -> tuple[int, int]:
         """libyaml reports reader errors as an offset into the UTF-8 encoding."""
-        if _EventSource is yaml.SafeLoader:
+        import yaml
+
+        if _event_source() is yaml.SafeLoader:
             return _line_col(self.text, offset)
         prefix = self.text.encode("utf-8")[:offset].decode("utf-8", "replace")
         return _line_col(self.text, len(prefix))
