@@ -41,6 +41,11 @@ FORMAT = 1
 FORK_MIN_FILES = 64
 """Fewer files load faster in one process than forking and sending results back costs."""
 
+TRANSFER_VERSION = 2
+"""The marshal format of documents a loading child sends: without version 3's references it
+writes about 40 % faster and reads about 20 % slower, and the parent is waiting for it (about
+35 ms less for 1,000 files). Stored entries, read far more often than written, keep 4."""
+
 Checked = tuple[SourceDoc | None, list[Diagnostic], list[Diagnostic]]
 """A document (None if it cannot be loaded), the loader's diagnostics, the schema's."""
 
@@ -138,7 +143,8 @@ class Loading:
                     os.close(fd)
                 found = [load_checked(path, shown) for path, shown in theirs]
                 with os.fdopen(write, "wb") as out:
-                    out.write(marshal.dumps([_plain(*checked) for checked in found]))
+                    rows = [_plain(*checked) for checked in found]
+                    out.write(marshal.dumps(rows, TRANSFER_VERSION))
                 for batch in work.run(found, partial(_asked, asked)) if work else ():
                     if select.select([stopped], [], [], 0)[0]:
                         break  # the parent has what it needs
