@@ -8,7 +8,7 @@ passes only the changed files; only the diagnostics of the files asked for are r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from .diagnostics import Diagnostic, Span, error, sorted_diagnostics
 from .doccache import load_checked
@@ -62,11 +62,18 @@ def _may_report_on(suite: Path, wanted: set[str]) -> bool:
     doc, _, _ = load_checked(suite, shown)
     spec = doc.data.get("spec") if doc is not None and isinstance(doc.data, dict) else None
     cases = spec.get("cases") if isinstance(spec, dict) else None
+    names = {PurePath(path).name for path in wanted}
     for case in cases if isinstance(cases, list) else ():
         named = case.get("incidentFile") if isinstance(case, dict) else None
         if isinstance(named, str):
             try:
-                if display_path(suite.parent / named) in wanted:
+                candidate = suite.parent / named
+                # Resolving keeps the last name unless it is a link or '..': a file of
+                # another name is not one asked for, and costs no resolving.
+                if candidate.name not in names and candidate.name != "..":
+                    if not candidate.is_symlink():
+                        continue
+                if display_path(candidate) in wanted:
                     return True
             except (OSError, RuntimeError, ValueError):  # the suite's own check reports it
                 return True

@@ -53,6 +53,9 @@ spec:
     - name: expects a playbook that does not exist
       incidentFile: ../incidents/01-gitlab-db-deletion.yaml
       expect: {playbooks: [no-such-playbook]}
+    - name: names an incident file through a link of another name
+      incidentFile: ../incidents/linked.yaml
+      expect: {priority: P1}
 """
 
 ODD_INCIDENT = """\
@@ -72,6 +75,8 @@ def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(ROOT / "playbooks", target)
     (target / "tests" / "broken-refs.yaml").write_text(BROKEN_SUITE)
     (target / "incidents" / "odd.yaml").write_text(ODD_INCIDENT)
+    (target / "incidents" / "other.yaml").write_text(ODD_INCIDENT.replace("INC-1", "INC-2"))
+    (target / "incidents" / "linked.yaml").symlink_to("other.yaml")
     return target
 
 
@@ -89,8 +94,9 @@ def test_each_file_alone_reports_what_the_whole_check_reports_on_it(library: Pat
     incident = display_path(library / "incidents" / "odd.yaml")
     assert incident == "lib/incidents/odd.yaml"
     playbook = display_path(library / "payment-failures.yaml")
+    linked = display_path(library / "incidents" / "other.yaml")  # named through a link
     # The fixture puts problems where only the suites find them: otherwise this proves little.
-    assert {suite, incident, playbook} <= whole.keys()
+    assert {suite, incident, playbook, linked} <= whole.keys()
     files = sorted(
         p
         for p in library.rglob("*")
