@@ -944,22 +944,18 @@ def _parse(source: str, expression: bool) -> nodes.Template:
 
 @lru_cache(maxsize=4096)
 def _variables(source: str, expression: bool) -> frozenset[str]:
-    # A whole code-generation pass: kept in the code store like compiled code (names are
-    # identifiers, so NUL separates them).
-    store = _CODE_STORE.get()
-    key = f"variables\0{int(expression)}\0{source}"
-    data = store.get(key) if store is not None else None
-    if data is not None:
-        return frozenset(data.decode().split("\0")) if data else frozenset()
+    # A whole code-generation pass, made and kept in the store with the tree's analyses.
+    found = _analysis(source, expression).variables
+    return found if found is not None else _find_variables(source, expression)
+
+
+def _find_variables(source: str, expression: bool) -> frozenset[str]:
     try:
-        found = frozenset(find_undeclared_variables(_parse(source, expression)))
+        return frozenset(find_undeclared_variables(_parse(source, expression)))
     except TemplateError:
         raise
     except Exception as exc:
         raise _compile_error(exc) from exc
-    if store is not None:
-        store.put(key, "\0".join(sorted(found)).encode())
-    return found
 
 
 def template_variables(source: str, expression: bool = False) -> set[str]:
@@ -996,13 +992,15 @@ class _Analysis:
     paths: frozenset[str]
     private: frozenset[str]
     macros: frozenset[str]
+    variables: frozenset[str] | None  # None: finding them failed (`_variables` says why)
 
 
 @lru_cache(maxsize=4096)
 def _analysis(source: str, expression: bool) -> _Analysis:
     # Parsing is most of a warm validation's template work once the code comes from the
-    # store, so the store keeps the analysis too (only of sources that parse: a failure is
-    # found, and reported, every time). Keys may hold any text: marshal, not separators.
+    # store, so the store keeps the analyses too, in one entry (only of sources that parse:
+    # a failure is found, and reported, every time). Keys may hold any text: marshal, not
+    # separators.
     store = _CODE_STORE.get()
     key = f"analysis\0{int(expression)}\0{source}"
     data = store.get(key) if store is not None else None
@@ -1013,16 +1011,28 @@ def _analysis(source: str, expression: bool) -> _Analysis:
             stored = None
         if (
             isinstance(stored, tuple)
-            and len(stored) == 3
-            and all(isinstance(part, tuple) for part in stored)
-            and all(isinstance(name, str) for part in stored for name in part)
+            and len(stored) == 4
+            and all(isinstance(part, tuple) for part in stored[:3])
+            and (stored[3] is None or isinstance(stored[3], tuple))
+            and all(isinstance(name, str) for part in stored if part for name in part)
         ):
-            return _Analysis(*(frozenset(part) for part in stored))
+            paths, private, macros, names = stored
+            return _Analysis(
+                frozenset(paths),
+                frozenset(private),
+                frozenset(macros),
+                None if names is None else frozenset(names),
+            )
     tree = _parse(source, expression)  # memoised through `_analysis`
-    found = _Analysis(_paths(tree), _private(tree), _macros(tree))
+    variables: frozenset[str] | None
+    try:
+        variables = _find_variables(source, expression)
+    except TemplateError:
+        variables = None
+    found = _Analysis(_paths(tree), _private(tree), _macros(tree), variables)
     if store is not None:
-        parts = (found.paths, found.private, found.macros)
-        store.put(key, marshal.dumps(tuple(tuple(sorted(part)) for part in parts)))
+        parts = (found.paths, found.private, found.macros, found.variables)
+        store.put(key, marshal.dumps(tuple(None if p is None else tuple(sorted(p)) for p in parts)))
     return found
 
 

@@ -134,17 +134,19 @@ ANALYSED = [
 ]
 
 
-def analyses(source: str, expression: bool) -> tuple[set[str], set[str], set[str]]:
+def analyses(source: str, expression: bool) -> tuple[set[str], ...]:
     return (
         sandbox.attribute_paths(source, expression),
         sandbox.private_lookups(source, expression),
         sandbox.macro_uses(source) if not expression else set(),
+        sandbox.template_variables(source, expression),
     )
 
 
 def forget() -> None:
     """Drop this process's memo, so that the next question goes to the store."""
     sandbox._analysis.cache_clear()
+    sandbox._variables.cache_clear()
 
 
 @pytest.fixture()
@@ -175,9 +177,11 @@ def test_the_store_is_what_answers_when_warm(store: CodeStore) -> None:
     source = "{{ incident.title }}"
     assert sandbox.attribute_paths(source) == {"incident.title"}
     # An authentic entry is believed: proof that a warm run does not parse again.
-    store.put(f"analysis\0{0}\0{source}", marshal.dumps((("incident.forged",), (), ())))
+    forged = (("incident.forged",), (), (), ("forged_root",))
+    store.put(f"analysis\0{0}\0{source}", marshal.dumps(forged))
     forget()
     assert sandbox.attribute_paths(source) == {"incident.forged"}
+    assert sandbox.template_variables(source) == {"forged_root"}
 
 
 def test_damaged_or_foreign_analyses_are_recomputed(store: CodeStore, tmp_path: Path) -> None:
@@ -190,7 +194,7 @@ def test_damaged_or_foreign_analyses_are_recomputed(store: CodeStore, tmp_path: 
     forget()
     assert analyses(source, False) == expected
     other = CodeStore(tmp_path / "code", b"x" * 32, ("engine",))  # another user's secret
-    other.put(f"analysis\0{0}\0{source}", marshal.dumps((("forged",), (), ())))
+    other.put(f"analysis\0{0}\0{source}", marshal.dumps((("forged",), (), (), None)))
     forget()
     assert analyses(source, False) == expected
     store.put(f"analysis\0{0}\0{source}", marshal.dumps(["not", "a", "tuple"]))
@@ -377,7 +381,7 @@ def test_the_child_prepares_the_code_of_both_halves(large: Path) -> None:
     compiles = [(source, mode) for source, mode in wanted if source not in BREAKAGES]
     assert len(compiles) > 100 and all(f"{m}\0{s}" in expected for s, m in compiles)
     modes = {key.split("\0", 1)[0] for key in expected}
-    assert {"markdown", "chat", "chat-header", "header", "variables", "analysis"} <= modes
+    assert {"markdown", "chat", "chat-header", "header", "analysis"} <= modes
     forget_compiled()
     loading = doccache.Loading(files, True, work)
     try:
