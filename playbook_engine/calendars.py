@@ -51,6 +51,37 @@ def validate_timezone(name: str) -> str | None:
     return None
 
 
+_US_FIXED = {
+    "EST": ("UTC-05:00", "America/New_York"),
+    "MST": ("UTC-07:00", "America/Denver"),
+    "HST": ("UTC-10:00", "Pacific/Honolulu"),
+}
+_ETC_OFFSET = re.compile(r"Etc/GMT([+-])(\d{1,2})")
+
+
+def zone_caution(name: str) -> tuple[str, str] | None:
+    """Why a valid zone name probably does not mean what its author meant, and what to write
+    instead; None for the others. `EST` is UTC-05:00 all year, without daylight saving, and
+    `Etc/GMT+5` is UTC-05:00 too (POSIX inverts the sign)."""
+    if name in _US_FIXED:
+        offset, region = _US_FIXED[name]
+        return (
+            f"time zone {name!r} is {offset} all year, without daylight saving",
+            f"for the clocks of the region write {region}; if a fixed offset is meant, "
+            "disable PB318 here",
+        )
+    found = _ETC_OFFSET.fullmatch(name)
+    if found and found.group(2).lstrip("0"):
+        sign = "-" if found.group(1) == "+" else "+"
+        return (
+            f"time zone {name!r} is UTC{sign}{int(found.group(2)):02d}:00 (POSIX inverts the "
+            "sign) all year, without daylight saving",
+            "write a region's zone (Europe/Berlin, America/Chicago); if a fixed offset is "
+            "meant, disable PB318 here",
+        )
+    return None
+
+
 @lru_cache(maxsize=64)
 def _zone(name: str) -> ZoneInfo:
     message = validate_timezone(name)

@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
-from .calendars import validate_timezone
+from .calendars import validate_timezone, zone_caution
 from .conditions import leaves, root_of
 from .diagnostics import Diagnostic, Span, error, warning
 from .model import Condition, Escalation, Expr, Leaf, Library, Playbook, Policy, Rule
@@ -189,13 +189,10 @@ def _check_policy(policy: Policy) -> list[Diagnostic]:
     for calendar in policy.calendars:
         problem = validate_timezone(calendar.timezone)
         if problem:
-            out.append(
-                error(
-                    "PB308",
-                    problem,
-                    calendar.span,
-                )
-            )
+            out.append(error("PB308", problem, calendar.span))
+        caution = None if problem else zone_caution(calendar.timezone)
+        if caution:
+            out.append(warning("PB318", caution[0], calendar.span, hint=caution[1]))
         if calendar.end <= calendar.start:
             out.append(error("PB308", "calendar hours must end after they start", calendar.span))
         if not calendar.weekdays:

@@ -312,3 +312,17 @@ def test_agrees_with_counting_minutes(cal: Calendar, start: datetime, minutes: i
         counted += is_within(cal, moment)
         moment += timedelta(minutes=1)
     assert counted == minutes
+
+
+def test_zone_names_that_rarely_mean_what_they_say_are_cautioned() -> None:
+    from playbook_engine.calendars import zone_caution
+
+    assert zone_caution("EST") == (
+        "time zone 'EST' is UTC-05:00 all year, without daylight saving",
+        "for the clocks of the region write America/New_York; if a fixed offset is meant, "
+        "disable PB318 here",
+    )
+    assert zone_caution("Etc/GMT+5")[0].startswith("time zone 'Etc/GMT+5' is UTC-05:00")  # type: ignore[index]
+    assert zone_caution("Etc/GMT-3")[0].startswith("time zone 'Etc/GMT-3' is UTC+03:00")  # type: ignore[index]
+    for fine in ("America/New_York", "UTC", "Etc/UTC", "Etc/GMT+0", "EST5EDT", "Europe/London"):
+        assert zone_caution(fine) is None, fine
