@@ -28,6 +28,7 @@ subset, so JSON arriving under another name loads the same way.
 from __future__ import annotations
 
 import codecs
+import json
 import math
 import re
 from bisect import bisect_left
@@ -133,7 +134,22 @@ def load_text(
         decoded = _decode(text, display, limits)
     except _Stop as stop:
         return None, [stop.diagnostic]
-    return _Builder(decoded, display, limits, json_only).run()
+    doc, problems = _Builder(decoded, display, limits, json_only).run()
+    yaml_syntax = [d.message.startswith("YAML syntax error") for d in problems] == [True]
+    if json_only and (doc is not None or yaml_syntax):
+        # YAML's flow style reads comments and trailing commas that JSON does not have;
+        # only a JSON parser sees them, and it says what is wrong in JSON's terms. (It
+        # accepts NaN, which the builder refused already.)
+        try:
+            json.loads(decoded)
+        except json.JSONDecodeError as exc:
+            where = Span(display, exc.lineno, exc.colno)
+            hint = "JSON has no comments and no trailing commas: write strict JSON, or give "
+            hint += "the file a .yaml name"
+            return None, [_fail("PB101", f"not JSON: {exc.msg}", where, hint)]
+        except RecursionError:
+            pass  # nested deeper than a document may be: the builder's diagnostics stand
+    return doc, problems
 
 
 # --- decoding ---------------------------------------------------------------------------

@@ -391,6 +391,10 @@ def test_json_content_loads_under_any_name() -> None:
         ('{"a": &x 1, "b": *x}', "PB101", 1),
         ('{"a": !!str 1}', "PB101", 1),
         ('{"a": 1}\n{"b": 2}', "PB101", 2),
+        ('{"a": 1, # a comment\n "b": 2}', "PB101", 1),
+        ('{"a": 1,\n "b": [1, 2,]}', "PB101", 2),
+        ('{"a": 1,}', "PB101", 1),
+        ('{"a": 1,, "b": 2}', "PB101", 1),
     ],
 )
 def test_strict_json_refusals(text: str, code: str, line: int) -> None:
@@ -405,6 +409,14 @@ def test_keys_longer_than_1024_characters_are_refused(display: str) -> None:
     (problem,) = refuse(f'{{"{longest}k": 1}}', display)
     assert problem.code == "PB101"
     assert "a key may be at most 1024 characters long" in problem.message + problem.hint
+
+
+def test_what_only_a_json_parser_sees_is_reported_where_it_is() -> None:
+    (problem,) = refuse('{"a": 1,\n "b": 2,\n}', "x.json")
+    assert (problem.span.line, problem.span.col) == (3, 1)
+    assert problem.message == "not JSON: Expecting property name enclosed in double quotes"
+    assert problem.hint.startswith("JSON has no comments and no trailing commas")
+    assert load('{"a": 1, # fine in YAML\n "b": 2,}', "x.yaml").data == {"a": 1, "b": 2}
 
 
 def test_json_only_can_be_asked_for_by_the_caller() -> None:
