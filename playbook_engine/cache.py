@@ -37,7 +37,6 @@ Location: `$PLAYBOOK_CACHE_DIR`, else `$XDG_CACHE_HOME/playbook-engine`, else
 from __future__ import annotations
 
 import dataclasses
-import gc
 import hashlib
 import hmac
 import io
@@ -56,7 +55,7 @@ import jinja2
 from . import __version__, sandbox
 from .compiler import CompiledLibrary, PlaybookHead, compile_library
 from .diagnostics import InputError, Span, error
-from .library import discover, incident_fields, load_library
+from .library import collector_paused, discover, incident_fields, load_library
 from .model import Library, Playbook
 
 MAGIC = b"playbook-engine-cache/1\n"
@@ -180,13 +179,11 @@ class LibraryCache:
             return None
         if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()):
             return None
-        gc.disable()  # the collector would run many times over the objects being built
         try:
-            entry = pickle.loads(payload)
+            with collector_paused():  # it would run many times over the objects being built
+                entry = pickle.loads(payload)
         except Exception:  # authentic but unreadable (an engine change pickle cannot follow)
             return None
-        finally:
-            gc.enable()
         if not isinstance(entry, _Entry) or entry.fingerprint != print_:
             return None
         for relative, digest in entry.racy:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 from .diagnostics import Diagnostic
-from .render_json import dumps
 from .textsafe import visible
 
 FORMATS = ("text", "json", "github")
@@ -67,6 +66,8 @@ def as_json(diagnostics: list[Diagnostic], files: int) -> str:
             "warnings": counts["warning"],
         },
     }
+    from .render_json import dumps  # with the plan's classes: not needed for text
+
     return dumps(document)
 
 

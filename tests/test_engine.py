@@ -245,3 +245,26 @@ def test_failing_expression_is_false_and_reported(tmp_path: Path) -> None:
         incident(service="pay", metrics={"declineRate": 0.5}), at=AT
     )
     assert [p for p, _ in matched.playbooks] == ["payments"] and matched.errors == ()
+
+
+def test_plans_leave_no_cyclic_garbage(compiled: CompiledLibrary) -> None:
+    """The `playbook` script runs with the cyclic collector off (cli.console): evaluating and
+    rendering, as a --jsonl batch does per line, must leave no cycles only it would free.
+    (Indented JSON, written once per process, leaves a few: json's Python encoder.)"""
+    import gc
+
+    from playbook_engine.render import plan_to_dict, render_plan
+    from playbook_engine.render_json import dumps
+
+    plan_for(compiled, explain=True, severity="critical")  # compile what the loop renders
+    gc.collect()
+    gc.disable()
+    try:
+        for severity in ("critical", "sev1", "low"):
+            plan = plan_for(compiled, explain=True, severity=severity)
+            render_plan(plan, "markdown", True, False)
+            render_plan(plan, "text", True, False)
+            dumps(plan_to_dict(plan, True), indent=None)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
