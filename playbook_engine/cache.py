@@ -99,8 +99,8 @@ class _Entry:
     playbooks: tuple[tuple[PlaybookHead, bytes], ...]  # each pickled, in file order
 
 
-def _stat_key(path: Path, relative: str) -> FileKey:
-    st = path.stat()
+def _stat_key(path: str, relative: str) -> FileKey:
+    st = os.stat(path)
     return (relative, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
@@ -109,18 +109,28 @@ def engine_fingerprint() -> tuple[str, ...]:
     from .schema import schemas_dir
 
     parts = [__version__, sys.version, str(pickle.HIGHEST_PROTOCOL)]
-    package = Path(__file__).resolve().parent
-    for folder, pattern in ((package, "**/*.py"), (schemas_dir(), "*.json")):
-        for path in sorted(folder.glob(pattern)):
-            st = path.stat()
-            parts.append(f"{path.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns}")
+    package = os.path.dirname(os.path.realpath(__file__))
+    for folder, suffix, deep in ((package, ".py", True), (str(schemas_dir()), ".json", False)):
+        for directory, subdirs, names in os.walk(folder):
+            subdirs[:] = sorted(d for d in subdirs if deep and d != "__pycache__")
+            for name in sorted(names):
+                if name.endswith(suffix):
+                    st = os.stat(os.path.join(directory, name))
+                    where = os.path.relpath(os.path.join(directory, name), folder)
+                    parts.append(f"{where}:{st.st_size}:{st.st_mtime_ns}")
     return tuple(parts)
 
 
 def fingerprint(root: Path) -> Fingerprint:
     """The fingerprint of the library at `root` as it is now."""
-    files = tuple(_stat_key(p, str(p.relative_to(root))) for p in discover(root))
-    return Fingerprint(engine_fingerprint(), (os.getcwd(), str(root)), files)
+    prefix = os.path.join(str(root), "")
+    files = []
+    for path in discover(root):
+        text = str(path)
+        # `discover` joins onto `root` as given: cut the prefix (pathlib is 10x slower here).
+        relative = text[len(prefix) :] if text.startswith(prefix) else str(path.relative_to(root))
+        files.append(_stat_key(text, relative))
+    return Fingerprint(engine_fingerprint(), (os.getcwd(), str(root)), tuple(files))
 
 
 class LibraryCache:
