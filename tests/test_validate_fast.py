@@ -407,3 +407,22 @@ def test_without_a_temporary_file_everything_loads_here(
     assert loading.pid == 0 and loading.store(None) is None  # no child was started
     assert loading.results == doccache.load_many(files, fork=False)
     loading.close()
+
+
+def test_display_path_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playbook_engine.library import display_path
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "a.yaml").write_text("x: 1\n")
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "lib" / "a.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert display_path(Path("lib/a.yaml")) == "lib/a.yaml"
+    assert display_path(tmp_path / "lib" / "a.yaml") == "lib/a.yaml"
+    assert display_path(Path("./lib/../lib/a.yaml")) == "lib/a.yaml"
+    assert display_path(Path("link.yaml")) == "lib/a.yaml"  # links resolved, as before
+    assert display_path(Path(".")) == "."
+    assert display_path(Path("/")) == "/"  # outside: as given
+    monkeypatch.chdir("/")
+    assert display_path(tmp_path / "lib") == str(tmp_path / "lib")[1:]
