@@ -21,8 +21,11 @@ CLASSIFICATION_ROOTS = frozenset({"incident"})
 PLAN_ROOTS = frozenset({"incident", "priority", "impact", "urgency"})
 
 
-def check_library(library: Library, incident_fields: frozenset[str]) -> list[Diagnostic]:
-    """All semantic diagnostics of a library; `incident_fields` are the schema's declared ones."""
+def check_library(
+    library: Library, incident_fields: frozenset[str], complete: bool = True
+) -> list[Diagnostic]:
+    """All semantic diagnostics of a library; `incident_fields` are the schema's declared ones.
+    Without `complete` (a document did not load), "no fallback playbook" is not judged."""
     policy = library.policy
     out: list[Diagnostic] = []
     out += _check_policy(policy)
@@ -31,7 +34,7 @@ def check_library(library: Library, incident_fields: frozenset[str]) -> list[Dia
     for playbook in (*library.playbooks, *library.shared):
         out += _check_playbook(playbook, refs)
     out += _check_fields(library, incident_fields)
-    if not any(p.fallback for p in library.playbooks):
+    if complete and not any(p.fallback for p in library.playbooks):
         out.append(
             warning(
                 "PB312",

@@ -153,15 +153,19 @@ def _assemble(root: Path, shown: list[str], loading: Loading) -> LoadResult:
         "PayloadMapping": [],
     }
     invalid_policy = False
+    complete = True  # every document loaded and passed its schema
     for doc, found, checked in loading.results:
         diagnostics += found
         if doc is None:
+            complete = False
             continue
         diagnostics += checked
         if not any(d.is_error for d in checked):
             documents.setdefault(doc.data["kind"], []).append(doc)
-        elif isinstance(doc.data, dict) and doc.data.get("kind") == "Policy":
-            invalid_policy = True  # reported already; "no Policy" would mislead
+        else:
+            complete = False
+            if isinstance(doc.data, dict) and doc.data.get("kind") == "Policy":
+                invalid_policy = True  # reported already; "no Policy" would mislead
     for doc in documents.get("TestSuite", []):
         diagnostics.append(
             warning(
@@ -219,7 +223,7 @@ def _assemble(root: Path, shown: list[str], loading: Loading) -> LoadResult:
         mappings,
     )
     fields = incident_fields()
-    diagnostics += check_library(library, fields)
+    diagnostics += check_library(library, fields, complete)
     # Template code a loading child has prepared meanwhile, in front of the store (if any).
     below = sandbox.active_store()
     sandbox.use_code_store(loading.store(below))
@@ -228,7 +232,7 @@ def _assemble(root: Path, shown: list[str], loading: Loading) -> LoadResult:
     finally:
         sandbox.use_code_store(below)
     diagnostics += found
-    diagnostics += lint_library(library, schema.load_schema("incident"))
+    diagnostics += lint_library(library, schema.load_schema("incident"), complete)
     kept = apply_suppressions(sorted_diagnostics(diagnostics))
     return LoadResult(root_display, tuple(shown), compiled, kept)
 

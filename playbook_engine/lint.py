@@ -31,8 +31,15 @@ STRING_OPERATORS = frozenset({"matches"})
 TIMESTAMP_FIELDS = frozenset({"startedAt", "detectedAt", "acknowledgedAt", "resolvedAt"})
 
 
-def lint_library(library: Library, incident_schema: dict[str, Any]) -> list[Diagnostic]:
-    """Every lint warning of a library whose schema and references already check out."""
+def lint_library(
+    library: Library, incident_schema: dict[str, Any], complete: bool = True
+) -> list[Diagnostic]:
+    """Every lint warning of a library whose schema and references already check out.
+
+    Without `complete` (a document of the library did not load), the warnings that judge
+    the library as a whole — definitions nothing uses — are left out: they would blame the
+    definitions the missing document uses, burying its one real error.
+    """
     out: list[Diagnostic] = []
     out += _unreachable_rules(library.policy.rules)
     for playbook in library.playbooks:
@@ -40,7 +47,7 @@ def lint_library(library: Library, incident_schema: dict[str, Any]) -> list[Diag
         out += _unselectable(playbook)
         out += _ownerless_p1_steps(playbook, library.policy.priorities[0].id)
     out += _mistyped_comparisons(library, incident_schema)
-    out += _unused_definitions(library)
+    out += _unused_definitions(library) if complete else []
     out += _priorities_without_escalation(library)
     out += _notifications_without_recipient(library)
     return out
@@ -313,15 +320,15 @@ def _priorities_without_escalation(library: Library) -> list[Diagnostic]:
         where = "its own escalation" if playbook.escalation else "the policy's escalation"
         if escalation is None:
             silent = priorities
-            where = "no escalation (neither its own nor the policy's)"
+            why = "it has no escalation, and the policy has no default one"
         else:
             silent = [p for p in priorities if all(_excludes(t.when, p) for t in escalation.tiers)]
+            why = f"{where} has no tier for {'it' if len(silent) == 1 else 'them'}"
         if silent:
             out.append(
                 warning(
                     "PB506",
-                    f"playbook '{playbook.id}' pages nobody at {', '.join(silent)}: {where} "
-                    "has no tier for that priority",
+                    f"playbook '{playbook.id}' pages nobody at {', '.join(silent)}: {why}",
                     playbook.span,
                     hint="add a tier for it, or a default escalation to the policy",
                 )

@@ -137,3 +137,13 @@ def test_errors_cannot_be_disabled(library: Path) -> None:
     )
     codes = [d.code for d in load_library(library).diagnostics if d.is_error]
     assert codes == ["PB303"]
+
+
+def test_a_document_with_errors_does_not_make_its_definitions_look_unused(library: Path) -> None:
+    """One typo in the fallback playbook drops it; what only it uses is not 'unused', and
+    'no fallback playbook' is not said either: the one real error stands alone."""
+    triage = library / "triage.yaml"
+    edit(triage, "fallback: true", "fallback: true\n  unknownKey: 1")
+    codes = [d.code for d in load_library(library).diagnostics]
+    assert "PB202" in codes
+    assert "PB504" not in codes and "PB312" not in codes
