@@ -728,9 +728,11 @@ class _Builder:
             raise _Stop(
                 _fail(
                     "PB104",
-                    f"document expands to more than {self.limits.max_nodes} nodes",
+                    f"document has more than {self.limits.max_nodes} nodes (keys, values and "
+                    "collections, counted with aliases expanded)",
                     self._span(event.start_mark),
-                    "aliases multiply nodes: write less, or fewer aliases of large anchors",
+                    "split it into several files; aliases multiply nodes: use fewer aliases of "
+                    "large anchors",
                 )
             )
 

@@ -139,9 +139,20 @@ def validate_instance(data: Any, schema_name: str, span_of: SpanOf) -> list[Diag
     return _validate(data, schema_name, span_of, span_of)
 
 
+def _looks_like_an_incident(data: dict[str, Any]) -> bool:
+    return "startedAt" in data and ("title" in data or "id" in data)
+
+
 def _check_header(data: dict[str, Any], doc: SourceDoc) -> tuple[str | None, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     kinds = ", ".join(KINDS)
+    if "apiVersion" not in data and "kind" not in data and _looks_like_an_incident(data):
+        # An incident saved beside the playbooks is read as a library document.
+        hint = "this looks like an incident: keep incidents in an incidents/ folder of the "
+        hint += "library (not read as documents), or outside the library"
+        return None, [
+            error("PB203", "missing required keys 'apiVersion' and 'kind'", doc.span(""), hint)
+        ]
     if "apiVersion" not in data:
         diagnostics.append(
             error(
@@ -580,6 +591,9 @@ def _pattern_hint(schema: dict[str, Any], value: Any) -> str:
         return "units: w, d, h, m, s, without spaces; combine them largest first: 1h30m"
     if title == "Field path":
         return "paths start with incident, priority, impact or urgency"
+    if title == "Comparable" and isinstance(value, str):
+        if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):
+            return f"write the number without quotes: {value}"
     if title == "Timestamp" or title == "Comparable":
         return "include the offset: Z or +01:00"
     return ""

@@ -147,3 +147,13 @@ def test_a_document_with_errors_does_not_make_its_definitions_look_unused(librar
     codes = [d.code for d in load_library(library).diagnostics]
     assert "PB202" in codes
     assert "PB504" not in codes and "PB312" not in codes
+
+
+def test_an_incident_saved_in_the_library_is_named_as_one(library: Path) -> None:
+    (library / "my-incident.yaml").write_text(
+        "id: INC-1\ntitle: Checkout down\nstartedAt: 2026-03-14T02:17:00Z\n"
+    )
+    [problem] = [d for d in load_library(library).diagnostics if d.is_error]
+    assert (problem.code, problem.span.path.endswith("my-incident.yaml")) == ("PB203", True)
+    assert problem.message == "missing required keys 'apiVersion' and 'kind'"
+    assert problem.hint.startswith("this looks like an incident: keep incidents in an incidents/")
