@@ -15,7 +15,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from . import sandbox
-from .checks import PLAN_ROOTS, check_field_path
 from .conditions import CompiledCondition, ConditionCompiler, resolve
 from .diagnostics import Diagnostic, error
 from .incident import Incident, pointer_span
@@ -429,6 +428,8 @@ class _Compiler:
         for path in sorted(sandbox.attribute_paths(template.source)):
             root, _, rest = path.partition(".")
             if root == "incident":
+                from .checks import PLAN_ROOTS, check_field_path  # checking only, not runs
+
                 self.diagnostics += check_field_path(
                     path, PLAN_ROOTS, "a template", template.span, self.incident_fields
                 )
