@@ -48,30 +48,35 @@ def playbook_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "playbook_engine"]
 
 
-def timed(
-    command: Sequence[str],
-    runs: int,
-    warmup: int,
-    prepare: Callable[[], None] | None = None,
-) -> dict[str, float]:
-    """Median, min and max wall time (ms) of `command` as a whole process."""
+Timing = tuple[Sequence[str], Callable[[], None] | None]
+"""A command, and what to do before each run of it (or None)."""
+
+
+def timed(commands: dict[str, Timing], runs: int, warmup: int) -> dict[str, dict[str, float]]:
+    """Median, min and max wall time (ms) of each command as a whole process, run in turn
+    (round-robin, hyperfine-style warm-up first): commands compared in a ratio see the same
+    moments of a shared machine, so drift between batches cannot bend the ratio."""
     env = process_environment()
-    samples = []
+    samples: dict[str, list[float]] = {name: [] for name in commands}
     for index in range(warmup + runs):
-        if prepare:
-            prepare()
-        start = time.perf_counter()
-        subprocess.run(
-            command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        elapsed = (time.perf_counter() - start) * 1000
-        if index >= warmup:
-            samples.append(elapsed)
+        for name, (command, prepare) in commands.items():
+            if prepare:
+                prepare()
+            start = time.perf_counter()
+            subprocess.run(
+                command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            elapsed = (time.perf_counter() - start) * 1000
+            if index >= warmup:
+                samples[name].append(elapsed)
     return {
-        "median_ms": round(statistics.median(samples), 1),
-        "min_ms": round(min(samples), 1),
-        "max_ms": round(max(samples), 1),
-        "runs": runs,
+        name: {
+            "median_ms": round(statistics.median(found), 1),
+            "min_ms": round(min(found), 1),
+            "max_ms": round(max(found), 1),
+            "runs": runs,
+        }
+        for name, found in samples.items()
     }
 
 
@@ -109,7 +114,7 @@ def ajv_cli(install: bool) -> list[str] | None:
 
 def process_timings(args: argparse.Namespace, lib200: Path, lib1000: Path) -> dict[str, Any]:
     """Whole-process timings of `playbook run` and `playbook validate`, and of the peers."""
-    runs, big = (3, 2) if args.quick else (9, 3)
+    runs, big = (3, 2) if args.quick else (21, 3)
     pb = playbook_command()
     run = [*pb, "run", INCIDENT, "--at", CLOCK, "--format", "json"]
     results: dict[str, Any] = {}
@@ -118,23 +123,32 @@ def process_timings(args: argparse.Namespace, lib200: Path, lib1000: Path) -> di
         results[name] = value
         print(f"  {name:<42} {value['median_ms']:>9.1f} ms", flush=True)
 
-    record(
-        "import yaml+jsonschema+jinja2+click",
-        timed([sys.executable, "-c", "import yaml, jsonschema, jinja2, click"], runs, 2),
+    def record_all(found: dict[str, dict[str, float]]) -> None:
+        for name, value in found.items():
+            record(name, value)
+
+    yardstick: Timing = ([sys.executable, "-c", "import yaml, jsonschema, jinja2, click"], None)
+    bundled, lib200_run = [*run, "--library", "playbooks"], [*run, "--library", str(lib200)]
+    clear_cache()
+    record_all(
+        timed(
+            {
+                "import yaml+jsonschema+jinja2+click": yardstick,
+                "python -c pass": ([sys.executable, "-c", "pass"], None),
+                "run bundled warm cache": (bundled, None),
+                "run 200 warm cache": (lib200_run, None),
+            },
+            runs,
+            2,
+        )
     )
-    record("python -c pass", timed([sys.executable, "-c", "pass"], runs, 2))
-    for label, library in (("bundled", "playbooks"), ("200", str(lib200))):
-        command = [*run, "--library", library]
-        clear_cache()
-        record(f"run {label} warm cache", timed(command, runs, 2))
-        record(f"run {label} cold cache", timed(command, runs, 0, prepare=clear_cache))
-        record(f"run {label} --no-cache", timed([*command, "--no-cache"], runs, 1))
+    for label, command in (("bundled", bundled), ("200", lib200_run)):
+        record_all(timed({f"run {label} cold cache": (command, clear_cache)}, runs, 0))
+        record_all(timed({f"run {label} --no-cache": ([*command, "--no-cache"], None)}, runs, 1))
 
     files = sorted(str(p) for p in lib1000.rglob("*.yaml") if p.name != "policy.yaml")
     one = "playbooks/database-failure.yaml"
     schema = "schemas/playbook.schema.json"
-    record("validate 1000 (ours)", timed([*pb, "validate", str(lib1000)], big, 1))
-    record("validate 1 file (ours)", timed([*pb, "validate", one], runs, 2))
     # The pre-commit case proper: the file given has just changed, so nothing stored about
     # it is current (the rest of its library is).
     edited = OUT / "edited"
@@ -147,25 +161,25 @@ def process_timings(args: argparse.Namespace, lib200: Path, lib1000: Path) -> di
     def edit() -> None:
         target.write_text(original + f"# edit {next(edits)}\n", encoding="utf-8")
 
-    record(
-        "validate 1 file, just edited (ours)",
-        timed([*pb, "validate", str(target)], runs, 2, prepare=edit),
-    )
+    many: dict[str, Timing] = {"validate 1000 (ours)": ([*pb, "validate", str(lib1000)], None)}
+    single: dict[str, Timing] = {
+        "validate 1 file (ours)": ([*pb, "validate", one], None),
+        "validate 1 file, just edited (ours)": ([*pb, "validate", str(target)], edit),
+    }
     checker = shutil.which("check-jsonschema")
     if checker:
-        record(
-            "validate 999 (check-jsonschema)",
-            timed([checker, "--schemafile", schema, *files], big, 0),
-        )
-        record(
-            "validate 1 file (check-jsonschema)",
-            timed([checker, "--schemafile", schema, one], runs, 1),
+        many["validate 999 (check-jsonschema)"] = ([checker, "--schemafile", schema, *files], None)
+        single["validate 1 file (check-jsonschema)"] = (
+            [checker, "--schemafile", schema, one],
+            None,
         )
     ajv = ajv_cli(args.peers)
     if ajv:
         every = [arg for f in files for arg in ("-d", f)]
-        record("validate 999 (ajv-cli)", timed([*ajv, "-s", schema, *every], big, 1))
-        record("validate 1 file (ajv-cli)", timed([*ajv, "-s", schema, "-d", one], runs, 1))
+        many["validate 999 (ajv-cli)"] = ([*ajv, "-s", schema, *every], None)
+        single["validate 1 file (ajv-cli)"] = ([*ajv, "-s", schema, "-d", one], None)
+    record_all(timed(many, big, 1))
+    record_all(timed(single, runs, 2))
     return results
 
 
