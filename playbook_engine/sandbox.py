@@ -800,17 +800,24 @@ def active_store() -> CodeStore | None:
     return _CODE_STORE.get()
 
 
+def _stored(store: CodeStore | None, key: str) -> Any:
+    """What `store` holds under `key`, unmarshalled; None when absent or unreadable (the
+    caller checks the shape: an entry is only as trusted as its type)."""
+    data = store.get(key) if store is not None else None
+    if data is None:
+        return None
+    try:
+        return marshal.loads(data)
+    except (EOFError, ValueError, TypeError):
+        return None
+
+
 def _template_code(env: SandboxEnvironment, source: str, mode: str) -> types.CodeType:
     store = _CODE_STORE.get()
     key = f"{mode}\0{source}"
-    data = store.get(key) if store is not None else None
-    if data is not None:
-        try:
-            stored = marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
-            stored = None
-        if isinstance(stored, types.CodeType):
-            return stored
+    stored = _stored(store, key)
+    if isinstance(stored, types.CodeType):
+        return stored
     code = env.compile(source)
     if store is not None:
         store.put(key, marshal.dumps(code))
@@ -1003,26 +1010,21 @@ def _analysis(source: str, expression: bool) -> _Analysis:
     # separators.
     store = _CODE_STORE.get()
     key = f"analysis\0{int(expression)}\0{source}"
-    data = store.get(key) if store is not None else None
-    if data is not None:
-        try:
-            stored = marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
-            stored = None
-        if (
-            isinstance(stored, tuple)
-            and len(stored) == 4
-            and all(isinstance(part, tuple) for part in stored[:3])
-            and (stored[3] is None or isinstance(stored[3], tuple))
-            and all(isinstance(name, str) for part in stored if part for name in part)
-        ):
-            paths, private, macros, names = stored
-            return _Analysis(
-                frozenset(paths),
-                frozenset(private),
-                frozenset(macros),
-                None if names is None else frozenset(names),
-            )
+    stored = _stored(store, key)
+    if (
+        isinstance(stored, tuple)
+        and len(stored) == 4
+        and all(isinstance(part, tuple) for part in stored[:3])
+        and (stored[3] is None or isinstance(stored[3], tuple))
+        and all(isinstance(name, str) for part in stored if part for name in part)
+    ):
+        paths, private, macros, names = stored
+        return _Analysis(
+            frozenset(paths),
+            frozenset(private),
+            frozenset(macros),
+            None if names is None else frozenset(names),
+        )
     tree = _parse(source, expression)  # memoised through `_analysis`
     variables: frozenset[str] | None
     try:
