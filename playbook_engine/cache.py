@@ -36,6 +36,7 @@ Location: `$PLAYBOOK_CACHE_DIR`, else `$XDG_CACHE_HOME/playbook-engine`, else
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -253,11 +254,20 @@ class _Pending:
 
 class CodeStore:
     """Compiled template code in `directory`, one HMAC-checked file per key (a
-    `sandbox.CodeStore`); every method fails soft."""
+    `sandbox.CodeStore`); every method fails soft.
+
+    Every edit of a file and every new engine writes new entries, so the folder is pruned:
+    at most once a day (a marker file's time says when it last was), the first process to
+    write finds whether it holds more than `max_files` entries and, if so, removes the
+    older-written half. A removed entry only costs its recomputation.
+    """
+
+    max_files = 50_000
+    prune_every_ns = 24 * 3600 * 1_000_000_000
 
     def __init__(self, directory: Path, key: bytes, engine: tuple[str, ...]) -> None:
         self.directory, self.key = directory, key
-        self.ready = False  # the folder exists
+        self.ready = False  # the folder exists (and pruning has been considered)
         identity = "\0".join((*engine, jinja2.__version__))
         self.salt = hashlib.sha256(identity.encode()).digest()
 
@@ -291,7 +301,8 @@ class CodeStore:
         temp = self.directory / f".{name}.{os.getpid()}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
         try:
-            if not self.ready:
+            first = not self.ready
+            if first:
                 self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self.ready = True
             fd = os.open(temp, flags, 0o600)
@@ -301,8 +312,31 @@ class CodeStore:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(CODE_MAGIC + self._mac(name, data) + data)
             os.replace(temp, self.directory / name)
+            if first:  # the file just written tells the time (the file system's clock)
+                self._prune_if_due(os.stat(self.directory / name).st_mtime_ns)
         except OSError:
             temp.unlink(missing_ok=True)
+
+    def _prune_if_due(self, now: int) -> None:
+        marker = self.directory / ".pruned"
+        try:
+            last = marker.stat().st_mtime_ns
+        except OSError:
+            last = 0
+        if last and now - last < self.prune_every_ns:
+            return
+        marker.touch()
+        entries = []
+        with os.scandir(self.directory) as found:
+            for entry in found:
+                if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+                    entries.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.path))
+        if len(entries) <= self.max_files:
+            return
+        entries.sort()
+        for _, path in entries[: len(entries) // 2]:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 class _Pickler(pickle.Pickler):

@@ -125,3 +125,28 @@ def test_validate_reports_the_same_with_a_cold_and_a_warm_store(
     assert outputs[0].stdout == outputs[1].stdout
     assert outputs[1].stdout.splitlines()[:-1] == whole.stdout.splitlines()[:-1]  # but the count
     assert "PB403" in outputs[1].stdout and "unknown variable 'incidnt'" in outputs[1].stdout
+
+
+def test_the_store_is_pruned_at_most_daily_to_half_when_too_large(tmp_path: Path) -> None:
+    folder = tmp_path / "code"
+
+    def store() -> CodeStore:
+        made = CodeStore(folder, b"k" * 32, ("engine",))
+        made.max_files = 10
+        return made
+
+    first = store()
+    for number in range(12):
+        first.put(f"key {number}", b"data")
+        os.utime(folder / first._name(f"key {number}"), ns=(number * 10**9, number * 10**9))
+    entries = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    assert len(entries) == 12  # the first put found 1 file, nothing to prune
+    second = store()
+    second.put("key 12", b"data")  # pruned less than a day ago: not yet
+    assert len([p for p in folder.iterdir() if not p.name.startswith(".")]) == 13
+    os.utime(folder / ".pruned", ns=(0, 1))  # long ago
+    store().put("key 13", b"data")
+    left = {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+    assert len(left) == 7  # the older-written half of 14 removed
+    assert first._name("key 0") not in left and first._name("key 13") in left
+    assert store().get("key 13") == b"data"
