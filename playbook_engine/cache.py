@@ -257,9 +257,9 @@ class CodeStore:
     `sandbox.CodeStore`); every method fails soft.
 
     Every edit of a file and every new engine writes new entries, so the folder is pruned:
-    at most once a day (a marker file's time says when it last was), the first process to
-    write finds whether it holds more than `max_files` entries and, if so, removes the
-    older-written half. A removed entry only costs its recomputation.
+    at most once a day (the time of a marker file beside it says when it last was), the
+    first process to write finds whether it holds more than `max_files` entries and, if so,
+    removes the older-written half. A removed entry only costs its recomputation.
     """
 
     max_files = 50_000
@@ -318,7 +318,7 @@ class CodeStore:
             temp.unlink(missing_ok=True)
 
     def _prune_if_due(self, now: int) -> None:
-        marker = self.directory / ".pruned"
+        marker = self.directory.with_name(self.directory.name + ".pruned")  # beside it
         try:
             last = marker.stat().st_mtime_ns
         except OSError:
