@@ -260,6 +260,7 @@ def build_policy(doc: SourceDoc) -> tuple[Policy, list[Diagnostic]]:
                 for j, day in enumerate(c.get("holidays", ()))
             ),
             span=b.span(f"/spec/calendars/{i}"),
+            timezone_span=b.span(f"/spec/calendars/{i}/timezone"),
         )
         for i, c in enumerate(spec.get("calendars", ()))
     )

@@ -191,11 +191,12 @@ def _check_policy(policy: Policy) -> list[Diagnostic]:
             )
     for calendar in policy.calendars:
         problem = validate_timezone(calendar.timezone)
+        where = calendar.timezone_span or calendar.span
         if problem:
-            out.append(error("PB308", problem, calendar.span))
+            out.append(error("PB308", problem, where))
         caution = None if problem else zone_caution(calendar.timezone)
         if caution:
-            out.append(warning("PB318", caution[0], calendar.span, hint=caution[1]))
+            out.append(warning("PB318", caution[0], where, hint=caution[1]))
         if calendar.end <= calendar.start:
             out.append(error("PB308", "calendar hours must end after they start", calendar.span))
         if not calendar.weekdays:

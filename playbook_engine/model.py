@@ -143,6 +143,7 @@ class Calendar:
     end: time
     holidays: frozenset[date]
     span: Span
+    timezone_span: Span | None = None  # where the zone name is written, for its diagnostics
 
 
 @dataclass(frozen=True, slots=True)

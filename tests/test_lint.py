@@ -157,3 +157,16 @@ def test_an_incident_saved_in_the_library_is_named_as_one(library: Path) -> None
     assert (problem.code, problem.span.path.endswith("my-incident.yaml")) == ("PB203", True)
     assert problem.message == "missing required keys 'apiVersion' and 'kind'"
     assert problem.hint.startswith("this looks like an incident: keep incidents in an incidents/")
+
+
+def test_zone_problems_point_at_the_zone_name(library: Path) -> None:
+    policy = library / "policy.yaml"
+    text = policy.read_text()
+    edit(policy, "Europe/London", "EST")
+    line = next(n for n, row in enumerate(policy.read_text().splitlines(), 1) if "EST" in row)
+    column = policy.read_text().splitlines()[line - 1].index("EST") + 1
+    [found] = [d for d in load_library(library).diagnostics if d.code == "PB318"]
+    assert (found.span.line, found.span.col) == (line, column)
+    policy.write_text(text.replace("Europe/London", "Mars/Olympus"))
+    [bad] = [d for d in load_library(library).diagnostics if d.code == "PB308"]
+    assert (bad.span.line, bad.span.col) == (line, column)
