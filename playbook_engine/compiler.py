@@ -406,12 +406,14 @@ class _Compiler:
         try:
             compiled = sandbox.compile_template(template.source, mode, self.macros)
         except sandbox.TemplateError as exc:
-            span = template.span
+            # The span is where the template starts; in a template of several lines, say
+            # which of its lines is wrong.
+            where = f" (its line {exc.line})" if exc.line and "\n" in template.source else ""
             self.diagnostics.append(
                 error(
                     "PB403",
-                    f"template does not compile: {exc.message}",
-                    span,
+                    f"template does not compile{where}: {exc.message}",
+                    template.span,
                     hint="Jinja2 syntax: {{ incident.title }}, {% if ... %}...{% endif %}",
                 )
             )
