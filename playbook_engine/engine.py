@@ -337,8 +337,11 @@ class _Evaluation:
             self._item("tier", str(number), source, ok, _reason(ok), trace)
             if ok:
                 kept.append((number, ct.tier))
+        # An acknowledgement or resolution after the clock has not happened yet at the clock.
         stop = self.incident.acknowledged_at if escalation.stop_when_acknowledged else None
+        stop = stop if stop is not None and stop <= self.at else None
         resolved = self.incident.resolved_at
+        resolved = resolved if resolved is not None and resolved <= self.at else None
         entries = []
         for cycle, number, after, tier in schedule(kept, escalation.repeat):
             targets = tier.targets

@@ -135,9 +135,22 @@ def build_incident(data: dict[str, Any], span_of: Callable[[str], Span]) -> Inci
             problems.append(
                 error("IN103", f"{name}: {exc}", span_of(f"/{name}"), pointer=f"/{name}")
             )
+    started = parsed["startedAt"]
+    for name in ("acknowledgedAt", "resolvedAt"):
+        moment = parsed[name]
+        # A typo here would cancel every escalation tier: nobody would be paged.
+        if moment is not None and started is not None and moment < started:
+            problems.append(
+                error(
+                    "IN107",
+                    f"{name} {data[name]} is before startedAt {data['startedAt']}",
+                    span_of(f"/{name}"),
+                    hint="an incident is acknowledged and resolved after it starts: check both",
+                    pointer=f"/{name}",
+                )
+            )
     if problems:
         raise InputError(problems)
-    started = parsed["startedAt"]
     assert started is not None  # required by the schema
     return Incident(
         data=data,

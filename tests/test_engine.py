@@ -105,6 +105,28 @@ def test_acknowledgement_cancels_later_tiers(compiled: CompiledLibrary) -> None:
     assert all(status == "cancelled" for _, status in statuses[2:])
 
 
+def test_an_acknowledgement_after_the_clock_cancels_nothing_yet(compiled: CompiledLibrary) -> None:
+    # The clock is 16:30; acknowledged at 16:40: at 16:30 every tier still stands.
+    plan = plan_for(compiled, severity="critical", acknowledgedAt="2026-03-13T16:40:00Z")
+    assert "cancelled" not in {e.status for e in plan.escalation.entries}
+    resolved = plan_for(compiled, severity="critical", resolvedAt="2026-03-13T17:00:00Z")
+    assert "cancelled" not in {e.status for e in resolved.escalation.entries}
+
+
+def test_a_resolution_or_acknowledgement_before_the_start_is_refused(
+    compiled: CompiledLibrary,
+) -> None:
+    for name in ("acknowledgedAt", "resolvedAt"):
+        with pytest.raises(InputError) as caught:
+            plan_for(compiled, **{name: "2026-03-13T15:00:00Z"})
+        [problem] = caught.value.diagnostics
+        assert (problem.code, problem.pointer) == ("IN107", f"/{name}")
+        assert (
+            problem.message
+            == f"{name} 2026-03-13T15:00:00Z is before startedAt 2026-03-13T16:00:00Z"
+        )
+
+
 def test_tier_condition_drops_tier_for_lower_priority(compiled: CompiledLibrary) -> None:
     plan = plan_for(compiled, severity="sev1")  # major applies; urgency default → P3
     assert plan.priority.id == "P3"
@@ -241,9 +263,7 @@ def test_failing_expression_is_false_and_reported(tmp_path: Path) -> None:
     ]
     explained = result.compiled.evaluate(incident(), at=AT, explain=True)
     assert explained.errors == plan.errors  # --explain never changes the errors or exit code
-    matched = result.compiled.evaluate(
-        incident(service="pay", metrics={"declineRate": 0.5}), at=AT
-    )
+    matched = result.compiled.evaluate(incident(service="pay", metrics={"declineRate": 0.5}), at=AT)
     assert [p for p, _ in matched.playbooks] == ["payments"] and matched.errors == ()
 
 
