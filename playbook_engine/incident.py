@@ -193,12 +193,16 @@ def _apply_override(data: dict[str, Any], assignment: str) -> tuple[list[Diagnos
             error("IN104", f"--set expects field=value, got {assignment!r}", where, hint=hint)
         ], ""
     value: Any = text  # "x=" is the empty text; a value that is only a YAML comment is text
+    quoted_or_flow = text.lstrip().startswith(("{", "[", '"', "'"))
     if text.strip():
         value_doc, problems = loader.load_text(text, f"--set {path}")
         if value_doc is not None:
             value = value_doc.data
-        elif [d.code for d in problems] != ["PB110"]:
-            return problems, pointer
+            if isinstance(value, str) and "#" in text and not quoted_or_flow:
+                value = text.strip()  # YAML would cut "errors #123 since 2am" at its " #"
+        elif [d.code for d in problems] != ["PB110"] and quoted_or_flow:
+            return problems, pointer  # a mapping, list or quoted text that does not parse
+        # else: text YAML refuses (`@here`, a lone `#...`) is meant as text
     target = data
     for part in parts[:-1]:
         child = target.setdefault(part, {})

@@ -31,6 +31,17 @@ def test_an_empty_value_is_the_empty_text_and_a_comment_is_text() -> None:
     assert data["labels"] == {"a": ""}
 
 
+def test_free_text_stays_whole() -> None:
+    data = parse_incident(
+        "inc.yaml",
+        INCIDENT,
+        ["description=errors #123 since 2am", "title=@here look", "labels.q='a #b'"],
+    ).data
+    assert data["description"] == "errors #123 since 2am"
+    assert data["title"] == "@here look"
+    assert data["labels"] == {"q": "a #b"}
+
+
 def test_a_bad_value_is_reported_at_its_set_not_at_the_file() -> None:
     # The file's own startedAt (line 3) is valid: the bad value came from --set.
     [(where, code, message, _)] = problems("startedAt=2026-03-14T02:17:00")
@@ -63,4 +74,5 @@ def test_malformed_assignments() -> None:
         "IN104",
         "--set title.x: 'title' is not a mapping",
     )
-    assert problems("title=[unclosed")[0][1] == "PB101"
+    assert problems("title=[unclosed")[0][1] == "PB101"  # a list that does not parse
+    assert problems("labels={team: x")[0][1] == "PB101"
