@@ -28,6 +28,7 @@ from .describe import (
     value_text,
 )
 from .diagnostics import Diagnostic, Span, error
+from .files import user_file_mode
 from .model import (
     AllOf,
     AnyOf,
@@ -126,6 +127,7 @@ def _inside(root: Path, relative: str) -> Path | None:
 def _write_atomically(target: Path, text: str) -> None:
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
+        os.fchmod(fd, user_file_mode(target))  # mkstemp makes it private
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         os.replace(temp, target)

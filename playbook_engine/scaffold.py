@@ -19,6 +19,7 @@ from pathlib import Path
 from . import loader
 from .compiler import CompiledLibrary
 from .diagnostics import Diagnostic, InputError, Span, error
+from .files import user_file_mode
 from .library import discover, display_path, load_library
 from .model import Policy
 from .testing import SuiteLoader
@@ -295,6 +296,7 @@ def create(files: dict[Path, str]) -> list[str]:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
             try:
+                os.fchmod(fd, user_file_mode())  # mkstemp makes it private; this is source
                 with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                     handle.write(text)
                 os.link(temp, path)

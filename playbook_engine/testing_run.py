@@ -21,6 +21,7 @@ from typing import Any
 
 from .compiler import CompiledLibrary
 from .diagnostics import Span
+from .files import user_file_mode
 from .library import display_path
 from .plan import EscalationEntry, Plan, RenderedNotification
 from .testing import Case, Suite
@@ -366,8 +367,7 @@ def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        # mkstemp makes the file private; a golden file is ordinary source, readable by all.
-        os.chmod(temp, 0o644)
+        os.fchmod(fd, user_file_mode(path))  # mkstemp makes it private
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         os.replace(temp, path)

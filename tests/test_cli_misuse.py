@@ -317,3 +317,18 @@ def _wait_until_blocked(pid: int) -> None:
             time.sleep(1.5)
             return
         time.sleep(0.05)
+
+
+def test_output_files_get_ordinary_permissions(env: dict[str, str], tmp_path: Path) -> None:
+    """mkstemp makes files private; a plan written with -o is an ordinary file (umask 022:
+    0644), and a file it replaces keeps its own mode."""
+    target = tmp_path / "plan.md"
+    old = os.umask(0o022)
+    try:
+        assert run(env, INCIDENT, "-o", target).returncode == 0
+        assert stat.S_IMODE(target.stat().st_mode) == 0o644
+        target.chmod(0o640)
+        assert run(env, INCIDENT, "-o", target).returncode == 0
+        assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)

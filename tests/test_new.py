@@ -156,3 +156,15 @@ def test_the_schema_line_points_at_schemas_that_exist(bundled: Path) -> None:
     assert first == "# yaml-language-server: $schema=../schemas/playbook.schema.json"
     suite = (bundled / "tests" / "with-schemas.yaml").read_text().splitlines()[0]
     assert suite == "# yaml-language-server: $schema=../../schemas/testsuite.schema.json"
+
+
+def test_scaffolded_files_are_ordinary_files(bundled: Path) -> None:
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        assert playbook("new", "perm-check", cwd=bundled.parent).returncode == 0
+    finally:
+        os.umask(old)
+    for path in (bundled / "perm-check.yaml", bundled / "tests" / "perm-check.yaml"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path

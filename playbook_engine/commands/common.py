@@ -13,6 +13,7 @@ import click
 
 from ..diagnostics import Span, error
 from ..errors import fail_input
+from ..files import user_file_mode
 from ..limits import DEFAULT_LIMITS
 
 
@@ -41,6 +42,7 @@ def write_output(text: str, output: Path | None) -> None:
     except OSError as exc:
         _cannot_write(output, exc.strerror or type(exc).__name__)
     try:
+        os.fchmod(fd, user_file_mode(target))
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         os.replace(temp, target)
