@@ -488,9 +488,9 @@ def _evaluate(compiled: CompiledLibrary, incident: Incident, at: datetime, expla
         "priority": {"id": priority.id, "name": priority.name, "description": priority.description},
         "impact": classification.impact.value,
         "urgency": classification.urgency.value,
-        "deadlines": {
-            "respondBy": format_timestamp(deadlines.respond_by),
-            "resolveBy": format_timestamp(deadlines.resolve_by),
+        "deadlines": {  # in the clock's offset, like every time the plan shows
+            "respondBy": format_timestamp(deadlines.respond_by.astimezone(at.tzinfo)),
+            "resolveBy": format_timestamp(deadlines.resolve_by.astimezone(at.tzinfo)),
         },
         "at": format_timestamp(at),
     }

@@ -288,3 +288,21 @@ def test_plans_leave_no_cyclic_garbage(compiled: CompiledLibrary) -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_deadlines_in_templates_are_in_the_clocks_offset() -> None:
+    """The plan shows times in the offset of --at; a template's deadlines must agree."""
+    from playbook_engine.library import load_library as load
+
+    bundled = load(Path(__file__).parent.parent / "playbooks").compiled
+    assert bundled is not None
+    incident = Path(__file__).parent.parent / "playbooks" / "incidents" / "08-vague-report.yaml"
+    import yaml
+
+    data = yaml.safe_load(incident.read_text())
+    assert data["startedAt"].endswith("+01:00")
+    plan = bundled.evaluate(data, parse_timestamp("2026-06-12T16:00:00Z"))
+    texts = [s.details for s in plan.steps] + [n.body for n in plan.notifications]
+    shown = [t for t in texts if "2026-06-15T" in t]
+    assert shown and all("2026-06-15T11:25:00Z" in t for t in shown if "11:25" in t)
+    assert not any("+01:00" in t for t in shown)
