@@ -10,6 +10,7 @@ suites (`tests/`) on either side, and any directory given with `--incidents`.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -233,7 +234,8 @@ def _side_incidents(side: _Side) -> Iterator[tuple[str, Incident | Skipped]]:
         if suite is not None:
             yield from ((f"{label}#{case.name}", case.incident) for case in suite.cases)
         elif not any(d.code == "TS109" for d in problems):  # not a suite: a golden file, say
-            reason = _first(problems, side.prefix)
+            # A message may name a file by its path in the scratch copy: name it in the library.
+            reason = _first(problems, side.prefix).replace(os.path.join(str(side.root), ""), "")
             yield label, Skipped(label, f"test suite does not load: {reason}")
 
 

@@ -286,3 +286,14 @@ def test_compare_plans_of_one_library_is_empty() -> None:
     at = parse_timestamp("2026-03-13T16:30:00Z")
     plan = result.compiled.evaluate(incident, at)
     assert compare_plans(plan, result.compiled.evaluate(incident, at)) == []
+
+
+def test_a_skipped_suite_is_named_in_the_library_not_in_a_scratch_copy(repo: Path) -> None:
+    git(repo, "mv", "lib/incidents/critical.yaml", "lib/incidents/renamed.yaml")
+    git(repo, "commit", "-q", "-m", "rename")
+    result = playbook("diff", "HEAD~1", "HEAD", "--library", "lib", "--format", "json", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    [skipped] = json.loads(result.stdout)["skipped"]
+    assert skipped["source"] == "tests/staging.yaml"
+    assert "(looked for tests/../incidents/critical.yaml)" in skipped["reason"]
+    assert "playbook-diff-" not in skipped["reason"]
