@@ -89,7 +89,8 @@ def run_one(
     color: bool,
 ) -> tuple[str, bool, str]:
     """The rendered plan(s) for one incident file or payload, whether any plan has errors, and
-    a note for the user (the payload format used and how many incidents it gave) or ""."""
+    a note for the user (the payload format used and how many incidents it gave; a clock
+    before an incident's start) or ""."""
     display, content = read_source(source, stdin_text)
     note = ""
     if source_format:
@@ -103,6 +104,13 @@ def run_one(
         incidents = [parse_incident(display, content, overrides)]
     plans = [evaluate(compiled, incident, at, explain) for incident in incidents]
     failed = any(plan.errors for plan in plans)
+    early = [i.id for i in incidents if at < i.started_at]
+    if early:  # a plan "as of" before its incident is valid, but rarely meant
+        note = "; ".join(
+            filter(
+                None, [note, f"the clock is before {', '.join(early)} started: nothing is due yet"]
+            )
+        )
     if fmt == "json" and len(plans) > 1:
         documents = [plan_to_dict(plan, explain) for plan in plans]
         return dumps(documents), failed, note

@@ -188,6 +188,16 @@ def test_run_jsonl_lines_are_strict_json_and_its_format_is_json() -> None:
     assert "--jsonl writes one JSON plan per line; --format text is not possible" in refused.stderr
 
 
+def test_run_says_when_the_clock_is_before_the_incident() -> None:
+    incident = str(LIBRARY / "incidents" / "08-vague-report.yaml")
+    early = playbook("run", incident, "-l", "playbooks", "--at", "2020-01-01T00:00:00Z")
+    assert early.returncode == 0
+    assert early.stderr.startswith("playbook: the clock is before ")
+    assert early.stderr.rstrip().endswith("started: nothing is due yet")
+    later = playbook("run", incident, "-l", "playbooks", "--at", "2026-06-12T16:30:00Z")
+    assert later.stderr == ""
+
+
 def test_run_output_format_follows_the_file_name(tmp_path: Path) -> None:
     incident = str(LIBRARY / "incidents" / "08-vague-report.yaml")
     for name, starts in (("plan.json", "{"), ("plan.md", "# "), ("plan.txt", "INC-"), ("p", "# ")):
