@@ -135,9 +135,9 @@ def build_incident(data: dict[str, Any], span_of: Callable[[str], Span]) -> Inci
             problems.append(
                 error("IN103", f"{name}: {exc}", span_of(f"/{name}"), pointer=f"/{name}")
             )
-    started = parsed["startedAt"]
+    started = parsed.get("startedAt")  # absent when it did not parse (IN103 above)
     for name in ("acknowledgedAt", "resolvedAt"):
-        moment = parsed[name]
+        moment = parsed.get(name)
         # A typo here would cancel every escalation tier: nobody would be paged.
         if moment is not None and started is not None and moment < started:
             problems.append(

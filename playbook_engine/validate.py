@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from .diagnostics import Diagnostic, Span, error, sorted_diagnostics
+from .diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics
 from .doccache import load_checked
 from .library import (
+    DOCUMENT_SUFFIXES,
     POLICY_NAMES,
     LoadResult,
     collector_paused,
@@ -49,6 +50,32 @@ def _suite_diagnostics(
 
     suite_loader = SuiteLoader(result.compiled)
     return {display_path(path): suite_loader.load(path)[1] for path in paths}
+
+
+def _incident_diagnostics(root: Path, wanted: set[str] | None) -> dict[str, list[Diagnostic]]:
+    """Problems of each example incident in the library's incidents/ folder (`playbook diff`
+    runs them), by path; with `wanted`, only of those asked for."""
+    from .incident import parse_incident
+
+    folder = root / "incidents"
+    found: dict[str, list[Diagnostic]] = {}
+    if not folder.is_dir():
+        return found
+    for path in sorted(folder.rglob("*")):
+        if path.suffix not in DOCUMENT_SUFFIXES or path.name.startswith(".") or not path.is_file():
+            continue
+        shown = display_path(path)
+        if wanted is not None and shown not in wanted:
+            continue
+        try:
+            parse_incident(shown, path.read_bytes())
+            found[shown] = []
+        except InputError as exc:
+            found[shown] = exc.diagnostics
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            found[shown] = [error("PB111", f"cannot read file: {reason}", Span(shown))]
+    return found
 
 
 def _may_report_on(suite: Path, wanted: set[str]) -> bool:
@@ -116,16 +143,17 @@ def _validate_paths(paths: list[Path]) -> ValidationResult:
     files = 0
     for root in sorted(whole | set(chosen)):
         result = load_library(root)
-        suites = _suite_diagnostics(root, result, None if root in whole else chosen[root])
-        if root in whole:
-            files += len(result.files) + len(suites)
-            diagnostics += result.diagnostics
-            diagnostics += [d for found in suites.values() for d in found]
+        asked = None if root in whole else chosen[root]
+        suites = _suite_diagnostics(root, result, asked)
+        incidents = _incident_diagnostics(root, asked)
+        others = [d for found in (*suites.values(), *incidents.values()) for d in found]
+        if asked is None:
+            files += len(result.files) + len(suites) + len(incidents)
+            diagnostics += result.diagnostics + others
         else:
-            wanted = chosen[root]
-            files += len(wanted)
-            found = result.diagnostics + [d for found in suites.values() for d in found]
-            diagnostics += [d for d in found if d.span.path in wanted]
+            # A file that is no document (a README, a golden text) is not checked, nor counted.
+            files += sum(1 for shown in asked if PurePath(shown).suffix in DOCUMENT_SUFFIXES)
+            diagnostics += [d for d in result.diagnostics + others if d.span.path in asked]
     for path in lone:
         files += 1
         _, found, checked = load_checked(path, display_path(path))

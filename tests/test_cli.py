@@ -110,7 +110,23 @@ def test_same_inputs_give_byte_identical_output() -> None:
 
 def test_validate_bundled_library_is_clean() -> None:
     result = playbook("validate", "playbooks", "--strict")
-    assert (result.returncode, result.stdout) == (0, "14 files checked: no problems\n")
+    # 10 library documents, 4 test suites and the 12 example incidents.
+    assert (result.returncode, result.stdout) == (0, "26 files checked: no problems\n")
+
+
+def test_validate_checks_example_incidents_and_skips_what_is_no_document(tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    shutil.copytree(LIBRARY, library)
+    bad = library / "incidents" / "99-bad.yaml"
+    bad.write_text("id: X\ntitle: t\nstartedAt: 2026-02-30T00:00:00\n")
+    whole = playbook("validate", str(library))
+    assert whole.returncode == 1
+    assert "99-bad.yaml:3:12: error PB201 startedAt: expected a timestamp" in whole.stdout
+    alone = playbook("validate", str(bad), str(library / "incidents" / "README.md"))
+    assert alone.returncode == 1
+    assert alone.stdout.endswith("1 file checked: 1 error, 0 warnings\n")
+    readme = playbook("validate", str(library / "incidents" / "README.md"))
+    assert (readme.returncode, readme.stdout) == (0, "0 files checked: no problems\n")
 
 
 def test_validate_reports_file_line_col_in_every_format(tmp_path: Path) -> None:
