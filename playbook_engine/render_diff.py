@@ -21,10 +21,12 @@ NO_CHANGE = "No behavioural change"
 _BACKTICKS = re.compile("`+")
 
 
-def render_diff(result: BehaviourDiff, fmt: str) -> str:
-    """The diff in `fmt` (markdown, text or json), ending in one newline."""
+def render_diff(result: BehaviourDiff, fmt: str, max_length: int | None = None) -> str:
+    """The diff in `fmt` (markdown, text or json), ending in one newline. With `max_length`,
+    markdown leaves out the details of the last changed incidents until it fits (a
+    pull-request comment has a size limit: GitHub's is 65,536 characters), and says so."""
     if fmt == "markdown":
-        return _markdown(result)
+        return _markdown(result, max_length)
     if fmt == "text":
         return _text(result)
     if fmt == "json":
@@ -114,7 +116,7 @@ def _title(result: BehaviourDiff) -> str:
 # --- markdown ---------------------------------------------------------------------------
 
 
-def _markdown(result: BehaviourDiff) -> str:
+def _markdown(result: BehaviourDiff, max_length: int | None = None) -> str:
     blocks = [f"## {md(_title(result))}"]
     changed = [i for i in result.incidents if i.changes]
     count = len(result.incidents)
@@ -133,11 +135,24 @@ def _markdown(result: BehaviourDiff) -> str:
         blocks.append(
             f"{len(changed)} of {evaluated} changed, {unchanged} unchanged. {_clock(result)}"
         )
-        blocks += [_markdown_incident(i) for i in changed]
+    details = [_markdown_incident(i) for i in changed]
+    tail = []
     if result.skipped:
         lines = [f"- {code(s.source)}: {md(s.reason)}" for s in result.skipped]
-        blocks.append("### Skipped inputs\n\n" + "\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
+        tail.append("### Skipped inputs\n\n" + "\n".join(lines))
+    text = "\n\n".join(blocks + details + tail) + "\n"
+    while max_length is not None and len(text) > max_length and details:
+        details.pop()
+        omitted = len(changed) - len(details)
+        note = (
+            f"*The details of {omitted} more incident{'s' * (omitted != 1)} are left out "
+            f"to stay under {max_length} characters: `playbook diff --format text` shows all.*"
+        )
+        text = "\n\n".join(blocks + details + [note] + tail) + "\n"
+    if max_length is not None and len(text) > max_length:  # the summary alone is too long
+        cut = "\n\n*Cut to stay under the size limit: `playbook diff --format text` shows all.*\n"
+        text = text[: max(0, max_length - len(cut))] + cut
+    return text
 
 
 def _markdown_incident(incident: IncidentDiff) -> str:

@@ -297,3 +297,28 @@ def test_a_skipped_suite_is_named_in_the_library_not_in_a_scratch_copy(repo: Pat
     assert skipped["source"] == "tests/staging.yaml"
     assert "(looked for tests/../incidents/critical.yaml)" in skipped["reason"]
     assert "playbook-diff-" not in skipped["reason"]
+
+
+def test_max_length_leaves_details_out_until_the_comment_fits(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playbook_engine.behaviour_diff import diff_library
+    from playbook_engine.render_diff import render_diff
+
+    policy = repo / "lib" / "policy.yaml"
+    policy.write_text(policy.read_text().replace("respondWithin: 15m", "respondWithin: 10m"))
+    monkeypatch.chdir(repo)
+    result = diff_library(Path("lib"))
+    full = render_diff(result, "markdown")
+    details = full.index("### ")
+    assert details > 0
+    assert len(full) > details + 160  # the details are more than the note that replaces them
+    short = render_diff(result, "markdown", max_length=details + 160)
+    assert len(short) <= details + 160
+    assert "are left out to stay under" in short
+    assert short.startswith(full[:details])  # the title, table and summary stay whole
+    tiny = render_diff(result, "markdown", max_length=120)
+    assert len(tiny) <= 120 and tiny.endswith("shows all.*\n")
+    assert render_diff(result, "markdown", max_length=len(full)) == full
+    refused = playbook("diff", "--library", "lib", "--max-length", "10", cwd=repo)
+    assert refused.returncode == 2

@@ -36,6 +36,13 @@ from .common import library_option, library_root, parse_at
     help="Output format (markdown: a pull-request comment).",
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 when any plan changed (like git diff).")
+@click.option(
+    "--max-length",
+    type=click.IntRange(min=1000),
+    metavar="N",
+    help="Markdown: leave out details until the output fits in N characters (a pull-request "
+    "comment's limit; GitHub's is 65536).",
+)
 def command(
     rev_a: str,
     rev_b: str | None,
@@ -44,6 +51,7 @@ def command(
     at_text: str | None,
     fmt: str,
     exit_code: bool,
+    max_length: int | None,
 ) -> None:
     """Show how plans change between REV_A (default HEAD) and REV_B (default: working tree).
 
@@ -55,5 +63,5 @@ def command(
 
     at = parse_at(at_text) if at_text is not None else None
     result = diff_library(library_root(library_dir), rev_a, rev_b, incidents_dir, at)
-    click.echo(render_diff(result, fmt), nl=False)
+    click.echo(render_diff(result, fmt, max_length), nl=False)
     raise Failure(EXIT_FINDINGS if exit_code and result.changed else EXIT_OK)
