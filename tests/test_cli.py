@@ -204,6 +204,19 @@ def test_run_jsonl_lines_are_strict_json_and_its_format_is_json() -> None:
     assert "--jsonl writes one JSON plan per line; --format text is not possible" in refused.stderr
 
 
+def test_test_report_to_a_file_still_says_the_outcome_on_stderr(tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    shutil.copytree(LIBRARY, library)
+    suite = library / "tests" / "playbooks.yaml"
+    suite.write_text(suite.read_text().replace("priority: P1", "priority: P2", 1))
+    result = playbook("test", str(library), "--format", "junit", "-o", str(tmp_path / "t.xml"))
+    assert result.returncode == 1
+    first, *fails = result.stderr.splitlines()
+    assert first.startswith("playbook: ") and first.endswith(" passed, 1 failed")
+    assert len(fails) == 1 and fails[0].startswith("  FAIL ")
+    assert (tmp_path / "t.xml").read_text().startswith("<?xml")
+
+
 def test_run_says_when_the_clock_is_before_the_incident() -> None:
     incident = str(LIBRARY / "incidents" / "08-vague-report.yaml")
     early = playbook("run", incident, "-l", "playbooks", "--at", "2020-01-01T00:00:00Z")

@@ -66,4 +66,13 @@ def command(
         fail_input(problems)
     results = run_suites(suites, update)
     write_output(report(results, fmt, problems, verbose), output)
-    raise Failure(EXIT_OK if all(r.passed for r in results) else EXIT_FINDINGS)
+    failed = [r for r in results if not r.passed]
+    if output is not None or fmt != "text":
+        # The report went to a file or is for machines: a CI log still says what happened.
+        names = "".join(f"\n  FAIL {r.case.name}" for r in failed[:20])
+        more = f"\n  ... and {len(failed) - 20} more" if len(failed) > 20 else ""
+        click.echo(
+            f"playbook: {len(results) - len(failed)} passed, {len(failed)} failed" + names + more,
+            err=True,
+        )
+    raise Failure(EXIT_FINDINGS if failed else EXIT_OK)
