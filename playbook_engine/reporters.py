@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 from .diagnostics import Diagnostic
@@ -79,10 +80,20 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _workspace_path(path: str) -> str:
+    """`path` relative to `$GITHUB_WORKSPACE` (the checkout), as GitHub places annotations,
+    when it names a file inside it; a run from a subfolder shows paths relative to that."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if not workspace or not os.path.isfile(path):
+        return path
+    real, root = os.path.realpath(path), os.path.join(os.path.realpath(workspace), "")
+    return real[len(root) :] if real.startswith(root) else path
+
+
 def github_annotation(d: Diagnostic) -> str:
     """A GitHub Actions workflow command (`::error file=..,line=..::message`)."""
     level = {"error": "error", "warning": "warning"}.get(d.severity.value, "notice")
-    props = [f"file={_escape_property(d.span.path)}"]
+    props = [f"file={_escape_property(_workspace_path(d.span.path))}"]
     if d.span.line:
         props.append(f"line={d.span.line}")
         props.append(f"col={d.span.col or 1}")

@@ -217,6 +217,23 @@ def test_test_report_to_a_file_still_says_the_outcome_on_stderr(tmp_path: Path) 
     assert (tmp_path / "t.xml").read_text().startswith("<?xml")
 
 
+def test_github_annotations_name_files_from_the_checkout(tmp_path: Path) -> None:
+    library = tmp_path / "repo" / "lib"
+    shutil.copytree(LIBRARY, library)
+    (library / "oops.yaml").write_text("kind: Playbook\n")
+    env = {**os.environ, "GITHUB_WORKSPACE": str(tmp_path / "repo")}
+    inside = subprocess.run(
+        [PLAYBOOK, "validate", ".", "--format", "github"],
+        cwd=library,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert inside.returncode == 1
+    assert inside.stdout.startswith("::error file=lib/oops.yaml,line=1,col=1,")
+
+
 def test_run_says_when_the_clock_is_before_the_incident() -> None:
     incident = str(LIBRARY / "incidents" / "08-vague-report.yaml")
     early = playbook("run", incident, "-l", "playbooks", "--at", "2020-01-01T00:00:00Z")
