@@ -70,6 +70,7 @@ class BehaviourDiff:
     at: datetime | None  # the clock given; None: each incident's startedAt + DEFAULT_DELAY
     incidents: tuple[IncidentDiff, ...]
     skipped: tuple[Skipped, ...]
+    before_missing: str = ""  # why the earlier version has no plans (new, or does not validate)
 
     @property
     def changed(self) -> bool:
@@ -101,8 +102,9 @@ def diff_library(
 
     Raises `InputError` when the directory is not in a git repository, a revision is unknown,
     or a version of the library does not validate (with that version's error diagnostics).
-    A library that does not exist yet at `rev_a` (the pull request adding it) is new: every
-    incident's plan is an addition.
+    A library that does not exist yet at `rev_a` (the pull request adding it), or does not
+    validate there (the pull request repairing it), has no plans before: every incident's
+    plan is an addition, and `before_missing` says why.
     """
     if not library.is_dir():
         raise InputError([error("PB111", "library directory not found", Span(str(library)))])
@@ -111,17 +113,25 @@ def diff_library(
     commits = [(rev, gitrev.resolve_revision(repo, rev)) for rev in (rev_a, rev_b) if rev]
     with tempfile.TemporaryDirectory(prefix="playbook-diff-") as scratch:
         sides: list[_Side | None] = []
+        missing = ""
         for index, (rev, commit) in enumerate(commits):
             root = Path(scratch) / str(index)
             try:
                 gitrev.materialise(repo, commit, relative, root)
+                # Diagnostics name files as git does (`REV:path/in/repo`), not the scratch copy.
+                sides.append(_open(rev, root, f"{rev}:" + ("" if relative == "." else relative)))
             except InputError as exc:
-                if index or [d.code for d in exc.diagnostics] != ["GT103"]:
+                code = exc.diagnostics[0].code if exc.diagnostics else ""
+                if index or code not in ("GT103", "GT105"):
                     raise
-                sides.append(None)  # the library is new since rev_a
-                continue
-            # Diagnostics name files as git does (`REV:path/in/repo`), not the scratch copy.
-            sides.append(_open(rev, root, f"{rev}:" + ("" if relative == "." else relative)))
+                sides.append(None)
+                errors = sum(1 for d in exc.diagnostics[1:] if d.is_error)
+                missing = (
+                    f"the library does not exist at {rev}"
+                    if code == "GT103"
+                    else f"the library at {rev} does not validate ({errors} error"
+                    f"{'s' * (errors != 1)})"
+                )
         if rev_b is None:
             sides.append(_open(WORKING_TREE, library, None))
         before, after = sides
@@ -130,7 +140,7 @@ def diff_library(
         incidents, skipped = _incidents(known, incidents_dir)
         results = tuple(_compare(before, after, source, inc, at) for source, inc in incidents)
     return BehaviourDiff(
-        rev_a, rev_b or WORKING_TREE, display_path(library), at, results, tuple(skipped)
+        rev_a, rev_b or WORKING_TREE, display_path(library), at, results, tuple(skipped), missing
     )
 
 

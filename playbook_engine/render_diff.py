@@ -41,6 +41,7 @@ def diff_to_dict(result: BehaviourDiff) -> dict[str, Any]:
         "after": result.after,
         "library": result.library,
         "changed": result.changed,
+        "beforeMissing": result.before_missing or None,
         "incidents": [
             {
                 "source": i.source,
@@ -109,6 +110,10 @@ def _clock(result: BehaviourDiff) -> str:
     return f"Clock: {timestamp(result.at, result.at.tzinfo)}."
 
 
+def _before_missing(result: BehaviourDiff) -> str:
+    return f"No plans before: {result.before_missing}; every plan is new."
+
+
 def _title(result: BehaviourDiff) -> str:
     return f"Behaviour diff of {result.library}: {result.before} → {result.after}"
 
@@ -118,6 +123,8 @@ def _title(result: BehaviourDiff) -> str:
 
 def _markdown(result: BehaviourDiff, max_length: int | None = None) -> str:
     blocks = [f"## {md(_title(result))}"]
+    if result.before_missing:
+        blocks.append(f"*{md(_before_missing(result))}*")
     changed = [i for i in result.incidents if i.changes]
     count = len(result.incidents)
     evaluated = f"{count} incident{'s' * (count != 1)}"
@@ -211,6 +218,8 @@ def _area_label(area: str) -> str:
 
 def _text(result: BehaviourDiff) -> str:
     out = [one_line(_title(result)), ""]
+    if result.before_missing:
+        out.append(one_line(_before_missing(result)))
     changed = [i for i in result.incidents if i.changes]
     out.append(_clock(result))
     if not changed:

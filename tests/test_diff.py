@@ -235,7 +235,7 @@ def test_unknown_revision(repo: Path) -> None:
     assert "GT102 unknown revision: --output=x" in option_like.stderr
 
 
-def test_library_that_does_not_validate_on_either_side(repo: Path) -> None:
+def test_a_library_that_does_not_validate_now_or_before(repo: Path) -> None:
     triage = repo / "lib" / "triage.yaml"
     edit(triage, "owner: responder", "owner: nobody")
     now = playbook("diff", "--library", "lib", cwd=repo)
@@ -247,13 +247,14 @@ def test_library_that_does_not_validate_on_either_side(repo: Path) -> None:
     assert "lib/triage.yaml:" in now.stderr and "PB303" in now.stderr
     git(repo, "commit", "-q", "-am", "broken")
     edit(triage, "owner: nobody", "owner: responder")
-    before = playbook("diff", "--library", "lib", cwd=repo)
-    assert before.returncode == 2
-    assert (
-        before.stderr.splitlines()[0]
-        == "HEAD:lib: error GT105 the library at HEAD does not validate"
-    )
-    assert "HEAD:lib/triage.yaml:" in before.stderr
+    # The change that repairs a broken base: no plans before, every plan is new (exit 0).
+    repair = playbook("diff", "--library", "lib", "--format", "json", cwd=repo)
+    assert repair.returncode == 0, repair.stderr
+    found = json.loads(repair.stdout)
+    assert found["beforeMissing"] == "the library at HEAD does not validate (1 error)"
+    assert all(i["before"] is None for i in found["incidents"]) and found["incidents"]
+    text = playbook("diff", "--library", "lib", "--format", "text", cwd=repo).stdout
+    assert "No plans before: the library at HEAD does not validate (1 error); every plan" in text
 
 
 def test_a_library_new_since_the_revision_is_all_additions(repo: Path) -> None:
