@@ -10,9 +10,7 @@ rendered. Author text is escaped so it renders as typed, and a table cell can ne
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
@@ -28,7 +26,7 @@ from .describe import (
     value_text,
 )
 from .diagnostics import Diagnostic, Span, error
-from .files import user_file_mode
+from .files import write_atomically
 from .model import (
     AllOf,
     AnyOf,
@@ -99,7 +97,7 @@ def write_pages(pages: dict[str, str], output: Path) -> list[Diagnostic]:
                     error("DC101", "refusing to write outside the output directory", Span(relative))
                 )
                 continue
-            _write_atomically(target, text)
+            write_atomically(target, text)
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             problems.append(error("IN105", f"cannot write page: {reason}", Span(relative)))
@@ -122,18 +120,6 @@ def _inside(root: Path, relative: str) -> Path | None:
         if root not in current.parents:
             return None
     return current / path.name
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        os.fchmod(fd, user_file_mode(target))  # mkstemp makes it private
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 # --- Markdown helpers -------------------------------------------------------------------

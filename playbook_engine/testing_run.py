@@ -11,8 +11,6 @@ rewritten instead of failing.
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +19,7 @@ from typing import Any
 
 from .compiler import CompiledLibrary
 from .diagnostics import Span
-from .files import user_file_mode
+from .files import write_atomically
 from .library import display_path
 from .plan import EscalationEntry, Plan, RenderedNotification
 from .testing import Case, Suite
@@ -341,7 +339,8 @@ class _Checker:
             return
         if self.update:
             try:
-                _write_atomically(path, body.rstrip("\n") + "\n")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomically(path, body.rstrip("\n") + "\n")
             except OSError as exc:
                 message = f"cannot write golden file {shown}: {exc.strerror or exc}"
                 self.miss(at, what, message, current, body)
@@ -360,17 +359,3 @@ class _Checker:
         detail = diff or "the texts differ only in their line endings (CR LF or LF)"
         message = f"the rendered body differs from {shown} (playbook test --update rewrites it)"
         self.miss(at, what, message, current, body, detail)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` exactly (UTF-8, no newline translation) via a renamed temp file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, user_file_mode(path))  # mkstemp makes it private
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -13,7 +11,7 @@ import click
 
 from ..diagnostics import Span, error
 from ..errors import fail_input
-from ..files import user_file_mode
+from ..files import write_atomically
 from ..limits import DEFAULT_LIMITS
 
 
@@ -35,23 +33,10 @@ def write_output(text: str, output: Path | None) -> None:
         except OSError as exc:
             _cannot_write(output, exc.strerror or type(exc).__name__)
         return
-    target = output.resolve() if output.is_symlink() else output
-    directory = target.parent if str(target.parent) else Path(".")
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+        write_atomically(output.resolve() if output.is_symlink() else output, text)
     except OSError as exc:
         _cannot_write(output, exc.strerror or type(exc).__name__)
-    try:
-        os.fchmod(fd, user_file_mode(target))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(temp, target)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        _cannot_write(output, exc.strerror or type(exc).__name__)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _cannot_write(output: Path, reason: str) -> NoReturn:
