@@ -151,18 +151,6 @@ def duration_text(delta: timedelta) -> str:
     return f"{hours}h" + (format_duration(timedelta(seconds=rest)) if rest else "")
 
 
-def rule_effect(rule: Rule) -> str:
-    """What a matching rule does: `impact=extensive, urgency=critical, priority=P1`."""
-    parts = [
-        f"{name}={value}"
-        for name, value in (
-            ("impact", rule.impact),
-            ("urgency", rule.urgency),
-            ("priority", rule.priority),
-        )
-        if value is not None
-    ]
-    return ", ".join(parts)
 
 
 # --- escalation ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from .compiler import (
 from .conditions import CompiledCondition, expression_failures
 from .diagnostics import InputError, Span, error
 from .incident import Incident
-from .model import Priority, Repeat, Tier
+from .model import Priority, Repeat, Rule, Tier
 from .plan import (
     Classification,
     ConditionTrace,
@@ -165,7 +165,7 @@ class _Evaluation:
                     overrides.append((severity[rule.priority], cr))
             if trace is not None:
                 traces.append(
-                    RuleTrace(cr.origin, rule.id, matched, _effect(cr), tuple(decided), trace)
+                    RuleTrace(cr.origin, rule.id, matched, rule_effect(rule), tuple(decided), trace)
                 )
         impact = impact or self._default("impact", selected)
         urgency = urgency or self._default("urgency", selected)
@@ -436,8 +436,8 @@ def _reason(holds: bool) -> str:
     return "condition holds" if holds else "condition does not hold"
 
 
-def _effect(cr: CompiledRule) -> str:
-    rule = cr.rule
+def rule_effect(rule: Rule) -> str:
+    """What a matching rule does: `impact=extensive, urgency=critical, priority=P1`."""
     parts = [
         f"{name}={value}"
         for name, value in (
@@ -445,7 +445,7 @@ def _effect(cr: CompiledRule) -> str:
             ("urgency", rule.urgency),
             ("priority", rule.priority),
         )
-        if value
+        if value is not None
     ]
     return ", ".join(parts)
 

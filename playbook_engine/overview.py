@@ -17,8 +17,8 @@ from .describe import (
     library_path,
     own_priorities,
     policy_overrides,
-    rule_effect,
 )
+from .engine import rule_effect
 from .model import Library, Playbook, Rule
 from .render_common import one_line
 from .render_json import dumps
