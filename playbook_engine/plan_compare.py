@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .plan import EscalationEntry, Plan, PlanStep, RenderedNotification
 from .render_common import plus, timestamp
@@ -104,23 +106,12 @@ def _deadlines(before: Plan, after: Plan) -> list[Change]:
 
 
 def _steps(before: Plan, after: Plan) -> list[Change]:
-    old = {s.id: s for s in before.steps}
-    new = {s.id: s for s in after.steps}
-    changes = [
-        Change("steps", "removed", ident, "", _step_line(s, before), None)
-        for ident, s in old.items()
-        if ident not in new
-    ]
-    changes += [
-        Change("steps", "added", ident, "", None, _step_line(s, after))
-        for ident, s in new.items()
-        if ident not in old
-    ]
-    for ident, a in old.items():
-        b = new.get(ident)
-        if b is None:
-            continue
-        for name, x, y in (
+    return _keyed(
+        "steps",
+        {s.id: s for s in before.steps},
+        {s.id: s for s in after.steps},
+        _step_line,
+        lambda a, b: (
             ("title", a.title, b.title),
             ("owner", a.owner or "", b.owner or ""),
             ("due", _due(a, before), _due(b, after)),
@@ -128,13 +119,46 @@ def _steps(before: Plan, after: Plan) -> list[Change]:
             ("playbook", a.playbook, b.playbook),
             ("details", a.details, b.details),
             ("links", _links(a), _links(b)),
-        ):
+        ),
+        (before, after),
+    )
+
+
+_LONG_TEXT = frozenset({"details", "body"})
+"""Fields whose change is shown as a diff: it says it better than both versions."""
+
+
+def _keyed(
+    area: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    line: Callable[[Any, Plan], str],
+    fields: Callable[[Any, Any], tuple[tuple[str, str, str], ...]],
+    plans: tuple[Plan, Plan],
+) -> list[Change]:
+    """Changes of items with ids (steps, notifications): removed, added, then each changed
+    field of the items in both, in the order `fields` gives."""
+    changes = [
+        Change(area, "removed", ident, "", line(item, plans[0]), None)
+        for ident, item in old.items()
+        if ident not in new
+    ]
+    changes += [
+        Change(area, "added", ident, "", None, line(item, plans[1]))
+        for ident, item in new.items()
+        if ident not in old
+    ]
+    for ident, a in old.items():
+        b = new.get(ident)
+        if b is None:
+            continue
+        for name, x, y in fields(a, b):
             if x == y:
                 continue
-            if name == "details":  # long text: the diff says it better than both versions
-                changes.append(Change("steps", "changed", ident, name, diff=_body_diff(x, y)))
+            if name in _LONG_TEXT:
+                changes.append(Change(area, "changed", ident, name, diff=_body_diff(x, y)))
             else:
-                changes.append(Change("steps", "changed", ident, name, x or None, y or None))
+                changes.append(Change(area, "changed", ident, name, x or None, y or None))
     return changes
 
 
@@ -194,36 +218,20 @@ def _entry(entry: EscalationEntry, plan: Plan) -> str:
 
 
 def _notifications(before: Plan, after: Plan) -> list[Change]:
-    old = {n.id: n for n in before.notifications}
-    new = {n.id: n for n in after.notifications}
-    changes = [
-        Change("notifications", "removed", ident, "", _notification_line(n), None)
-        for ident, n in old.items()
-        if ident not in new
-    ]
-    changes += [
-        Change("notifications", "added", ident, "", None, _notification_line(n))
-        for ident, n in new.items()
-        if ident not in old
-    ]
-    for ident, a in old.items():
-        b = new.get(ident)
-        if b is None:
-            continue
-        for name, x, y in (
+    return _keyed(
+        "notifications",
+        {n.id: n for n in before.notifications},
+        {n.id: n for n in after.notifications},
+        lambda n, _: _notification_line(n),
+        lambda a, b: (
             ("channel", a.channel, b.channel),
             ("to", ", ".join(a.to), ", ".join(b.to)),
             ("subject", a.subject or "", b.subject or ""),
             ("playbook", a.playbook, b.playbook),
-        ):
-            if x != y:
-                changes.append(
-                    Change("notifications", "changed", ident, name, x or None, y or None)
-                )
-        if a.body != b.body:
-            diff = _body_diff(a.body, b.body)
-            changes.append(Change("notifications", "changed", ident, "body", None, None, diff))
-    return changes
+            ("body", a.body, b.body),
+        ),
+        (before, after),
+    )
 
 
 def _notification_line(n: RenderedNotification) -> str:
