@@ -22,7 +22,7 @@ from .compiler import CompiledLibrary
 from .diagnostics import Diagnostic, InputError, Span, error
 from .engine import evaluate
 from .incident import Incident, parse_incident
-from .library import DOCUMENT_SUFFIXES, display_path, load_library
+from .library import display_path, document_files, load_library
 from .plan_compare import Change, compare_plans
 from .testing import SuiteLoader
 from .testing_collect import discover_suites
@@ -214,7 +214,7 @@ def _incidents(
     if extra is not None:
         if not extra.is_dir():
             raise InputError([error("IN101", "--incidents: not a directory", Span(str(extra)))])
-        for path in _files(extra):
+        for path in document_files(extra):
             label = display_path(path)
             found.setdefault(label, _incident_file(path, label))
     incidents: list[tuple[str, Incident]] = []
@@ -234,7 +234,7 @@ def _incidents(
 
 def _side_incidents(side: _Side) -> Iterator[tuple[str, Incident | Skipped]]:
     """The example incidents of a library version and the incidents of its test cases."""
-    for path in _files(side.root / "incidents"):
+    for path in document_files(side.root / "incidents"):
         label = path.relative_to(side.root).as_posix()
         yield label, _incident_file(path, label)
     suites = SuiteLoader(side.compiled)
@@ -269,13 +269,3 @@ def _first(diagnostics: list[Diagnostic], prefix: str = "") -> str:
     where = str(d.span)
     where = where[len(prefix) :] if prefix and where.startswith(prefix) else where
     return f"{d.code} {d.message} ({where})"
-
-
-def _files(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        return []
-    return sorted(
-        p
-        for p in directory.rglob("*")
-        if p.suffix in DOCUMENT_SUFFIXES and p.is_file() and not p.name.startswith(".")
-    )

@@ -81,6 +81,18 @@ def discover(root: Path) -> list[Path]:
     return found
 
 
+def document_files(directory: Path) -> list[Path]:
+    """The YAML and JSON files anywhere below `directory` (example incidents), sorted,
+    skipping hidden ones; none if it is not a directory."""
+    if not directory.is_dir():
+        return []
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.suffix in DOCUMENT_SUFFIXES and p.is_file() and not p.name.startswith(".")
+    )
+
+
 def display_path(path: Path) -> str:
     """A path as shown in diagnostics: relative to the working directory when below it
     (both with symbolic links resolved), else as given."""

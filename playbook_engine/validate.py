@@ -18,6 +18,7 @@ from .library import (
     LoadResult,
     collector_paused,
     display_path,
+    document_files,
     library_root_of,
     load_library,
 )
@@ -57,13 +58,8 @@ def _incident_diagnostics(root: Path, wanted: set[str] | None) -> dict[str, list
     runs them), by path; with `wanted`, only of those asked for."""
     from .incident import parse_incident
 
-    folder = root / "incidents"
     found: dict[str, list[Diagnostic]] = {}
-    if not folder.is_dir():
-        return found
-    for path in sorted(folder.rglob("*")):
-        if path.suffix not in DOCUMENT_SUFFIXES or path.name.startswith(".") or not path.is_file():
-            continue
+    for path in document_files(root / "incidents"):
         shown = display_path(path)
         if wanted is not None and shown not in wanted:
             continue
