@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -306,3 +307,26 @@ def test_deadlines_in_templates_are_in_the_clocks_offset() -> None:
     shown = [t for t in texts if "2026-06-15T" in t]
     assert shown and all("2026-06-15T11:25:00Z" in t for t in shown if "11:25" in t)
     assert not any("+01:00" in t for t in shown)
+
+
+def test_every_field_validate_allows_in_templates_is_there_at_run_time(tmp_path: Path) -> None:
+    """compiler.TEMPLATE_FIELDS (what PB404 accepts) must name what the engine provides."""
+    import shutil
+
+    from playbook_engine.compiler import TEMPLATE_FIELDS, TEXT_ROOTS
+
+    library = tmp_path / "lib"
+    shutil.copytree(LIBRARY, library)
+    reads = [f"{root}.{name}" for root, names in TEMPLATE_FIELDS.items() for name in names]
+    title = " ".join("{{ " + path + " }}" for path in [*reads, *sorted(TEXT_ROOTS)])
+    (library / "fields.yaml").write_text(
+        "apiVersion: playbook-engine/v1\nkind: Playbook\nmetadata: {id: fields, title: F}\n"
+        "spec:\n  appliesWhen: {field: incident.service, equals: fields}\n  steps:\n"
+        f"    - {{id: all, title: {json.dumps(title)}}}\n"
+    )
+    result = load_library(library)
+    assert [d for d in result.diagnostics if d.is_error] == []
+    assert result.compiled is not None
+    plan = result.compiled.evaluate(incident(service="fields", title="T"), at=AT)
+    assert plan.errors == ()
+    assert [s.title for s in plan.steps if s.id == "all"][0].count("[template error") == 0
