@@ -231,8 +231,12 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
 # --- scalar resolution ------------------------------------------------------------------
 
 _CORE = "tag:yaml.org,2002:"
-_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
-_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+# The plain words that are not strings: one dict lookup tells them from all other text.
+_PLAIN_WORDS: dict[str, bool | None] = {
+    **dict.fromkeys(("", "~", "null", "Null", "NULL")),
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+}
 _NUMBER_START = frozenset("0123456789+-.")
 _INT = re.compile(r"[-+]?[0-9]+")
 _OCT = re.compile(r"0o[0-7]+")
@@ -274,12 +278,15 @@ class _Refused(Exception):
 
 def _resolve_plain(text: str) -> Any:
     """The value of an untagged plain scalar under our rules (see the module docstring)."""
-    if text in _NULLS:
-        return None
-    if text in _BOOLS:
-        return _BOOLS[text]
+    if text in _PLAIN_WORDS:
+        return _PLAIN_WORDS[text]
     if text[0] not in _NUMBER_START:
         return text
+    return _resolve_number(text)
+
+
+def _resolve_number(text: str) -> Any:
+    """The number a plain scalar starting with a digit, sign or dot means, else the text."""
     if _INT.fullmatch(text):
         return _integer(text, 10)
     if _OCT.fullmatch(text):
@@ -380,23 +387,26 @@ class _Retry(Exception):
     """A rewritten escape turned out not to be inside a double-quoted string."""
 
 
-@dataclass(slots=True)
-class _Frame:
-    """An open mapping or sequence."""
-
-    container: dict[str, Any] | list[Any]
-    pointer: str
-    anchor: str | None
-    pos: tuple[int, int]
-    nodes_before: int
-    values_from: int
-    keys_from: int
-    is_key: bool  # a collection used as a mapping key: refused when it ends
-    height: int = 1
-    key: str | None = None  # mapping: the key whose value comes next (None: key refused)
-    key_pointer: str = ""  # mapping: the pointer of that value
-    expect_key: bool = False  # mapping: the next node is a key
-    key_lines: dict[str, int] = field(default_factory=dict)
+# The state of a collection that is still open while a nested one is read, saved as a plain
+# tuple because one is built for every collection. The first eight items are the state of the
+# enclosing collection (see `_Builder._events`), restored when the nested one ends; the last five
+# say where the nested one began: its anchor, position, the node count before it, and the
+# lengths of the values and keys lists before it.
+_Saved = tuple[
+    list[Any] | None,
+    dict[str, Any] | None,
+    str,
+    int,
+    str | None,
+    str,
+    bool,
+    dict[str, int],
+    str | None,
+    tuple[int, int],
+    int,
+    int,
+    int,
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,11 +444,6 @@ class _Builder:
         self.problems: list[Diagnostic] = []
         self.values: list[tuple[str, tuple[int, int]]] = []
         self.keys: list[tuple[str, tuple[int, int]]] = []
-        self.anchors: dict[str, _Anchored] = {}
-        self.open_anchors: set[str] = set()
-        self.nodes = 0
-        self.aliases = 0
-        self.stack: list[_Frame] = []
         self.root: Any = None
         self.root_empty = False
         import yaml
@@ -475,23 +480,291 @@ class _Builder:
         return SourceDoc(self.display, self.root, dict(self.values), dict(self.keys)), []
 
     def _events(self, source: Any) -> int:
-        """Consume every event; returns the number of documents (0 or 1)."""
+        """Consume every event into `root`, `values` and `keys`; returns the number of
+        documents (0 or 1).
+
+        This runs once per event (~300 per playbook), so it is one loop that keeps what it
+        reads in local variables: the common event (an untagged, unanchored scalar, or the
+        start or end of a collection) costs no method call and no attribute lookup on `self`.
+        Rare cases (tags, anchors, aliases, `.json` files, rewritten escapes, every problem)
+        call the methods below.
+        """
         import yaml
 
-        documents = 0
-        stack = self.stack
+        scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+        map_start, seq_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+        map_end, seq_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+        document_start, stream_end = yaml.DocumentStartEvent, yaml.StreamEndEvent
+        get_event = source.get_event
+        limits, json_only, shifts = self.limits, self.json_only, self.shifts
+        max_nodes, max_depth = limits.max_nodes, limits.max_depth
+        max_chars, max_aliases = limits.max_scalar_chars, limits.max_aliases
+        values, keys = self.values, self.keys
+        add_value, add_key = values.append, keys.append
+        words, number_start = _PLAIN_WORDS, _NUMBER_START
+        anchors: dict[str, _Anchored] = {}
+        open_anchors: set[str] = set()
+        stack: list[_Saved] = []
+        nodes = aliases = documents = 0
+        # The innermost open collection: a sequence (`items`) or a mapping (`mapping`), or
+        # neither while the next node is the root. `key` is the mapping key whose value comes
+        # next (None when that key was refused), `key_pointer` that value's pointer, and
+        # `expect_key` says the next node is a key. `height` counts the levels of collections
+        # down to the deepest node so far, which an anchor records for the depth limit.
+        items: list[Any] | None = None
+        mapping: dict[str, Any] | None = None
+        pointer = key_pointer = ""
+        height = 0
+        key: str | None = None
+        expect_key = False
+        key_lines: dict[str, int] = {}  # mapping: the line each key was written on
         while True:
-            event = source.get_event()
+            event = get_event()
             kind = type(event)
-            if kind is yaml.ScalarEvent:
-                self._scalar(event)
-            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-                self._open(event, kind is yaml.MappingStartEvent)
-            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                self._close(stack.pop())
-            elif kind is yaml.AliasEvent:
-                self._alias(event)
-            elif kind is yaml.DocumentStartEvent:
+            if kind is scalar_event:
+                text: str = event.value
+                style = event.style
+                tag = event.tag
+                mark = event.start_mark
+                if shifts:
+                    pos = self._pos(mark)
+                    if style != '"':
+                        self._check_untouched(event)
+                else:
+                    pos = (mark.line + 1, mark.column + 1)
+                nodes += 1
+                if nodes > max_nodes:
+                    raise self._too_many_nodes(mark)
+                value: Any
+                try:
+                    if len(text) > max_chars:
+                        raise _Refused(
+                            "PB112",
+                            f"scalar is longer than {max_chars} characters",
+                            "keep long texts in a linked document",
+                        )
+                    if json_only:
+                        self._check_json(event)
+                    # `_resolve_plain` inline: most scalars are plain words or quoted text.
+                    if tag is not None:
+                        value = _resolve_tagged(tag, text)
+                    elif style:
+                        value = text
+                    elif text in words:
+                        value = words[text]
+                    elif text[0] in number_start:
+                        value = _resolve_number(text)
+                    else:
+                        value = text
+                except _Refused as refused:
+                    self._problem(refused, pos)
+                    value = text
+                anchor = event.anchor
+                if expect_key:
+                    if not style and text == "<<" and tag is None:
+                        self._problem(
+                            _Refused(
+                                "PB103",
+                                "merge keys ('<<') are not supported (YAML 1.1 only)",
+                                "write the keys out in full, or quote '<<' to mean the text",
+                            ),
+                            pos,
+                        )
+                    expect_key = False
+                    # `_key` inline for a new string key, the common case.
+                    if type(value) is str and value not in key_lines:
+                        key_lines[value] = pos[0]
+                        key = token = value
+                        if "~" in token or "/" in token:
+                            token = escape_pointer_token(token)
+                        key_pointer = f"{pointer}/{token}"
+                        add_key((key_pointer, pos))
+                    else:
+                        key, key_pointer = self._key(key_lines, pointer, value, pos, text)
+                    if anchor is not None:
+                        anchors[anchor] = _Anchored(value, 1, 0, "", (0, 0), (0, 0))
+                    continue
+                if items is not None:
+                    child = f"{pointer}/{len(items)}"
+                    items.append(value)
+                elif mapping is not None:
+                    if key is None:
+                        child = _REFUSED_POINTER
+                    else:
+                        child = key_pointer
+                        mapping[key] = value
+                    expect_key = True
+                    key = None
+                else:
+                    child = ""
+                    self.root = value
+                    if not style and not text and tag is None:
+                        self.root_empty = True
+                add_value((child, pos))
+                if anchor is not None:
+                    here, keys_here = len(values), len(keys)
+                    anchors[anchor] = _Anchored(
+                        value, 1, 0, child, (here - 1, here), (keys_here, keys_here)
+                    )
+            elif kind is map_start or kind is seq_start:
+                mark = event.start_mark
+                pos = self._pos(mark) if shifts else (mark.line + 1, mark.column + 1)
+                nodes += 1
+                if nodes > max_nodes:
+                    raise self._too_many_nodes(mark)
+                if len(stack) >= max_depth:
+                    raise _Stop(
+                        _fail(
+                            "PB105",
+                            f"nesting is deeper than {max_depth} levels",
+                            Span(self.display, *pos),
+                            "flatten the structure",
+                        )
+                    )
+                if json_only:
+                    self._check_json(event)
+                tag = event.tag
+                is_map = kind is map_start
+                if tag is not None and tag != "!" and tag != _CORE + ("map" if is_map else "seq"):
+                    self._problem(_tag_refusal(tag, "mapping" if is_map else "sequence"), pos)
+                anchor = event.anchor
+                if anchor is not None:
+                    open_anchors.add(anchor)
+                if expect_key:
+                    child = _REFUSED_POINTER  # refused when it ends: keys are strings
+                elif items is not None:
+                    child = f"{pointer}/{len(items)}"
+                elif mapping is not None:
+                    child = _REFUSED_POINTER if key is None else key_pointer
+                else:
+                    child = ""
+                add_value((child, pos))
+                stack.append(
+                    (
+                        items,
+                        mapping,
+                        pointer,
+                        height,
+                        key,
+                        key_pointer,
+                        expect_key,
+                        key_lines,
+                        anchor,
+                        pos,
+                        nodes - 1,
+                        len(values) - 1,
+                        len(keys),
+                    )
+                )
+                pointer, height, key, key_pointer = child, 1, None, ""
+                if is_map:
+                    items, mapping, expect_key, key_lines = None, {}, True, {}
+                else:
+                    items, mapping, expect_key = [], None, False
+            elif kind is map_end or kind is seq_end:
+                value = mapping if items is None else items
+                inner, inner_pointer = height, pointer
+                (
+                    items,
+                    mapping,
+                    pointer,
+                    height,
+                    key,
+                    key_pointer,
+                    expect_key,
+                    key_lines,
+                    anchor,
+                    pos,
+                    nodes_before,
+                    values_from,
+                    keys_from,
+                ) = stack.pop()
+                if anchor is not None:
+                    open_anchors.discard(anchor)
+                    anchors[anchor] = _Anchored(
+                        value,
+                        nodes - nodes_before,
+                        inner,
+                        inner_pointer,
+                        (values_from, len(values)),
+                        (keys_from, len(keys)),
+                    )
+                if expect_key:
+                    expect_key = False
+                    key, key_pointer = self._key(key_lines, pointer, value, pos, "")
+                    continue
+                if items is not None:
+                    items.append(value)
+                elif mapping is not None:
+                    if key is not None:
+                        mapping[key] = value
+                    expect_key = True
+                    key = None
+                else:
+                    self.root = value
+                    continue
+                if inner + 1 > height:
+                    height = inner + 1
+            elif kind is alias_event:
+                mark = event.start_mark
+                pos = self._pos(mark) if shifts else (mark.line + 1, mark.column + 1)
+                if json_only:
+                    self._check_json(event)
+                name: str = event.anchor
+                anchored = anchors.get(name)
+                if anchored is None:
+                    raise self._unknown_alias(name, name in open_anchors, pos)
+                aliases += 1
+                if aliases > max_aliases:
+                    raise _Stop(
+                        _fail(
+                            "PB104",
+                            f"more than {max_aliases} aliases",
+                            Span(self.display, *pos),
+                            "write the repeated parts out, or split the document",
+                        )
+                    )
+                nodes += anchored.nodes
+                if nodes > max_nodes:
+                    raise self._too_many_nodes(mark)
+                if len(stack) + anchored.height > max_depth:
+                    raise _Stop(
+                        _fail(
+                            "PB105",
+                            f"nesting is deeper than {max_depth} levels once *{name} expands",
+                            Span(self.display, *pos),
+                            "flatten the structure",
+                        )
+                    )
+                # A copy, so that a caller changing one place does not change the other.
+                value = _copy(anchored.value) if anchored.height else anchored.value
+                if expect_key:
+                    expect_key = False
+                    key, key_pointer = self._key(key_lines, pointer, value, pos, "")
+                    continue
+                if items is not None:
+                    child = f"{pointer}/{len(items)}"
+                    items.append(value)
+                elif mapping is not None:
+                    if key is None:
+                        child = _REFUSED_POINTER
+                    else:
+                        child = key_pointer
+                        mapping[key] = value
+                    expect_key = True
+                    key = None
+                else:
+                    child = ""
+                    self.root = value
+                add_value((child, pos))
+                base = len(anchored.pointer)
+                start, end = anchored.values
+                values += [(child + p[base:], at) for p, at in values[start + 1 : end]]
+                start, end = anchored.keys
+                keys += [(child + p[base:], at) for p, at in keys[start:end]]
+                if (items is not None or mapping is not None) and anchored.height + 1 > height:
+                    height = anchored.height + 1
+            elif kind is document_start:
                 documents += 1
                 if documents > 1:
                     raise _Stop(
@@ -502,188 +775,22 @@ class _Builder:
                             "put each document in its own file, and remove the '---' line",
                         )
                     )
-            elif kind is yaml.StreamEndEvent:
+            elif kind is stream_end:
                 return documents
 
-    # -- nodes --
-
-    def _scalar(self, event: Any) -> None:
-        text: str = event.value
-        pos = self._pos(event.start_mark)
-        if self.shifts and event.style != '"':
-            self._check_untouched(event)
-        self._count(1, event)
-        plain = not event.style
-        try:
-            if len(text) > self.limits.max_scalar_chars:
-                raise _Refused(
-                    "PB112",
-                    f"scalar is longer than {self.limits.max_scalar_chars} characters",
-                    "keep long texts in a linked document",
-                )
-            if self.json_only:
-                self._check_json(event)
-            if event.tag is not None:
-                value = _resolve_tagged(event.tag, text)
-            elif plain:
-                value = _resolve_plain(text)
-            else:
-                value = text
-        except _Refused as refused:
-            self._problem(refused, pos)
-            value = text
-        parent = self.stack[-1] if self.stack else None
-        if parent is not None and parent.expect_key:
-            if plain and text == "<<" and event.tag is None:
-                self._problem(
-                    _Refused(
-                        "PB103",
-                        "merge keys ('<<') are not supported (YAML 1.1 only)",
-                        "write the keys out in full, or quote '<<' to mean the text",
-                    ),
-                    pos,
-                )
-            self._key(parent, value, pos, text)
-            if event.anchor is not None:
-                self.anchors[event.anchor] = _Anchored(value, 1, 0, "", (0, 0), (0, 0))
-            return
-        if parent is None and plain and text == "" and event.tag is None:
-            self.root_empty = True
-        pointer = self._child_pointer(parent)
-        start = len(self.values)
-        self.values.append((pointer, pos))
-        if event.anchor is not None:
-            self.anchors[event.anchor] = _Anchored(
-                value, 1, 0, pointer, (start, start + 1), (len(self.keys), len(self.keys))
-            )
-        self._place(parent, value, 0)
-
-    def _open(self, event: Any, is_map: bool) -> None:
-        pos = self._pos(event.start_mark)
-        self._count(1, event)
-        if len(self.stack) >= self.limits.max_depth:
-            raise _Stop(
-                _fail(
-                    "PB105",
-                    f"nesting is deeper than {self.limits.max_depth} levels",
-                    Span(self.display, *pos),
-                    "flatten the structure",
-                )
-            )
-        if self.json_only:
-            self._check_json(event)
-        tag = event.tag
-        if tag is not None and tag != "!" and tag != _CORE + ("map" if is_map else "seq"):
-            self._problem(_tag_refusal(tag, "mapping" if is_map else "sequence"), pos)
-        if event.anchor is not None:
-            self.open_anchors.add(event.anchor)
-        parent = self.stack[-1] if self.stack else None
-        is_key = parent is not None and parent.expect_key
-        pointer = _REFUSED_POINTER if is_key else self._child_pointer(parent)
-        self.values.append((pointer, pos))
-        container: dict[str, Any] | list[Any] = {} if is_map else []
-        self.stack.append(
-            _Frame(
-                container,
-                pointer,
-                event.anchor,
-                pos,
-                self.nodes - 1,
-                len(self.values) - 1,
-                len(self.keys),
-                is_key,
-                expect_key=is_map,
-            )
-        )
-
-    def _close(self, frame: _Frame) -> None:
-        if frame.anchor is not None:
-            self.open_anchors.discard(frame.anchor)
-            self.anchors[frame.anchor] = _Anchored(
-                frame.container,
-                self.nodes - frame.nodes_before,
-                frame.height,
-                frame.pointer,
-                (frame.values_from, len(self.values)),
-                (frame.keys_from, len(self.keys)),
-            )
-        parent = self.stack[-1] if self.stack else None
-        if frame.is_key:
-            assert parent is not None
-            self._key(parent, frame.container, frame.pos, "")
-        else:
-            self._place(parent, frame.container, frame.height)
-
-    def _alias(self, event: Any) -> None:
-        pos = self._pos(event.start_mark)
-        if self.json_only:
-            self._check_json(event)
-        name: str = event.anchor
-        anchored = self.anchors.get(name)
-        if anchored is None:
-            if name in self.open_anchors:
-                raise _Stop(
-                    _fail(
-                        "PB104",
-                        f"alias *{name} refers to a node that contains it (endless expansion)",
-                        Span(self.display, *pos),
-                        "remove the recursive alias",
-                    )
-                )
-            raise _Stop(
-                _fail(
-                    "PB101",
-                    f"YAML syntax error: alias *{name} has no anchor &{name} before it",
-                    Span(self.display, *pos),
-                    f"define &{name} on a value before any *{name}",
-                )
-            )
-        self.aliases += 1
-        if self.aliases > self.limits.max_aliases:
-            raise _Stop(
-                _fail(
-                    "PB104",
-                    f"more than {self.limits.max_aliases} aliases",
-                    Span(self.display, *pos),
-                    "write the repeated parts out, or split the document",
-                )
-            )
-        self._count(anchored.nodes, event)
-        if len(self.stack) + anchored.height > self.limits.max_depth:
-            raise _Stop(
-                _fail(
-                    "PB105",
-                    f"nesting is deeper than {self.limits.max_depth} levels once *{name} expands",
-                    Span(self.display, *pos),
-                    "flatten the structure",
-                )
-            )
-        # A copy, so that a caller changing one place does not change the other.
-        value = _copy(anchored.value) if anchored.height else anchored.value
-        parent = self.stack[-1] if self.stack else None
-        if parent is not None and parent.expect_key:
-            self._key(parent, value, pos, "")
-            return
-        pointer = self._child_pointer(parent)
-        self.values.append((pointer, pos))
-        base = len(anchored.pointer)
-        start, end = anchored.values
-        self.values += [(pointer + p[base:], at) for p, at in self.values[start + 1 : end]]
-        start, end = anchored.keys
-        self.keys += [(pointer + p[base:], at) for p, at in self.keys[start:end]]
-        self._place(parent, value, anchored.height)
-
-    def _key(self, parent: _Frame, key: Any, pos: tuple[int, int], text: str) -> None:
-        parent.expect_key = False
-        parent.key = None
+    def _key(
+        self, key_lines: dict[str, int], pointer: str, key: Any, pos: tuple[int, int], text: str
+    ) -> tuple[str | None, str]:
+        """A mapping key read at `pos` (`text`: its source, when a scalar): its string and
+        the pointer of its value, or None after a problem if it is refused."""
         if not isinstance(key, str):
             hint = _quote_hint(text) if text else "use a string key"
             self._problem(
                 _Refused("PB109", f"mapping key is {_json_type(key)}; JSON keys are strings", hint),
                 pos,
             )
-            return
-        first = parent.key_lines.get(key)
+            return None, ""
+        first = key_lines.get(key)
         if first is not None:
             self._problem(
                 _Refused(
@@ -693,48 +800,44 @@ class _Builder:
                 ),
                 pos,
             )
-            return
-        parent.key_lines[key] = pos[0]
-        parent.key = key
-        parent.key_pointer = f"{parent.pointer}/{escape_pointer_token(key)}"
-        self.keys.append((parent.key_pointer, pos))
-
-    def _place(self, parent: _Frame | None, value: Any, height: int) -> None:
-        if parent is None:
-            self.root = value
-            return
-        if height + 1 > parent.height:
-            parent.height = height + 1
-        if isinstance(parent.container, list):
-            parent.container.append(value)
-        else:
-            if parent.key is not None:
-                parent.container[parent.key] = value
-            parent.expect_key = True
-            parent.key = None
-
-    def _child_pointer(self, parent: _Frame | None) -> str:
-        if parent is None:
-            return ""
-        if isinstance(parent.container, list):
-            return f"{parent.pointer}/{len(parent.container)}"
-        return _REFUSED_POINTER if parent.key is None else parent.key_pointer
+            return None, ""
+        key_lines[key] = pos[0]
+        key_pointer = f"{pointer}/{escape_pointer_token(key)}"
+        self.keys.append((key_pointer, pos))
+        return key, key_pointer
 
     # -- checks --
 
-    def _count(self, nodes: int, event: Any) -> None:
-        self.nodes += nodes
-        if self.nodes > self.limits.max_nodes:
-            raise _Stop(
+    def _too_many_nodes(self, mark: Any) -> _Stop:
+        return _Stop(
+            _fail(
+                "PB104",
+                f"document has more than {self.limits.max_nodes} nodes (keys, values and "
+                "collections, counted with aliases expanded)",
+                self._span(mark),
+                "split it into several files; aliases multiply nodes: use fewer aliases of "
+                "large anchors",
+            )
+        )
+
+    def _unknown_alias(self, name: str, open_anchor: bool, pos: tuple[int, int]) -> _Stop:
+        if open_anchor:
+            return _Stop(
                 _fail(
                     "PB104",
-                    f"document has more than {self.limits.max_nodes} nodes (keys, values and "
-                    "collections, counted with aliases expanded)",
-                    self._span(event.start_mark),
-                    "split it into several files; aliases multiply nodes: use fewer aliases of "
-                    "large anchors",
+                    f"alias *{name} refers to a node that contains it (endless expansion)",
+                    Span(self.display, *pos),
+                    "remove the recursive alias",
                 )
             )
+        return _Stop(
+            _fail(
+                "PB101",
+                f"YAML syntax error: alias *{name} has no anchor &{name} before it",
+                Span(self.display, *pos),
+                f"define &{name} on a value before any *{name}",
+            )
+        )
 
     def _check_json(self, event: Any) -> None:
         """In a `.json` file, stop at the first thing JSON does not have (NaN is a PB109)."""
