@@ -35,6 +35,7 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -442,8 +443,10 @@ class _Builder:
     def _build(self, text: str, shifts: list[int]) -> tuple[SourceDoc | None, list[Diagnostic]]:
         self.text, self.shifts = text, shifts
         self.problems: list[Diagnostic] = []
-        self.values: list[tuple[str, tuple[int, int]]] = []
-        self.keys: list[tuple[str, tuple[int, int]]] = []
+        # Pointer to position, in the order the nodes were read. Only a refused document (which
+        # is never returned) can write a pointer twice, so `len` counts the nodes read so far.
+        self.values: dict[str, tuple[int, int]] = {}
+        self.keys: dict[str, tuple[int, int]] = {}
         self.root: Any = None
         self.root_empty = False
         import yaml
@@ -477,7 +480,7 @@ class _Builder:
             )
         if self.problems:
             return None, self.problems
-        return SourceDoc(self.display, self.root, dict(self.values), dict(self.keys)), []
+        return SourceDoc(self.display, self.root, self.values, self.keys), []
 
     def _events(self, source: Any) -> int:
         """Consume every event into `root`, `values` and `keys`; returns the number of
@@ -500,7 +503,6 @@ class _Builder:
         max_nodes, max_depth = limits.max_nodes, limits.max_depth
         max_chars, max_aliases = limits.max_scalar_chars, limits.max_aliases
         values, keys = self.values, self.keys
-        add_value, add_key = values.append, keys.append
         words, number_start = _PLAIN_WORDS, _NUMBER_START
         anchors: dict[str, _Anchored] = {}
         open_anchors: set[str] = set()
@@ -561,7 +563,7 @@ class _Builder:
                     value = text
                 anchor = event.anchor
                 if expect_key:
-                    if not style and text == "<<" and tag is None:
+                    if text == "<<" and not style and tag is None:
                         self._problem(
                             _Refused(
                                 "PB103",
@@ -578,7 +580,7 @@ class _Builder:
                         if "~" in token or "/" in token:
                             token = escape_pointer_token(token)
                         key_pointer = f"{pointer}/{token}"
-                        add_key((key_pointer, pos))
+                        keys[key_pointer] = pos
                     else:
                         key, key_pointer = self._key(key_lines, pointer, value, pos, text)
                     if anchor is not None:
@@ -600,7 +602,7 @@ class _Builder:
                     self.root = value
                     if not style and not text and tag is None:
                         self.root_empty = True
-                add_value((child, pos))
+                values[child] = pos
                 if anchor is not None:
                     here, keys_here = len(values), len(keys)
                     anchors[anchor] = _Anchored(
@@ -638,7 +640,7 @@ class _Builder:
                     child = _REFUSED_POINTER if key is None else key_pointer
                 else:
                     child = ""
-                add_value((child, pos))
+                values[child] = pos
                 stack.append(
                     (
                         items,
@@ -756,12 +758,16 @@ class _Builder:
                 else:
                     child = ""
                     self.root = value
-                add_value((child, pos))
+                values[child] = pos
+                # The anchored subtree's source map, moved under this pointer. Aliases are few
+                # (`max_aliases`), so walking the dicts to the anchor's entries is cheap enough.
                 base = len(anchored.pointer)
                 start, end = anchored.values
-                values += [(child + p[base:], at) for p, at in values[start + 1 : end]]
+                copied = islice(values.items(), start + 1, end)
+                values.update([(child + p[base:], at) for p, at in copied])
                 start, end = anchored.keys
-                keys += [(child + p[base:], at) for p, at in keys[start:end]]
+                copied = islice(keys.items(), start, end)
+                keys.update([(child + p[base:], at) for p, at in copied])
                 if (items is not None or mapping is not None) and anchored.height + 1 > height:
                     height = anchored.height + 1
             elif kind is document_start:
@@ -803,7 +809,7 @@ class _Builder:
             return None, ""
         key_lines[key] = pos[0]
         key_pointer = f"{pointer}/{escape_pointer_token(key)}"
-        self.keys.append((key_pointer, pos))
+        self.keys[key_pointer] = pos
         return key, key_pointer
 
     # -- checks --
