@@ -400,11 +400,15 @@ class _Compiler:
         return None if condition is None else self.conditions.compile(condition)
 
     def template(self, template: Template, mode: str) -> CompiledTemplate:
+        # Either way the template object is made when first rendered: validating needs only
+        # the checks, a run renders a few of the library's templates.
+        compile_later = partial(sandbox.compile_template, template.source, mode, self.macros)
         if self.lazy:
-            compile_later = partial(sandbox.compile_template, template.source, mode, self.macros)
             return CompiledTemplate(template, None, compile_later)
         try:
-            compiled = sandbox.compile_template(template.source, mode, self.macros)
+            if self.macros:
+                sandbox.macro_module(self.macros, mode)  # as compiling the template would
+            analysis = sandbox.check_template(template.source, mode)
         except sandbox.TemplateError as exc:
             # The span is where the template starts; in a template of several lines, say
             # which of its lines is wrong.
@@ -418,7 +422,7 @@ class _Compiler:
                 )
             )
             return CompiledTemplate(template, None)
-        for name in sorted(sandbox.template_variables(template.source) - self.roots):
+        for name in sorted((analysis.variables or frozenset()) - self.roots):
             self.diagnostics.append(
                 error(
                     "PB404",
@@ -427,7 +431,7 @@ class _Compiler:
                     hint="available: " + ", ".join(sorted(self.roots)),
                 )
             )
-        for path in sorted(sandbox.attribute_paths(template.source)):
+        for path in sorted(analysis.paths):
             root, _, rest = path.partition(".")
             if root == "incident":
                 from .checks import PLAN_ROOTS, check_field_path  # checking only, not runs
@@ -437,7 +441,7 @@ class _Compiler:
                 )
             elif rest:
                 self.diagnostics += _root_field_problems(root, rest.split(".", 1)[0], template)
-        for name in sorted(sandbox.private_lookups(template.source)):
+        for name in sorted(analysis.private):
             self.diagnostics.append(
                 error(
                     "PB405",
@@ -447,7 +451,7 @@ class _Compiler:
                 )
             )
         if self.macros:
-            for name in sorted(sandbox.macro_uses(template.source) - self.macro_names):
+            for name in sorted(analysis.macros - self.macro_names):
                 self.diagnostics.append(
                     error(
                         "PB404",
@@ -456,7 +460,7 @@ class _Compiler:
                         hint="defined macros: " + (", ".join(sorted(self.macro_names)) or "none"),
                     )
                 )
-        return CompiledTemplate(template, compiled)
+        return CompiledTemplate(template, None, compile_later)
 
     def rules(self, rules: tuple[Rule, ...], origin: str) -> tuple[CompiledRule, ...]:
         return tuple(CompiledRule(r, origin, self.conditions.compile(r.when)) for r in rules)

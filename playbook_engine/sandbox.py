@@ -35,6 +35,7 @@ when unknown). Compiled templates and expressions are memoised by source (and mo
 
 from __future__ import annotations
 
+import io
 import marshal
 import re
 import types
@@ -50,6 +51,7 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import Template, TemplateExpression
 from jinja2.exceptions import SecurityError
 from jinja2.filters import FILTERS
+from jinja2.idtracking import VAR_LOAD_RESOLVE
 from jinja2.meta import find_undeclared_variables
 from jinja2.nodes import EvalContext
 from jinja2.parser import Parser
@@ -783,14 +785,11 @@ class MemoryStore:
 
 
 def prepare_template(source: str, mode: str) -> None:
-    """Do, into the active store, the work `compile_template` and the template analyses
-    would do for `source` in `mode` that the store keeps; a template that does not compile
-    is left for them to report."""
+    """Do, into the active store, the work `check_template` does for `source` in `mode`
+    that the store keeps; a template that does not compile is left for it to report."""
     try:
-        _template_code(environment(mode), source, mode)
-        _variables(source, False)
-        _analysis(source, False)
-    except Exception:  # reported where the library is compiled
+        check_template(source, mode)
+    except TemplateError:  # reported where the library is compiled
         return
 
 
@@ -813,8 +812,11 @@ def _stored(store: CodeStore | None, key: str) -> Any:
 
 
 def _template_code(env: SandboxEnvironment, source: str, mode: str) -> types.CodeType:
-    store = _CODE_STORE.get()
     key = f"{mode}\0{source}"
+    checked = _CHECKED_CODE.get(key)
+    if checked is not None:
+        return checked
+    store = _CODE_STORE.get()
     stored = _stored(store, key)
     if isinstance(stored, types.CodeType):
         return stored
@@ -992,9 +994,10 @@ def _chain(node: nodes.Node) -> list[str] | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Analysis:
+class TemplateAnalysis:
     """What validation asks of a template's tree: the dotted paths it reads, its lookups of
-    names starting with `_`, and the names it looks up on `macros`."""
+    names starting with `_`, the names it looks up on `macros`, and the names it reads from
+    its context."""
 
     paths: frozenset[str]
     private: frozenset[str]
@@ -1003,13 +1006,32 @@ class _Analysis:
 
 
 @lru_cache(maxsize=4096)
-def _analysis(source: str, expression: bool) -> _Analysis:
+def _analysis(source: str, expression: bool) -> TemplateAnalysis:
     # Parsing is most of a warm validation's template work once the code comes from the
     # store, so the store keeps the analyses too, in one entry (only of sources that parse:
-    # a failure is found, and reported, every time). Keys may hold any text: marshal, not
-    # separators.
+    # a failure is found, and reported, every time).
     store = _CODE_STORE.get()
-    key = f"analysis\0{int(expression)}\0{source}"
+    key = _analysis_key(source, expression)
+    stored = _stored_analysis(store, key)
+    if stored is not None:
+        return stored
+    tree = _parse(source, expression)  # memoised through `_analysis`
+    variables: frozenset[str] | None
+    try:
+        variables = _find_variables(source, expression)
+    except TemplateError:
+        variables = None
+    found = TemplateAnalysis(_paths(tree), _private(tree), _macros(tree), variables)
+    _store_analysis(store, key, found)
+    return found
+
+
+def _analysis_key(source: str, expression: bool) -> str:
+    # Keys may hold any text: the store hashes them, and entries are marshalled, not split.
+    return f"analysis\0{int(expression)}\0{source}"
+
+
+def _stored_analysis(store: CodeStore | None, key: str) -> TemplateAnalysis | None:
     stored = _stored(store, key)
     if (
         isinstance(stored, tuple)
@@ -1019,22 +1041,85 @@ def _analysis(source: str, expression: bool) -> _Analysis:
         and all(isinstance(name, str) for part in stored if part for name in part)
     ):
         paths, private, macros, names = stored
-        return _Analysis(
+        return TemplateAnalysis(
             frozenset(paths),
             frozenset(private),
             frozenset(macros),
             None if names is None else frozenset(names),
         )
-    tree = _parse(source, expression)  # memoised through `_analysis`
-    variables: frozenset[str] | None
-    try:
-        variables = _find_variables(source, expression)
-    except TemplateError:
-        variables = None
-    found = _Analysis(_paths(tree), _private(tree), _macros(tree), variables)
+    return None
+
+
+def _store_analysis(store: CodeStore | None, key: str, found: TemplateAnalysis) -> None:
     if store is not None:
         parts = (found.paths, found.private, found.macros, found.variables)
         store.put(key, marshal.dumps(tuple(None if p is None else tuple(sorted(p)) for p in parts)))
+
+
+class _TrackingGenerator(_CodeGenerator):
+    """The code generator, noting the names the template reads from its context the way
+    `jinja2.meta.find_undeclared_variables` does in a generation pass of its own."""
+
+    def __init__(self, env: SandboxEnvironment) -> None:
+        self.text = io.StringIO()
+        super().__init__(env, None, None, self.text, optimized=env.optimized)
+        self.undeclared: set[str] = set()
+
+    def enter_frame(self, frame: Frame) -> None:
+        super().enter_frame(frame)
+        for action, param in frame.symbols.loads.values():
+            if action == VAR_LOAD_RESOLVE and param not in self.environment.globals:
+                self.undeclared.add(param)
+
+
+_CHECKED_CODE: dict[str, types.CodeType] = {}
+"""Code `check_template` made in this process, by store key, for `compile_template` to wrap
+when the template is first rendered (bounded like the memos)."""
+
+
+def forget_templates() -> None:
+    """Drop what this process memoised of templates (compiled, checked, analysed), so that
+    the next question goes to the code store or compiles afresh."""
+    for memo in (compile_template, check_template, _analysis, _variables):
+        memo.cache_clear()
+    _CHECKED_CODE.clear()
+
+
+@lru_cache(maxsize=4096)
+def check_template(source: str, mode: str) -> TemplateAnalysis:
+    """Check a template for `mode` as `compile_template` would, and analyse it, without
+    making the template object: validation needs only the diagnostics.
+
+    One parse and one code generation give the analyses and the code, where compiling and
+    then analysing took three parses and two generations; the code is kept (in the store,
+    and in this process) for `compile_template`. Raises `TemplateError` as it would; the
+    result's `variables` is never None.
+    """
+    _check_source(source, DEFAULT_LIMITS.template_source_chars, "template")
+    store = _CODE_STORE.get()
+    code_key, key = f"{mode}\0{source}", _analysis_key(source, False)
+    stored = _stored_analysis(store, key)
+    if stored is not None and stored.variables is not None:
+        # Only code that compiled is stored: its checks have passed.
+        if code_key in _CHECKED_CODE or (store is not None and store.get(code_key) is not None):
+            return stored
+    env = environment(mode)
+    try:
+        tree = env._parse(source, None, None)
+        # The analyses first: generating the code instruments the tree.
+        paths, private, macros = _paths(tree), _private(tree), _macros(tree)
+        generator = _TrackingGenerator(env)
+        generator.visit(tree)
+        code = env._compile(generator.text.getvalue(), "<template>")
+    except Exception as exc:
+        raise _compile_error(exc) from exc
+    found = TemplateAnalysis(paths, private, macros, frozenset(generator.undeclared))
+    if len(_CHECKED_CODE) >= 4096:
+        _CHECKED_CODE.clear()
+    _CHECKED_CODE[code_key] = code
+    if store is not None:
+        store.put(code_key, marshal.dumps(code))
+    _store_analysis(store, key, found)
     return found
 
 

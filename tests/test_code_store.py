@@ -37,12 +37,12 @@ def directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("PLAYBOOK_CACHE_DIR", str(folder))
     yield folder
     sandbox.use_code_store(None)
-    sandbox.compile_template.cache_clear()
+    sandbox.forget_templates()
 
 
 def plan(root: Path) -> str:
     """The markdown plan of a run, compiling templates afresh (not from this process's memo)."""
-    sandbox.compile_template.cache_clear()
+    sandbox.forget_templates()
     compiled = cache.open_library(root)
     return runner.run_one(compiled, INCIDENT, None, AT, (), "markdown", True, None, False)[0]
 
@@ -98,7 +98,7 @@ def test_no_cache_stores_no_code(directory: Path, library: Path) -> None:
     plan(library)
     plan(library)
     shutil.rmtree(directory / "code")
-    sandbox.compile_template.cache_clear()
+    sandbox.forget_templates()
     compiled = cache.open_library(library, use_cache=False)
     runner.run_one(compiled, INCIDENT, None, AT, (), "markdown", True, None, False)
     assert not (directory / "code").exists()

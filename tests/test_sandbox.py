@@ -557,3 +557,79 @@ def test_attribute_paths() -> None:
     assert attribute_paths("incident.labels.tema == 'x'", expression=True) == {
         "incident.labels.tema"
     }
+
+
+# Validation checks templates with `check_template` (one parse, one code generation) instead
+# of compiling them and then analysing them: it must find exactly what those find.
+FRAGMENTS = (
+    "{{ incident.title }}",
+    "{{ incident.labels['team'] | upper }}",
+    "{% for a in incident.alerts %}{{ a.name }}{% endfor %}",
+    "{% set x = impact %}{{ x ~ urgency }}",
+    "{% if priority.id == 'P1' %}page{% else %}{{ unknown_name }}{% endif %}",
+    "{{ macros.badge(priority) }}",
+    "{% macro m(v) %}{{ v ~ incident.id }}{% endmacro %}{{ m(at) }}",
+    "{{ incident.title.upper() }}",
+    "{{ x.__class__ }}",
+    "{{ incident.alerts | map(attribute='_secret') | list }}",
+    "{{ incident.title | nosuch }}",
+    "{{ '{}'.format(incident) }}",
+    "{{ 'a' % 3 }}",
+    "{% include 'x' %}",
+    "{{ incident.service ",
+    "{% for %}",
+    "text only\n",
+    "{{ (((((((((( 1 )))))))))) }}",
+    "{% with y = incident %}{{ y.id }}{% endwith %}",
+    "{{ range(3) | join(',') }} {{ dict(a=1) }}",
+)
+
+
+def _compiled_then_analysed(source: str, mode: str) -> tuple[Any, ...]:
+    from playbook_engine import sandbox
+
+    sandbox.forget_templates()
+    try:
+        compile_template(source, mode)
+    except TemplateError as exc:
+        return ("error", exc.message, exc.line)
+    return (
+        template_variables(source),
+        attribute_paths(source),
+        sandbox.private_lookups(source),
+        sandbox.macro_uses(source),
+    )
+
+
+def _checked(source: str, mode: str) -> tuple[Any, ...]:
+    from playbook_engine import sandbox
+
+    sandbox.forget_templates()
+    try:
+        found = sandbox.check_template(source, mode)
+    except TemplateError as exc:
+        return ("error", exc.message, exc.line)
+    return (set(found.variables or ()), set(found.paths), set(found.private), set(found.macros))
+
+
+@given(
+    st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=4),
+    st.sampled_from(MODES),
+)
+def test_checking_a_template_finds_what_compiling_and_analysing_find(
+    parts: list[str], mode: str
+) -> None:
+    source = "\n".join(parts)
+    assert _checked(source, mode) == _compiled_then_analysed(source, mode)
+
+
+def test_a_checked_template_compiles_from_the_code_its_check_made() -> None:
+    from playbook_engine import sandbox
+
+    sandbox.forget_templates()
+    source = "{% for a in incident.alerts %}{{ a.status }} {% endfor %}{{ incident.title }}"
+    sandbox.check_template(source, "markdown")
+    made = sandbox._CHECKED_CODE[f"markdown\0{source}"]
+    compiled = compile_template(source, "markdown")
+    assert compiled.template.root_render_func.__code__ in made.co_consts
+    assert render(compiled, CONTEXT) == "firing resolved Checkout returns 502"

@@ -145,8 +145,7 @@ def analyses(source: str, expression: bool) -> tuple[set[str], ...]:
 
 def forget() -> None:
     """Drop this process's memo, so that the next question goes to the store."""
-    sandbox._analysis.cache_clear()
-    sandbox._variables.cache_clear()
+    sandbox.forget_templates()
 
 
 @pytest.fixture()
@@ -342,18 +341,12 @@ def large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return target
 
 
-def forget_compiled() -> None:
-    sandbox.compile_template.cache_clear()
-    sandbox._variables.cache_clear()
-    sandbox._analysis.cache_clear()
-
-
 def test_a_large_library_validates_the_same_on_two_cores(large: Path) -> None:
     files = [(path, display_path(path)) for path in discover(large)]
     assert len(files) >= doccache.FORK_MIN_FILES
-    forget_compiled()
+    sandbox.forget_templates()
     two = validate_paths([large])  # forks: a child loads half and compiles its templates
-    forget_compiled()
+    sandbox.forget_templates()
     waiting = threading.Event()
     other = threading.Thread(target=waiting.wait)
     other.start()  # with another thread running, nothing forks
@@ -373,7 +366,7 @@ def test_the_child_prepares_the_code_of_both_halves(large: Path) -> None:
     files = [(path, display_path(path)) for path in discover(large)]
     work = TemplateWork(large / "policy.yaml")
     alone = doccache.load_many(files, fork=False)
-    forget_compiled()
+    sandbox.forget_templates()
     expected: dict[str, bytes] = {}
     for batch in work.run(alone[1::2], partial(work.wanted, alone[::2])):
         expected.update(batch)
@@ -382,7 +375,7 @@ def test_the_child_prepares_the_code_of_both_halves(large: Path) -> None:
     assert len(compiles) > 100 and all(f"{m}\0{s}" in expected for s, m in compiles)
     modes = {key.split("\0", 1)[0] for key in expected}
     assert {"markdown", "chat", "chat-header", "header", "analysis"} <= modes
-    forget_compiled()
+    sandbox.forget_templates()
     loading = doccache.Loading(files, True, work)
     try:
         assert loading.results == alone
