@@ -388,11 +388,13 @@ class _Retry(Exception):
     """A rewritten escape turned out not to be inside a double-quoted string."""
 
 
-# The state of a collection that is still open while a nested one is read, saved as a plain
-# tuple because one is built for every collection. The first eight items are the state of the
-# enclosing collection (see `_Builder._events`), restored when the nested one ends; the last five
-# say where the nested one began: its anchor, position, the node count before it, and the
-# lengths of the values and keys lists before it.
+# Where a collection began, kept only when its end needs it (it has an anchor, or it is a
+# mapping key): its anchor, its position, the node count and the sizes of the source map before
+# it.
+_Opened = tuple[str | None, tuple[int, int], int, int, int]
+# A collection that is still open while a nested one is read, saved as a plain tuple because
+# one is built for every collection: its state (see `_Builder._events`), restored when the
+# nested one ends, and the nested one's `_Opened`.
 _Saved = tuple[
     list[Any] | None,
     dict[str, Any] | None,
@@ -401,12 +403,8 @@ _Saved = tuple[
     str | None,
     str,
     bool,
-    dict[str, int],
-    str | None,
-    tuple[int, int],
-    int,
-    int,
-    int,
+    dict[str, tuple[int, int]],
+    _Opened | None,
 ]
 
 
@@ -509,17 +507,18 @@ class _Builder:
         stack: list[_Saved] = []
         nodes = aliases = documents = 0
         # The innermost open collection: a sequence (`items`) or a mapping (`mapping`), or
-        # neither while the next node is the root. `key` is the mapping key whose value comes
-        # next (None when that key was refused), `key_pointer` that value's pointer, and
-        # `expect_key` says the next node is a key. `height` counts the levels of collections
-        # down to the deepest node so far, which an anchor records for the depth limit.
+        # neither while the next node is the root. `prefix` is its pointer and a slash. `key`
+        # is the mapping key whose value comes next (None when that key was refused),
+        # `key_pointer` that value's pointer, and `expect_key` says the next node is a key.
+        # `height` counts the levels of collections down to the deepest node so far, which an
+        # anchor records for the depth limit.
         items: list[Any] | None = None
         mapping: dict[str, Any] | None = None
-        pointer = key_pointer = ""
+        prefix = key_pointer = ""
         height = 0
         key: str | None = None
         expect_key = False
-        key_lines: dict[str, int] = {}  # mapping: the line each key was written on
+        key_lines: dict[str, tuple[int, int]] = {}  # mapping: where each key was written
         while True:
             event = get_event()
             kind = type(event)
@@ -573,21 +572,23 @@ class _Builder:
                             pos,
                         )
                     expect_key = False
-                    # `_key` inline for a new string key, the common case.
-                    if type(value) is str and value not in key_lines:
-                        key_lines[value] = pos[0]
-                        key = token = value
-                        if "~" in token or "/" in token:
-                            token = escape_pointer_token(token)
-                        key_pointer = f"{pointer}/{token}"
+                    # `_key` inline for the common case, a new string key (a string value is
+                    # always the scalar's text itself).
+                    if value is text and text not in key_lines:
+                        key_lines[text] = pos
+                        key = text
+                        if "~" in text or "/" in text:
+                            key_pointer = prefix + escape_pointer_token(text)
+                        else:
+                            key_pointer = prefix + text
                         keys[key_pointer] = pos
                     else:
-                        key, key_pointer = self._key(key_lines, pointer, value, pos, text)
+                        key, key_pointer = self._key(key_lines, prefix, value, pos, text)
                     if anchor is not None:
                         anchors[anchor] = _Anchored(value, 1, 0, "", (0, 0), (0, 0))
                     continue
                 if items is not None:
-                    child = f"{pointer}/{len(items)}"
+                    child = f"{prefix}{len(items)}"
                     items.append(value)
                 elif mapping is not None:
                     if key is None:
@@ -635,66 +636,63 @@ class _Builder:
                 if expect_key:
                     child = _REFUSED_POINTER  # refused when it ends: keys are strings
                 elif items is not None:
-                    child = f"{pointer}/{len(items)}"
+                    child = f"{prefix}{len(items)}"
                 elif mapping is not None:
                     child = _REFUSED_POINTER if key is None else key_pointer
                 else:
                     child = ""
                 values[child] = pos
+                opened: _Opened | None = None
+                if anchor is not None or expect_key:
+                    opened = (anchor, pos, nodes - 1, len(values) - 1, len(keys))
                 stack.append(
                     (
                         items,
                         mapping,
-                        pointer,
+                        prefix,
                         height,
                         key,
                         key_pointer,
                         expect_key,
                         key_lines,
-                        anchor,
-                        pos,
-                        nodes - 1,
-                        len(values) - 1,
-                        len(keys),
+                        opened,
                     )
                 )
-                pointer, height, key, key_pointer = child, 1, None, ""
+                prefix, height, key = child + "/", 1, None
                 if is_map:
                     items, mapping, expect_key, key_lines = None, {}, True, {}
                 else:
                     items, mapping, expect_key = [], None, False
             elif kind is map_end or kind is seq_end:
                 value = mapping if items is None else items
-                inner, inner_pointer = height, pointer
+                inner, inner_prefix = height, prefix
                 (
                     items,
                     mapping,
-                    pointer,
+                    prefix,
                     height,
                     key,
                     key_pointer,
                     expect_key,
                     key_lines,
-                    anchor,
-                    pos,
-                    nodes_before,
-                    values_from,
-                    keys_from,
+                    opened,
                 ) = stack.pop()
-                if anchor is not None:
-                    open_anchors.discard(anchor)
-                    anchors[anchor] = _Anchored(
-                        value,
-                        nodes - nodes_before,
-                        inner,
-                        inner_pointer,
-                        (values_from, len(values)),
-                        (keys_from, len(keys)),
-                    )
-                if expect_key:
-                    expect_key = False
-                    key, key_pointer = self._key(key_lines, pointer, value, pos, "")
-                    continue
+                if opened is not None:
+                    anchor, pos, nodes_before, values_from, keys_from = opened
+                    if anchor is not None:
+                        open_anchors.discard(anchor)
+                        anchors[anchor] = _Anchored(
+                            value,
+                            nodes - nodes_before,
+                            inner,
+                            inner_prefix[:-1],
+                            (values_from, len(values)),
+                            (keys_from, len(keys)),
+                        )
+                    if expect_key:
+                        expect_key = False
+                        key, key_pointer = self._key(key_lines, prefix, value, pos, "")
+                        continue
                 if items is not None:
                     items.append(value)
                 elif mapping is not None:
@@ -742,10 +740,10 @@ class _Builder:
                 value = _copy(anchored.value) if anchored.height else anchored.value
                 if expect_key:
                     expect_key = False
-                    key, key_pointer = self._key(key_lines, pointer, value, pos, "")
+                    key, key_pointer = self._key(key_lines, prefix, value, pos, "")
                     continue
                 if items is not None:
-                    child = f"{pointer}/{len(items)}"
+                    child = f"{prefix}{len(items)}"
                     items.append(value)
                 elif mapping is not None:
                     if key is None:
@@ -785,10 +783,16 @@ class _Builder:
                 return documents
 
     def _key(
-        self, key_lines: dict[str, int], pointer: str, key: Any, pos: tuple[int, int], text: str
+        self,
+        key_lines: dict[str, tuple[int, int]],
+        prefix: str,
+        key: Any,
+        pos: tuple[int, int],
+        text: str,
     ) -> tuple[str | None, str]:
         """A mapping key read at `pos` (`text`: its source, when a scalar): its string and
-        the pointer of its value, or None after a problem if it is refused."""
+        the pointer of its value, or None after a problem if it is refused. `prefix` is the
+        mapping's pointer and a slash; `key_lines` says where its keys so far were written."""
         if not isinstance(key, str):
             hint = _quote_hint(text) if text else "use a string key"
             self._problem(
@@ -801,14 +805,14 @@ class _Builder:
             self._problem(
                 _Refused(
                     "PB102",
-                    f"duplicate key {key!r} (first written on line {first})",
+                    f"duplicate key {key!r} (first written on line {first[0]})",
                     "remove one of them; YAML would silently keep only the last",
                 ),
                 pos,
             )
             return None, ""
-        key_lines[key] = pos[0]
-        key_pointer = f"{pointer}/{escape_pointer_token(key)}"
+        key_lines[key] = pos
+        key_pointer = prefix + escape_pointer_token(key)
         self.keys[key_pointer] = pos
         return key, key_pointer
 
