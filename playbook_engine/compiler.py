@@ -382,6 +382,7 @@ class _Compiler:
         calendars = {c.id: c for c in library.policy.calendars}
         self.conditions = ConditionCompiler(calendars, check_regexes=not lazy)
         self.diagnostics: list[Diagnostic] = []
+        self.templates: dict[tuple[str, str], tuple[bool, list[Diagnostic]]] = {}
         self.macros = "\n".join(m.source for m in library.macros)
         self.macro_names: frozenset[str] = frozenset()
         self.roots = TEMPLATE_ROOTS | ({"macros"} if library.macros else set())
@@ -405,6 +406,21 @@ class _Compiler:
         compile_later = partial(sandbox.compile_template, template.source, mode, self.macros)
         if self.lazy:
             return CompiledTemplate(template, None, compile_later)
+        # Libraries repeat templates (copied playbooks, shared wording): what a source says
+        # in a mode is found once, and said again at each place it is written.
+        key = (template.source, mode)
+        known = self.templates.get(key)
+        if known is None:
+            known = self.templates[key] = self.template_problems(template, mode)
+        compiles, problems = known
+        if problems:
+            span = template.span
+            self.diagnostics += [d if d.span == span else replace(d, span=span) for d in problems]
+        return CompiledTemplate(template, None, compile_later if compiles else None)
+
+    def template_problems(self, template: Template, mode: str) -> tuple[bool, list[Diagnostic]]:
+        """Whether `template` compiles in `mode`, and its diagnostics."""
+        problems: list[Diagnostic] = []
         try:
             if self.macros:
                 sandbox.macro_module(self.macros, mode)  # as compiling the template would
@@ -413,7 +429,7 @@ class _Compiler:
             # The span is where the template starts; in a template of several lines, say
             # which of its lines is wrong.
             where = f" (its line {exc.line})" if exc.line and "\n" in template.source else ""
-            self.diagnostics.append(
+            problems.append(
                 error(
                     "PB403",
                     f"template does not compile{where}: {exc.message}",
@@ -421,9 +437,9 @@ class _Compiler:
                     hint="Jinja2 syntax: {{ incident.title }}, {% if ... %}...{% endif %}",
                 )
             )
-            return CompiledTemplate(template, None)
+            return False, problems
         for name in sorted((analysis.variables or frozenset()) - self.roots):
-            self.diagnostics.append(
+            problems.append(
                 error(
                     "PB404",
                     f"template uses unknown variable '{name}'",
@@ -436,13 +452,13 @@ class _Compiler:
             if root == "incident":
                 from .checks import PLAN_ROOTS, check_field_path  # checking only, not runs
 
-                self.diagnostics += check_field_path(
+                problems += check_field_path(
                     path, PLAN_ROOTS, "a template", template.span, self.incident_fields
                 )
             elif rest:
-                self.diagnostics += _root_field_problems(root, rest.split(".", 1)[0], template)
+                problems += _root_field_problems(root, rest.split(".", 1)[0], template)
         for name in sorted(analysis.private):
-            self.diagnostics.append(
+            problems.append(
                 error(
                     "PB405",
                     f"template looks up '{name}': names starting with '_' are refused",
@@ -452,7 +468,7 @@ class _Compiler:
             )
         if self.macros:
             for name in sorted(analysis.macros - self.macro_names):
-                self.diagnostics.append(
+                problems.append(
                     error(
                         "PB404",
                         f"template uses unknown macro '{name}'",
@@ -460,7 +476,7 @@ class _Compiler:
                         hint="defined macros: " + (", ".join(sorted(self.macro_names)) or "none"),
                     )
                 )
-        return CompiledTemplate(template, None, compile_later)
+        return True, problems
 
     def rules(self, rules: tuple[Rule, ...], origin: str) -> tuple[CompiledRule, ...]:
         return tuple(CompiledRule(r, origin, self.conditions.compile(r.when)) for r in rules)

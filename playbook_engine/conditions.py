@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from . import calendars as calendar_math
@@ -63,8 +64,10 @@ def resolve(context: Context, path: str) -> Any:
     return _resolver(path)(context)
 
 
+@lru_cache(maxsize=4096)
 def _resolver(path: str) -> Callable[[Context], Any]:
-    """A function from a context to the value at `path` (split once, here)."""
+    """A function from a context to the value at `path` (split once, here; libraries test
+    the same few fields in many conditions, and the function holds no state)."""
     parts = tuple(path.split("."))
 
     def get(context: Context) -> Any:
@@ -212,7 +215,6 @@ class ConditionCompiler:
         check = self._leaf_test(leaf)
         path = leaf.field
         get = _resolver(path)
-        location = str(leaf.span)
 
         def test(ctx: Context) -> bool:
             return check(get(ctx))[0]
@@ -229,7 +231,7 @@ class ConditionCompiler:
                 expected=leaf.value,
                 actual=None if actual is MISSING else actual,
                 note="field is missing" if actual is MISSING and not note else note,
-                location=location,
+                location=str(leaf.span),  # only explaining needs it: not made per leaf
             )
 
         return CompiledCondition(test, trace)
