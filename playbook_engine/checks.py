@@ -19,6 +19,7 @@ from .sandbox import TemplateError, attribute_paths, template_variables
 
 CLASSIFICATION_ROOTS = frozenset({"incident"})
 PLAN_ROOTS = frozenset({"incident", "priority", "impact", "urgency"})
+_LEVEL_FIELDS = frozenset({"priority", "impact", "urgency"})
 
 
 def check_library(
@@ -28,12 +29,12 @@ def check_library(
     Without `complete` (a document did not load), "no fallback playbook" is not judged."""
     policy = library.policy
     out: list[Diagnostic] = []
-    out += _check_policy(policy)
-    out += _duplicates(((p.id, p.span) for p in library.playbooks), "playbook")
     refs = _References(policy)
+    out += _check_policy(policy, refs)
+    out += _duplicates(((p.id, p.span) for p in library.playbooks), "playbook")
     for playbook in (*library.playbooks, *library.shared):
         out += _check_playbook(playbook, refs)
-    out += _check_fields(library, incident_fields)
+    out += _check_fields(library, incident_fields, refs)
     if complete and not any(p.fallback for p in library.playbooks):
         out.append(
             warning(
@@ -73,6 +74,9 @@ class _References:
     """The ids a playbook may refer to, and a checker for one reference."""
 
     def __init__(self, policy: Policy) -> None:
+        # Both the reference and the field checks read every condition's leaves: they are
+        # listed once. Keyed by identity: the library keeps every condition alive meanwhile.
+        self.leaves_of: dict[int, list[Leaf | Expr]] = {}
         self.known: Mapping[str, frozenset[str]] = {
             "priority": frozenset(p.id for p in policy.priorities),
             "impact": frozenset(level.id for level in policy.impacts),
@@ -82,6 +86,11 @@ class _References:
             "team": frozenset(t.id for t in policy.teams),
             "on-call target": frozenset(o.id for o in policy.oncall),
             "channel": frozenset(c.id for c in policy.channels),
+        }
+        # What a reference may be without a diagnostic: a known id, or None (no reference).
+        # The hot loops test this first and call `check` only to word a diagnostic.
+        self.allowed: Mapping[str, frozenset[str | None]] = {
+            kind: ids | {None} for kind, ids in self.known.items()
         }
 
     def check(self, kind: str, ident: str | None, span: Span) -> list[Diagnostic]:
@@ -98,28 +107,42 @@ class _References:
             )
         ]
 
+    def leaves(self, condition: Condition) -> list[Leaf | Expr]:
+        found = self.leaves_of.get(id(condition))
+        if found is None:
+            found = self.leaves_of[id(condition)] = leaves(condition)
+        return found
+
     def condition(self, condition: Condition | None) -> list[Diagnostic]:
         if condition is None:
             return []
         out: list[Diagnostic] = []
-        for leaf in leaves(condition):
+        for leaf in self.leaves(condition):
             if isinstance(leaf, Leaf):
                 if leaf.operator == "withinCalendar":
                     out += self.check("calendar", str(leaf.value), leaf.span)
-                out += self._level_values(leaf)
+                if leaf.field in _LEVEL_FIELDS:
+                    out += self._level_values(leaf)
         return out
 
     def _level_values(self, leaf: Leaf) -> list[Diagnostic]:
         kind = leaf.field
-        if kind not in ("priority", "impact", "urgency") or leaf.operator not in (
-            "equals",
-            "oneOf",
-        ):
+        if leaf.operator not in ("equals", "oneOf"):
             return []
         values = leaf.value if leaf.operator == "oneOf" else [leaf.value]
-        return [d for v in values for d in self.check(kind, str(v), leaf.span)]
+        known = self.known[kind]
+        return [
+            d for v in values if str(v) not in known for d in self.check(kind, str(v), leaf.span)
+        ]
 
     def rule(self, rule: Rule) -> list[Diagnostic]:
+        allowed = self.allowed
+        if (
+            rule.impact in allowed["impact"]
+            and rule.urgency in allowed["urgency"]
+            and rule.priority in allowed["priority"]
+        ):
+            return self.condition(rule.when)
         return (
             self.check("impact", rule.impact, rule.span)
             + self.check("urgency", rule.urgency, rule.span)
@@ -132,9 +155,11 @@ class _References:
             return []
         out: list[Diagnostic] = []
         previous: timedelta | None = None
+        targets = self.allowed["on-call target"]
         for tier in escalation.tiers:
-            for target in tier.targets:
-                out += self.check("on-call target", target, tier.span)
+            if not targets.issuperset(tier.targets):
+                for target in tier.targets:
+                    out += self.check("on-call target", target, tier.span)
             out += self.condition(tier.when)
             if previous is not None and tier.after <= previous:
                 out.append(
@@ -163,7 +188,7 @@ class _References:
         return out
 
 
-def _check_policy(policy: Policy) -> list[Diagnostic]:
+def _check_policy(policy: Policy, refs: _References) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for what, items in (
         ("priority", policy.priorities),
@@ -176,7 +201,6 @@ def _check_policy(policy: Policy) -> list[Diagnostic]:
         ("channel", policy.channels),
     ):
         out += _duplicates(((item.id, item.span) for item in items), what)
-    refs = _References(policy)
     out += _check_matrix(policy, refs)
     for priority in policy.priorities:
         out += refs.check("calendar", priority.calendar, priority.span)
@@ -251,9 +275,12 @@ def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
         out += refs.check("urgency", playbook.defaults.urgency, playbook.defaults.span)
     out += _duplicates(((s.id, s.span) for s in playbook.steps), "step")
     earlier: set[str] = set()
+    roles = refs.allowed["role"]
     for step in playbook.steps:
-        out += refs.check("role", step.owner, step.span)
-        out += refs.condition(step.when)
+        if step.owner not in roles:
+            out += refs.check("role", step.owner, step.span)
+        if step.when is not None:
+            out += refs.condition(step.when)
         for dependency in step.depends_on:
             if dependency not in earlier:
                 out.append(
@@ -268,9 +295,12 @@ def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
         earlier.add(step.id)
     out += refs.escalation(playbook.escalation)
     out += _duplicates(((n.id, n.span) for n in playbook.notifications), "notification")
+    channels = refs.allowed["channel"]
     for notification in playbook.notifications:
-        out += refs.check("channel", notification.channel, notification.span)
-        out += refs.condition(notification.when)
+        if notification.channel not in channels:
+            out += refs.check("channel", notification.channel, notification.span)
+        if notification.when is not None:
+            out += refs.condition(notification.when)
     return out
 
 
@@ -300,12 +330,24 @@ def _conditions_by_roots(library: Library) -> list[tuple[Condition, frozenset[st
     return found
 
 
-def _check_fields(library: Library, incident_fields: frozenset[str]) -> list[Diagnostic]:
+def _check_fields(
+    library: Library, incident_fields: frozenset[str], refs: _References
+) -> list[Diagnostic]:
     out: list[Diagnostic] = []
+    # A library tests a few dozen field paths thousands of times. Whether a path is fine
+    # depends only on the path and the roots allowed (the place and span only word the
+    # diagnostics), so paths found fine are not checked again.
+    fine: set[tuple[str, frozenset[str]]] = set()
     for condition, roots, place in _conditions_by_roots(library):
-        for leaf in leaves(condition):
+        for leaf in refs.leaves(condition):
             if isinstance(leaf, Leaf):
-                out += check_field_path(leaf.field, roots, place, leaf.span, incident_fields)
+                if (leaf.field, roots) in fine:
+                    continue
+                found = check_field_path(leaf.field, roots, place, leaf.span, incident_fields)
+                if found:
+                    out += found
+                else:
+                    fine.add((leaf.field, roots))
             else:
                 out += _check_expression(leaf, roots, place, incident_fields)
     return out

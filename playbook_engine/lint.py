@@ -29,6 +29,7 @@ from .model import (
 NUMERIC_OPERATORS = frozenset({"greaterThan", "greaterOrEqual", "lessThan", "lessOrEqual"})
 STRING_OPERATORS = frozenset({"matches"})
 TIMESTAMP_FIELDS = frozenset({"startedAt", "detectedAt", "acknowledgedAt", "resolvedAt"})
+_ORDERING_OPERATORS = NUMERIC_OPERATORS | {"between"}
 
 
 def lint_library(
@@ -46,8 +47,12 @@ def lint_library(
         out += _unreachable_rules(playbook.rules)
         out += _unselectable(playbook)
         out += _ownerless_p1_steps(playbook, library.policy.priorities[0].id)
-    out += _mistyped_comparisons(library, incident_schema)
-    out += _unused_definitions(library) if complete else []
+    # `_all_conditions` yields the policy's escalation conditions once per playbook: the
+    # leaves of each condition are listed once, and its warnings worked out once.
+    conditions = list(_all_conditions(library))
+    leaves_of = {id(condition): leaves(condition) for condition in conditions}
+    out += _mistyped_comparisons(conditions, leaves_of, incident_schema)
+    out += _unused_definitions(library, leaves_of.values()) if complete else []
     out += _priorities_without_escalation(library)
     out += _notifications_without_recipient(library)
     return out
@@ -110,11 +115,30 @@ def _dimensions(rule: Rule) -> set[str]:
 def _unreachable_rules(rules: Iterable[Rule]) -> list[Diagnostic]:
     out = []
     earlier: list[Rule] = []
+    # Each rule is compared with every earlier one: what it sets and whether it always holds
+    # are worked out once, its shape once it is needed.
+    dimensions: dict[int, set[str]] = {}
+    broad: dict[int, bool] = {}
+    shapes: dict[int, object] = {}
+
+    def shape(rule: Rule) -> object:
+        if id(rule) not in shapes:
+            shapes[id(rule)] = _shape(rule.when)
+        return shapes[id(rule)]
+
+    def covers(previous: Rule, rule: Rule) -> bool:
+        if id(previous) not in broad:
+            broad[id(previous)] = always_true(previous.when)
+        if broad[id(previous)]:
+            return True
+        # Shapes of different kinds of condition differ in their first item.
+        return type(previous.when) is type(rule.when) and shape(previous) == shape(rule)
+
     for rule in rules:
+        dimensions[id(rule)] = _dimensions(rule)
         if rule.priority is None:
             for previous in earlier:
-                covers = always_true(previous.when) or _shape(previous.when) == _shape(rule.when)
-                if covers and _dimensions(rule) <= _dimensions(previous):
+                if dimensions[id(rule)] <= dimensions[id(previous)] and covers(previous, rule):
                     out.append(
                         warning(
                             "PB501",
@@ -179,13 +203,15 @@ def _value_kind(value: Any) -> str:
 def _mistyped(leaf: Leaf, declared: str) -> str | None:
     numeric = declared in ("integer", "number")
     values = leaf.value if leaf.operator in ("oneOf", "between") else [leaf.value]
-    if leaf.operator in NUMERIC_OPERATORS | {"between"}:
+    if leaf.operator in _ORDERING_OPERATORS:
         if declared == "string":
             return f"'{leaf.operator}' compares numbers or timestamps, but the field is a string"
         return None
     if leaf.operator in STRING_OPERATORS and declared != "string" and declared != "timestamp":
         return f"'matches' tests text, but the field is {declared}"
     if leaf.operator in ("equals", "oneOf"):
+        if declared == "string" and all(isinstance(v, str) for v in values):
+            return None  # the common case, without naming each value's kind
         kinds = {_value_kind(v) for v in values}
         if numeric and kinds - {"number"}:
             return f"the field is a number, but '{leaf.operator}' compares with {_describe(values)}"
@@ -221,27 +247,52 @@ def _all_conditions(library: Library) -> Iterator[Condition]:
                     yield tier.when
 
 
-def _mistyped_comparisons(library: Library, incident_schema: dict[str, Any]) -> list[Diagnostic]:
-    out = []
-    for condition in _all_conditions(library):
-        for leaf in leaves(condition):
-            if not isinstance(leaf, Leaf):
-                continue
-            declared = _field_type(leaf.field, incident_schema)
-            problem = _mistyped(leaf, declared) if declared else None
-            if problem:
-                out.append(
-                    warning(
-                        "PB503",
-                        f"'{leaf.field}': {problem}; this leaf never holds",
-                        leaf.span,
-                        hint="compare with a value of the field's type",
-                    )
-                )
+def _mistyped_comparisons(
+    conditions: list[Condition],
+    leaves_of: dict[int, list[Leaf | Expr]],
+    incident_schema: dict[str, Any],
+) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    # A library tests a few dozen fields thousands of times: each type is looked up once.
+    types: dict[str, str | None] = {}
+    found: dict[int, list[Diagnostic]] = {}
+    for condition in conditions:
+        warnings = found.get(id(condition))
+        if warnings is None:
+            warnings = _mistyped_leaves(leaves_of[id(condition)], incident_schema, types)
+            found[id(condition)] = warnings
+        out += warnings
     return out
 
 
-def _unused_definitions(library: Library) -> list[Diagnostic]:
+def _mistyped_leaves(
+    found: list[Leaf | Expr], incident_schema: dict[str, Any], types: dict[str, str | None]
+) -> list[Diagnostic]:
+    out = []
+    for leaf in found:
+        if not isinstance(leaf, Leaf):
+            continue
+        declared = types.get(leaf.field, "?")
+        if declared == "?":
+            declared = types[leaf.field] = _field_type(leaf.field, incident_schema)
+        if declared is None:
+            continue
+        problem = _mistyped(leaf, declared)
+        if problem:
+            out.append(
+                warning(
+                    "PB503",
+                    f"'{leaf.field}': {problem}; this leaf never holds",
+                    leaf.span,
+                    hint="compare with a value of the field's type",
+                )
+            )
+    return out
+
+
+def _unused_definitions(
+    library: Library, condition_leaves: Iterable[list[Leaf | Expr]]
+) -> list[Diagnostic]:
     policy = library.policy
     playbooks = (*library.playbooks, *library.shared)
     used: dict[str, set[str]] = {
@@ -253,8 +304,8 @@ def _unused_definitions(library: Library) -> list[Diagnostic]:
         "role": {s.owner for p in playbooks for s in p.steps if s.owner},
         "on-call target": set(),
     }
-    for condition in _all_conditions(library):
-        for leaf in leaves(condition):
+    for found in condition_leaves:
+        for leaf in found:
             if isinstance(leaf, Leaf) and leaf.operator == "withinCalendar":
                 used["calendar"].add(str(leaf.value))
     for escalation in _escalations(library):

@@ -22,6 +22,9 @@ _UNIT_ORDER = "wdhms"
 _DURATION = re.compile(r"[0-9]+[wdhms](?:[0-9]+[dhms])*")
 _DURATION_PART = re.compile(r"([0-9]+)([wdhms])")
 _DURATION_HINT = "expected a duration like 15m, 4h, 1h30m"
+# Bounded, so that a long `playbook run` over hostile incidents cannot grow it without end.
+_DURATIONS_KEPT = 4096
+_DURATIONS: dict[str, timedelta] = {}
 
 _TIMESTAMP = re.compile(
     r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"
@@ -49,6 +52,19 @@ def parse_duration(text: str) -> timedelta:
 
     Units go from largest to smallest (w, d, h, m, s), each at most once; `w` only first.
     """
+    # A library writes the same few durations thousands of times (10,000 parses for 1,000
+    # playbooks): parsed ones are remembered. A timedelta is immutable, so sharing one is safe;
+    # refused text is not remembered and raises again.
+    found = _DURATIONS.get(text)
+    if found is not None:
+        return found
+    result = _parse_duration(text)
+    if len(_DURATIONS) < _DURATIONS_KEPT:
+        _DURATIONS[text] = result
+    return result
+
+
+def _parse_duration(text: str) -> timedelta:
     _require_ascii(text, "a duration")
     if not _DURATION.fullmatch(text):
         raise ValueError(_DURATION_HINT)
