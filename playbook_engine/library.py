@@ -246,7 +246,9 @@ def _assemble(root: Path, shown: list[str], loading: Loading) -> LoadResult:
     )
     fields = incident_fields()
     diagnostics += check_library(library, fields, complete)
-    # Template code a loading child has prepared meanwhile, in front of the store (if any).
+    # Linting before compiling gives a loading child more time to check templates for us.
+    diagnostics += lint_library(library, schema.load_schema("incident"), complete)
+    # Template checks a loading child has made meanwhile, in front of the store (if any).
     below = sandbox.active_store()
     sandbox.use_code_store(loading.store(below))
     try:
@@ -254,7 +256,6 @@ def _assemble(root: Path, shown: list[str], loading: Loading) -> LoadResult:
     finally:
         sandbox.use_code_store(below)
     diagnostics += found
-    diagnostics += lint_library(library, schema.load_schema("incident"), complete)
     kept = apply_suppressions(sorted_diagnostics(diagnostics))
     return LoadResult(root_display, tuple(shown), compiled, kept)
 
