@@ -20,6 +20,9 @@ from .sandbox import TemplateError, attribute_paths, template_variables
 CLASSIFICATION_ROOTS = frozenset({"incident"})
 PLAN_ROOTS = frozenset({"incident", "priority", "impact", "urgency"})
 _LEVEL_FIELDS = frozenset({"priority", "impact", "urgency"})
+# Where the conditions of rules and of escalation tiers are written: their roots and a name.
+_RULE = (CLASSIFICATION_ROOTS, "a classification rule")
+_TIER = (PLAN_ROOTS, "an escalation tier")
 
 
 def check_library(
@@ -29,12 +32,12 @@ def check_library(
     Without `complete` (a document did not load), "no fallback playbook" is not judged."""
     policy = library.policy
     out: list[Diagnostic] = []
-    refs = _References(policy)
+    refs = _References(policy, incident_fields)
     out += _check_policy(policy, refs)
     out += _duplicates(((p.id, p.span) for p in library.playbooks), "playbook")
     for playbook in (*library.playbooks, *library.shared):
         out += _check_playbook(playbook, refs)
-    out += _check_fields(library, incident_fields, refs)
+    out += refs.field_problems
     if complete and not any(p.fallback for p in library.playbooks):
         out.append(
             warning(
@@ -71,12 +74,20 @@ def _where(first: Span, here: Span) -> str:
 
 
 class _References:
-    """The ids a playbook may refer to, and a checker for one reference."""
+    """The ids a playbook may refer to, and a checker for one reference or condition.
 
-    def __init__(self, policy: Policy) -> None:
-        # Both the reference and the field checks read every condition's leaves: they are
-        # listed once. Keyed by identity: the library keeps every condition alive meanwhile.
-        self.leaves_of: dict[int, list[Leaf | Expr]] = {}
+    A condition's field paths are checked in the same pass over its leaves as its references
+    (one walk instead of two); those diagnostics are kept in `field_problems`, which the
+    library's come after.
+    """
+
+    def __init__(self, policy: Policy, incident_fields: frozenset[str]) -> None:
+        self.incident_fields = incident_fields
+        self.field_problems: list[Diagnostic] = []
+        # A library tests a few dozen field paths thousands of times. Whether a path is fine
+        # depends only on the path and the roots allowed (the place and span only word the
+        # diagnostics), so paths found fine are not checked again.
+        self.fine_fields: dict[frozenset[str], set[str]] = {}
         self.known: Mapping[str, frozenset[str]] = {
             "priority": frozenset(p.id for p in policy.priorities),
             "impact": frozenset(level.id for level in policy.impacts),
@@ -107,22 +118,31 @@ class _References:
             )
         ]
 
-    def leaves(self, condition: Condition) -> list[Leaf | Expr]:
-        found = self.leaves_of.get(id(condition))
-        if found is None:
-            found = self.leaves_of[id(condition)] = leaves(condition)
-        return found
-
-    def condition(self, condition: Condition | None) -> list[Diagnostic]:
+    def condition(
+        self, condition: Condition | None, roots: frozenset[str], place: str
+    ) -> list[Diagnostic]:
+        """The reference diagnostics of a condition written in `place`, where `roots` are
+        available; its field diagnostics go to `field_problems`."""
         if condition is None:
             return []
         out: list[Diagnostic] = []
-        for leaf in self.leaves(condition):
+        fine = self.fine_fields.setdefault(roots, set())
+        for leaf in leaves(condition):
             if isinstance(leaf, Leaf):
                 if leaf.operator == "withinCalendar":
                     out += self.check("calendar", str(leaf.value), leaf.span)
                 if leaf.field in _LEVEL_FIELDS:
                     out += self._level_values(leaf)
+                if leaf.field not in fine:
+                    found = check_field_path(
+                        leaf.field, roots, place, leaf.span, self.incident_fields
+                    )
+                    if found:
+                        self.field_problems += found
+                    else:
+                        fine.add(leaf.field)
+            else:
+                self.field_problems += _check_expression(leaf, roots, place, self.incident_fields)
         return out
 
     def _level_values(self, leaf: Leaf) -> list[Diagnostic]:
@@ -142,12 +162,12 @@ class _References:
             and rule.urgency in allowed["urgency"]
             and rule.priority in allowed["priority"]
         ):
-            return self.condition(rule.when)
+            return self.condition(rule.when, *_RULE)
         return (
             self.check("impact", rule.impact, rule.span)
             + self.check("urgency", rule.urgency, rule.span)
             + self.check("priority", rule.priority, rule.span)
-            + self.condition(rule.when)
+            + self.condition(rule.when, *_RULE)
         )
 
     def escalation(self, escalation: Escalation | None) -> list[Diagnostic]:
@@ -160,7 +180,7 @@ class _References:
             if not targets.issuperset(tier.targets):
                 for target in tier.targets:
                     out += self.check("on-call target", target, tier.span)
-            out += self.condition(tier.when)
+            out += self.condition(tier.when, *_TIER)
             if previous is not None and tier.after <= previous:
                 out.append(
                     error(
@@ -266,7 +286,7 @@ def _check_matrix(policy: Policy, refs: _References) -> list[Diagnostic]:
 
 def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
     out = refs.check("team", playbook.owner, playbook.owner_span)
-    out += refs.condition(playbook.applies_when)
+    out += refs.condition(playbook.applies_when, CLASSIFICATION_ROOTS, "'appliesWhen'")
     out += _duplicates(((r.id, r.span) for r in playbook.rules), "rule")
     for rule in playbook.rules:
         out += refs.rule(rule)
@@ -280,7 +300,7 @@ def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
         if step.owner not in roles:
             out += refs.check("role", step.owner, step.span)
         if step.when is not None:
-            out += refs.condition(step.when)
+            out += refs.condition(step.when, PLAN_ROOTS, "a step")
         for dependency in step.depends_on:
             if dependency not in earlier:
                 out.append(
@@ -300,56 +320,7 @@ def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
         if notification.channel not in channels:
             out += refs.check("channel", notification.channel, notification.span)
         if notification.when is not None:
-            out += refs.condition(notification.when)
-    return out
-
-
-def _conditions_by_roots(library: Library) -> list[tuple[Condition, frozenset[str], str]]:
-    """Every condition with the roots allowed where it is written, and a name for that place."""
-    found: list[tuple[Condition, frozenset[str], str]] = []
-    policy = library.policy
-    for rule in policy.rules:
-        found.append((rule.when, CLASSIFICATION_ROOTS, "a classification rule"))
-    for tier in policy.escalation.tiers if policy.escalation else ():
-        if tier.when:
-            found.append((tier.when, PLAN_ROOTS, "an escalation tier"))
-    for playbook in (*library.playbooks, *library.shared):
-        if playbook.applies_when:
-            found.append((playbook.applies_when, CLASSIFICATION_ROOTS, "'appliesWhen'"))
-        for rule in playbook.rules:
-            found.append((rule.when, CLASSIFICATION_ROOTS, "a classification rule"))
-        for step in playbook.steps:
-            if step.when:
-                found.append((step.when, PLAN_ROOTS, "a step"))
-        for tier in playbook.escalation.tiers if playbook.escalation else ():
-            if tier.when:
-                found.append((tier.when, PLAN_ROOTS, "an escalation tier"))
-        for notification in playbook.notifications:
-            if notification.when:
-                found.append((notification.when, PLAN_ROOTS, "a notification"))
-    return found
-
-
-def _check_fields(
-    library: Library, incident_fields: frozenset[str], refs: _References
-) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
-    # A library tests a few dozen field paths thousands of times. Whether a path is fine
-    # depends only on the path and the roots allowed (the place and span only word the
-    # diagnostics), so paths found fine are not checked again.
-    fine: set[tuple[str, frozenset[str]]] = set()
-    for condition, roots, place in _conditions_by_roots(library):
-        for leaf in refs.leaves(condition):
-            if isinstance(leaf, Leaf):
-                if (leaf.field, roots) in fine:
-                    continue
-                found = check_field_path(leaf.field, roots, place, leaf.span, incident_fields)
-                if found:
-                    out += found
-                else:
-                    fine.add((leaf.field, roots))
-            else:
-                out += _check_expression(leaf, roots, place, incident_fields)
+            out += refs.condition(notification.when, PLAN_ROOTS, "a notification")
     return out
 
 

@@ -47,12 +47,9 @@ def lint_library(
         out += _unreachable_rules(playbook.rules)
         out += _unselectable(playbook)
         out += _ownerless_p1_steps(playbook, library.policy.priorities[0].id)
-    # `_all_conditions` yields the policy's escalation conditions once per playbook: the
-    # leaves of each condition are listed once, and its warnings worked out once.
-    conditions = list(_all_conditions(library))
-    leaves_of = {id(condition): leaves(condition) for condition in conditions}
-    out += _mistyped_comparisons(conditions, leaves_of, incident_schema)
-    out += _unused_definitions(library, leaves_of.values()) if complete else []
+    mistyped, calendars = _read_leaves(library, incident_schema)
+    out += mistyped
+    out += _unused_definitions(library, calendars) if complete else []
     out += _priorities_without_escalation(library)
     out += _notifications_without_recipient(library)
     return out
@@ -247,52 +244,47 @@ def _all_conditions(library: Library) -> Iterator[Condition]:
                     yield tier.when
 
 
-def _mistyped_comparisons(
-    conditions: list[Condition],
-    leaves_of: dict[int, list[Leaf | Expr]],
-    incident_schema: dict[str, Any],
-) -> list[Diagnostic]:
+def _read_leaves(
+    library: Library, incident_schema: dict[str, Any]
+) -> tuple[list[Diagnostic], set[str]]:
+    """The PB503 warnings of every condition's leaves, and the calendars leaves name.
+
+    One walk over the leaves serves both. `_all_conditions` yields the policy's escalation
+    conditions once per playbook: each condition's warnings are worked out once and repeated.
+    """
     out: list[Diagnostic] = []
+    calendars: set[str] = set()
     # A library tests a few dozen fields thousands of times: each type is looked up once.
     types: dict[str, str | None] = {}
     found: dict[int, list[Diagnostic]] = {}
-    for condition in conditions:
+    for condition in _all_conditions(library):
         warnings = found.get(id(condition))
         if warnings is None:
-            warnings = _mistyped_leaves(leaves_of[id(condition)], incident_schema, types)
-            found[id(condition)] = warnings
+            warnings = found[id(condition)] = []
+            for leaf in leaves(condition):
+                if not isinstance(leaf, Leaf):
+                    continue
+                if leaf.operator == "withinCalendar":
+                    calendars.add(str(leaf.value))
+                declared = types.get(leaf.field, "?")
+                if declared == "?":
+                    declared = types[leaf.field] = _field_type(leaf.field, incident_schema)
+                problem = _mistyped(leaf, declared) if declared is not None else None
+                if problem:
+                    warnings.append(
+                        warning(
+                            "PB503",
+                            f"'{leaf.field}': {problem}; this leaf never holds",
+                            leaf.span,
+                            hint="compare with a value of the field's type",
+                        )
+                    )
         out += warnings
-    return out
+    return out, calendars
 
 
-def _mistyped_leaves(
-    found: list[Leaf | Expr], incident_schema: dict[str, Any], types: dict[str, str | None]
-) -> list[Diagnostic]:
-    out = []
-    for leaf in found:
-        if not isinstance(leaf, Leaf):
-            continue
-        declared = types.get(leaf.field, "?")
-        if declared == "?":
-            declared = types[leaf.field] = _field_type(leaf.field, incident_schema)
-        if declared is None:
-            continue
-        problem = _mistyped(leaf, declared)
-        if problem:
-            out.append(
-                warning(
-                    "PB503",
-                    f"'{leaf.field}': {problem}; this leaf never holds",
-                    leaf.span,
-                    hint="compare with a value of the field's type",
-                )
-            )
-    return out
-
-
-def _unused_definitions(
-    library: Library, condition_leaves: Iterable[list[Leaf | Expr]]
-) -> list[Diagnostic]:
+def _unused_definitions(library: Library, calendars: set[str]) -> list[Diagnostic]:
+    """PB504 for definitions nothing uses; `calendars` are those conditions name."""
     policy = library.policy
     playbooks = (*library.playbooks, *library.shared)
     used: dict[str, set[str]] = {
@@ -300,14 +292,10 @@ def _unused_definitions(
         "channel": {n.channel for p in playbooks for n in p.notifications}
         | {t.channel for t in policy.teams if t.channel}
         | {o.channel for o in policy.oncall if o.channel},
-        "calendar": {p.calendar for p in policy.priorities if p.calendar},
+        "calendar": {p.calendar for p in policy.priorities if p.calendar} | calendars,
         "role": {s.owner for p in playbooks for s in p.steps if s.owner},
         "on-call target": set(),
     }
-    for found in condition_leaves:
-        for leaf in found:
-            if isinstance(leaf, Leaf) and leaf.operator == "withinCalendar":
-                used["calendar"].add(str(leaf.value))
     for escalation in _escalations(library):
         used["on-call target"] |= {t for tier in escalation.tiers for t in tier.targets}
     defined: list[tuple[str, str, Span]] = [
