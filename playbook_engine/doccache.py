@@ -12,7 +12,7 @@ checked for shape when read, and a changed file has another key. Without a store
 directories, `playbook run`), documents are loaded afresh.
 
 `Loading` loads a large library on two cores: a forked child loads and checks every other
-file and sends the results back in the same marshalled form, then compiles templates for this
+file and sends the results back in the same marshalled form, then checks templates for this
 process's code store (see `Loading` for when).
 """
 

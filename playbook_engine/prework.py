@@ -1,12 +1,12 @@
 """Template work a helper process can do for the documents it loaded (see `doccache.Loading`).
 
-Compiling templates is a third of validating a large library and depends only on each
-template's source and output mode, so the child process that loads half of the files goes
-on to compile templates while the parent builds and checks the library; the parent compiles
-with the entries that have arrived in front of its store. The
+Checking templates (`sandbox.check_template`) is a large part of validating a large library
+and depends only on each template's source and output mode, so the child process that loads
+half of the files goes on to check templates while the parent builds and checks the library;
+the parent compiles the library with the entries that have arrived in front of its store. The
 modes are read from the documents the way `compiler` chooses them (steps in markdown,
 notifications by their channel's kind): a wrong guess only costs the work, since entries are
-keyed by source and mode and hold only what compiling that source in that mode makes.
+keyed by source and mode and hold only what checking that source in that mode makes.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from .loader import SourceDoc
 
 
 class TemplateWork:
-    """Templates compiled by the loading child (a `doccache.Work`): first those of the
+    """Templates checked by the loading child (a `doccache.Work`): first those of the
     documents it loaded, in the order `compile_library` will ask for them, then those the
-    parent's documents need, from the last: the parent compiles its own from the first, so
+    parent's documents need, from the last: the parent checks its own from the first, so
     the two meet in the middle instead of doing the same ones."""
 
     def __init__(self, policy: Path | None) -> None:
@@ -61,7 +61,7 @@ class TemplateWork:
 
 def _ordered(found: list[Checked], kinds: dict[str, str]) -> Iterator[tuple[str, str]]:
     """(source, mode) of each template of the schema-valid documents in `found`, in the order
-    `compile_library` compiles them: shared definitions, then playbooks by order and id."""
+    `compile_library` checks them: shared definitions, then playbooks by order and id."""
     valid = [doc for doc, _, checked in found if doc and not any(d.is_error for d in checked)]
     valid.sort(key=_compile_order)
     for doc in valid:
