@@ -1,0 +1,200 @@
+"""The shortcuts that make build, checks and lint fast (issue #6) give the results of the
+plain way: spans read straight from a document's positions, a leaf's operator found among
+its keys, remembered durations, field paths found fine once, and warnings worked out once
+for a condition that several playbooks share."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from playbook_engine import timeparse
+from playbook_engine.build import _Builder
+from playbook_engine.diagnostics import Diagnostic, sorted_diagnostics
+from playbook_engine.library import load_library
+from playbook_engine.loader import SourceDoc, load_file, load_text
+from playbook_engine.model import OPERATORS, Leaf
+
+DATA = Path(__file__).parent / "data"
+BASIC = DATA / "libraries" / "basic"
+PLAYBOOK_FILES = sorted(
+    [*(DATA / "libraries").rglob("*.yaml"), *(DATA.parent.parent / "playbooks").glob("*.yaml")]
+)
+
+
+def _doc(path: Path) -> SourceDoc:
+    doc, problems = load_file(path)
+    assert doc is not None, problems
+    return doc
+
+
+DOCS = [_doc(path) for path in PLAYBOOK_FILES]
+
+
+@pytest.fixture()
+def library(tmp_path: Path) -> Path:
+    root = tmp_path / "lib"
+    shutil.copytree(BASIC, root)
+    return root
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def _found(root: Path, code: str) -> list[Diagnostic]:
+    return [d for d in load_library(root).diagnostics if d.code == code]
+
+
+# --- build: spans and leaves --------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_builder_span_is_the_documents_span(data: st.DataObject) -> None:
+    doc = data.draw(st.sampled_from(DOCS))
+    pointer = data.draw(st.sampled_from(sorted(doc.value_positions)))
+    # Pointers without a position of their own fall back to the nearest ancestor's.
+    suffix = data.draw(st.sampled_from(["", "/owner", "/0", "/when/all/3", "/x~1y"]))
+    assert _Builder(doc).span(pointer + suffix) == doc.span(pointer + suffix)
+
+
+_EXTRA_KEYS = st.fixed_dictionaries(
+    {}, optional={"name": st.sampled_from(["a", "b"]), "ignoreCase": st.booleans()}
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    operator=st.sampled_from(OPERATORS),
+    extra=_EXTRA_KEYS,
+    order=st.randoms(use_true_random=False),
+)
+def test_a_leaf_gets_its_operator_whatever_the_order_of_its_keys(
+    operator: str, extra: dict[str, object], order: random.Random
+) -> None:
+    keys = ["field: incident.service", f"{operator}: x"]
+    keys += [f"{key}: {str(value).lower()}" for key, value in extra.items()]
+    order.shuffle(keys)
+    doc, problems = load_text("when: {" + ", ".join(keys) + "}\n", "leaf.yaml")
+    assert doc is not None, problems
+    leaf = _Builder(doc).condition(doc.data["when"], "/when")
+    assert leaf == Leaf(
+        "incident.service",
+        operator,
+        "x",
+        doc.span("/when"),
+        str(extra.get("name", "")),
+        bool(extra.get("ignoreCase", False)),
+    )
+
+
+def test_an_expression_condition_keeps_the_span_of_its_text() -> None:
+    doc, problems = load_text("when:\n  name: big\n  expr: incident.x > 1\n", "expr.yaml")
+    assert doc is not None, problems
+    built = _Builder(doc).condition(doc.data["when"], "/when")
+    assert (built.span.line, built.span.col) == (3, 9)
+
+
+# --- timeparse: remembered durations --------------------------------------------------------
+
+
+@given(st.from_regex(r"[0-9]{1,4}[wdhms]([0-9]{1,3}[dhms]){0,2}", fullmatch=True))
+def test_a_remembered_duration_is_the_parsed_one(text: str) -> None:
+    try:
+        expected: timedelta | str = timeparse._parse_duration(text)
+    except ValueError as exc:
+        expected = str(exc)
+    for _ in range(2):  # the second time from the memo, if it was kept
+        try:
+            found: timedelta | str = timeparse.parse_duration(text)
+        except ValueError as exc:
+            found = str(exc)
+        assert found == expected
+
+
+def test_refused_durations_are_refused_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(ValueError, match="from largest to smallest"):
+            timeparse.parse_duration("5m1h")
+
+
+def test_the_duration_memo_is_bounded() -> None:
+    for seconds in range(1, timeparse._DURATIONS_KEPT + 500):
+        assert timeparse.parse_duration(f"{seconds}s") == timedelta(seconds=seconds)
+    assert len(timeparse._DURATIONS) <= timeparse._DURATIONS_KEPT
+
+
+# --- checks: field paths found fine once ----------------------------------------------------
+
+
+def test_a_field_fine_in_a_step_is_still_refused_in_applies_when(library: Path) -> None:
+    # `priority` is known in major.yaml's steps (checked first) but not yet when selecting
+    # the next playbook.
+    _edit(
+        library / "payments.yaml",
+        "      - {field: incident.service, equals: payments-api}",
+        "      - {field: priority, equals: P1}",
+    )
+    found = [(Path(d.span.path).name, d.span.line, d.message) for d in _found(library, "PB309")]
+    assert found == [
+        (
+            "payments.yaml",
+            11,
+            "'priority' is not known yet in 'appliesWhen': it is computed after selection and "
+            "classification",
+        )
+    ]
+
+
+def test_an_undeclared_field_is_reported_wherever_it_is_used(library: Path) -> None:
+    _edit(library / "major.yaml", "incident.severity, oneOf", "incident.sevrity, oneOf")
+    _edit(library / "major.yaml", "incident.severity, equals", "incident.sevrity, equals")
+    found = [(Path(d.span.path).name, d.span.line) for d in _found(library, "PB310")]
+    assert found == [("major.yaml", 9), ("major.yaml", 16)]
+
+
+# --- lint: warnings worked out once ---------------------------------------------------------
+
+
+def test_a_mistyped_policy_tier_is_one_warning_however_many_playbooks(library: Path) -> None:
+    # `_all_conditions` yields the policy's tiers once per playbook (three here).
+    _edit(
+        library / "policy.yaml",
+        "      - {after: 0m, targets: [sre-primary]}",
+        "      - {after: 0m, targets: [sre-primary], when: {field: incident.title, equals: 5}}",
+    )
+    found = _found(library, "PB503")
+    assert [(Path(d.span.path).name, d.span.line) for d in found] == [("policy.yaml", 55)]
+    assert found == sorted_diagnostics(found)
+
+
+def test_a_rule_with_the_same_condition_as_an_earlier_one_is_unreachable(
+    library: Path,
+) -> None:
+    _edit(
+        library / "major.yaml",
+        "        set: {urgency: critical}\n",
+        "        set: {urgency: critical}\n"
+        "      - id: again\n"
+        "        when: {field: incident.severity, equals: critical, name: other}\n"
+        "        set: {urgency: critical}\n"
+        "      - id: wrapped\n"
+        "        when: {any: [{field: incident.severity, equals: critical}]}\n"
+        "        set: {urgency: critical}\n",
+    )
+    messages = [d.message for d in _found(library, "PB501")]
+    # The same leaf (names do not count) is covered; the same leaf inside `any` is another
+    # shape, which the shape comparison does not see through.
+    assert messages == [
+        "rule 'again' can never decide anything: the earlier rule 'critical-urgency' matches "
+        "whenever it does and sets the same values"
+    ]
