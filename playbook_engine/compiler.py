@@ -404,8 +404,12 @@ class _Compiler:
         # Either way the template object is made when first rendered: validating needs only
         # the checks, a run renders a few of the library's templates.
         compile_later = partial(sandbox.compile_template, template.source, mode, self.macros)
-        if self.lazy:
+        if self.lazy or self.check_template(template, mode):
             return CompiledTemplate(template, None, compile_later)
+        return CompiledTemplate(template, None)
+
+    def check_template(self, template: Template, mode: str) -> bool:
+        """Add the template's diagnostics; whether it compiles."""
         # Libraries repeat templates (copied playbooks, shared wording): what a source says
         # in a mode is found once, and said again at each place it is written.
         key = (template.source, mode)
@@ -416,7 +420,7 @@ class _Compiler:
         if problems:
             span = template.span
             self.diagnostics += [d if d.span == span else replace(d, span=span) for d in problems]
-        return CompiledTemplate(template, None, compile_later if compiles else None)
+        return compiles
 
     def template_problems(self, template: Template, mode: str) -> tuple[bool, list[Diagnostic]]:
         """Whether `template` compiles in `mode`, and its diagnostics."""
@@ -489,15 +493,14 @@ class _Compiler:
 
     def notification(self, n: Notification, channels: dict[str, Channel]) -> CompiledNotification:
         channel = channels.get(n.channel)
-        kind = channel.kind if channel else "chat"
-        line_mode = "chat-header" if kind == "chat" else "header"
+        line_mode, body_mode = _notification_modes(channel)
         return CompiledNotification(
             notification=n,
             channel=channel,
             when=self.condition(n.when),
             to=tuple(self.template(t, line_mode) for t in n.to),
             subject=self.template(n.subject, line_mode) if n.subject else None,
-            body=self.template(n.body, BODY_MODE[kind]),
+            body=self.template(n.body, body_mode),
         )
 
     def step(self, step: Step) -> CompiledStep:
@@ -528,9 +531,37 @@ class _Compiler:
             lambda: self.condition(head.applies_when),
             lambda: self.parts(compiled.playbook, channels),
         )
-        if not self.lazy:  # compile now, for the diagnostics
-            _ = compiled.applies_when, compiled.parts
+        if not self.lazy and isinstance(source, Playbook):
+            self.check(source, channels)  # the diagnostics now; the predicates on first use
         return compiled
+
+    def check(self, playbook: Playbook, channels: dict[str, Channel]) -> None:
+        """The diagnostics of compiling `playbook` (`applies_when` and `parts`)."""
+        conditions = [playbook.applies_when, *(r.when for r in playbook.rules)]
+        for step in playbook.steps:
+            conditions.append(step.when)
+            self.check_template(step.title, "markdown")
+            if step.details:
+                self.check_template(step.details, "markdown")
+        if playbook.escalation is not None:
+            conditions += [t.when for t in playbook.escalation.tiers]
+        for n in playbook.notifications:
+            conditions.append(n.when)
+            line_mode, body_mode = _notification_modes(channels.get(n.channel))
+            for line in n.to:
+                self.check_template(line, line_mode)
+            if n.subject:
+                self.check_template(n.subject, line_mode)
+            self.check_template(n.body, body_mode)
+        for condition in conditions:
+            if condition is not None:
+                self.conditions.check(condition)
+
+
+def _notification_modes(channel: Channel | None) -> tuple[str, str]:
+    """The output modes of a notification's header lines (`to`, `subject`) and body."""
+    kind = channel.kind if channel else "chat"
+    return ("chat-header" if kind == "chat" else "header"), BODY_MODE[kind]
 
 
 Deferred = Sequence[tuple[PlaybookHead, Callable[[], Playbook]]]

@@ -147,6 +147,15 @@ class ConditionCompiler:
             return self._expr(condition)
         return self._leaf(condition)
 
+    def check(self, condition: Condition) -> None:
+        """Collect the diagnostics `compile` would, without making the predicates (validation
+        needs only those; a run compiles what its incident reaches)."""
+        for leaf in leaves(condition):
+            if isinstance(leaf, Expr):
+                self._expr(leaf)
+            else:
+                self._leaf_test(leaf)
+
     def _group(self, condition: AllOf | AnyOf) -> CompiledCondition:
         parts = tuple(self.compile(c) for c in condition.conditions)
         tests = tuple(p.test for p in parts)

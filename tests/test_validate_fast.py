@@ -419,3 +419,74 @@ def test_display_path_is_relative_to_the_working_directory(
     assert display_path(Path("/")) == "/"  # outside: as given
     monkeypatch.chdir("/")
     assert display_path(tmp_path / "lib") == str(tmp_path / "lib")[1:]
+
+
+BROKEN_PLAYBOOK = """\
+apiVersion: playbook-engine/v1
+kind: Playbook
+metadata: {id: broken-conditions, title: Broken conditions, owner: sre}
+spec:
+  appliesWhen: {field: incident.description, matches: "(a+)+$"}
+  classification:
+    rules:
+      - id: bad-regex
+        when: {field: incident.title, matches: "(unclosed"}
+        set: {impact: extensive, urgency: critical}
+      - id: reversed
+        when: {field: incident.customersAffected, between: [100, 10]}
+        set: {impact: extensive, urgency: critical}
+  steps:
+    - id: bad-expr
+      title: "{{ incident.title | nosuch }}"
+      when: {expr: "incident.title.__class__"}
+    - id: bad-compare
+      title: "Check {{ incident.servce }}"
+      details: "{{ priority.nmae }} {{ incident.title }}"
+      when: {field: incident.customersAffected, between: [5, 1]}
+  notifications:
+    - id: page
+      channel: pager
+      when: {expr: "incident.title ~"}
+      subject: "{{ incident.title"
+      body: "{{ incident._secret }}"
+"""
+
+
+def test_checking_a_library_reports_what_compiling_all_of_it_reports(tmp_path: Path) -> None:
+    """compile_library checks conditions and templates without making predicates or
+    template objects (those are made on first use): it must report exactly what compiling
+    every playbook's parts does, and the predicates made later must work."""
+    from playbook_engine.compiler import _Compiler, compile_library
+    from playbook_engine.library import incident_fields, load_library
+
+    library_dir = tmp_path / "lib"
+    shutil.copytree(ROOT / "playbooks", library_dir, ignore=shutil.ignore_patterns("tests"))
+    (library_dir / "broken.yaml").write_text(BROKEN_PLAYBOOK)
+    for name in ("database-failure.yaml", "security-breach.yaml"):  # a copy repeats templates
+        copy = (library_dir / name).read_text().replace("\n  id: ", "\n  id: copy-", 1)
+        (library_dir / f"copy-{name}").write_text(copy)
+    sandbox.forget_templates()
+    result = load_library(library_dir)
+    assert result.compiled is not None
+    library = result.compiled.library
+    fields = incident_fields()
+    compiled, checked = compile_library(library, fields)
+    eager = _Compiler(library, fields, lazy=False)
+    channels = {c.id: c for c in library.policy.channels}
+    for playbook in (*library.shared, *library.playbooks):
+        eager.condition(playbook.applies_when)
+        eager.parts(playbook, channels)
+    eager.rules(library.policy.rules, "policy")
+    eager.escalation(library.policy.escalation)
+    everything = eager.diagnostics + eager.conditions.diagnostics
+    assert sorted_diagnostics(checked) == sorted_diagnostics(everything)
+    codes = {d.code for d in checked}
+    assert {"PB401", "PB402", "PB403", "PB404", "PB405", "PB407", "PB408"} <= codes
+    # Predicates and templates are made when first used, and behave.
+    ctx = {"incident": {"service": "postgres-main", "description": "x", "title": "t"}}
+    (database,) = [p for p in compiled.playbooks if p.id == "database-failure"]
+    assert database.applies_when is not None and database.applies_when.test(ctx)
+    title = database.steps[0].title.compiled
+    assert title is not None
+    (broken,) = [p for p in compiled.playbooks if p.id == "broken-conditions"]
+    assert broken.steps[0].title.compiled is None  # does not compile: reported above
