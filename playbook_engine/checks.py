@@ -127,7 +127,8 @@ class _References:
             return []
         out: list[Diagnostic] = []
         fine = self.fine_fields.setdefault(roots, set())
-        for leaf in leaves(condition):
+        # Most conditions are one leaf: those need no list of leaves made for them.
+        for leaf in (condition,) if isinstance(condition, Leaf) else leaves(condition):
             if isinstance(leaf, Leaf):
                 if leaf.operator == "withinCalendar":
                     out += self.check("calendar", str(leaf.value), leaf.span)

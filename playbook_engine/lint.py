@@ -8,7 +8,7 @@ line or per file with a comment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from .conditions import leaves
@@ -109,45 +109,40 @@ def _dimensions(rule: Rule) -> set[str]:
     return {name for name in ("impact", "urgency") if getattr(rule, name) is not None}
 
 
-def _unreachable_rules(rules: Iterable[Rule]) -> list[Diagnostic]:
+def _unreachable_rules(rules: tuple[Rule, ...]) -> list[Diagnostic]:
     out = []
-    earlier: list[Rule] = []
-    # Each rule is compared with every earlier one: what it sets and whether it always holds
-    # are worked out once, its shape once it is needed.
-    dimensions: dict[int, set[str]] = {}
+    # Each rule is compared with every earlier one: what each sets and whether it always
+    # holds are worked out once, and its shape once it is needed.
+    dimensions = [_dimensions(rule) for rule in rules]
     broad: dict[int, bool] = {}
     shapes: dict[int, object] = {}
-
-    def shape(rule: Rule) -> object:
-        if id(rule) not in shapes:
-            shapes[id(rule)] = _shape(rule.when)
-        return shapes[id(rule)]
-
-    def covers(previous: Rule, rule: Rule) -> bool:
-        if id(previous) not in broad:
-            broad[id(previous)] = always_true(previous.when)
-        if broad[id(previous)]:
-            return True
-        # Shapes of different kinds of condition differ in their first item.
-        return type(previous.when) is type(rule.when) and shape(previous) == shape(rule)
-
-    for rule in rules:
-        dimensions[id(rule)] = _dimensions(rule)
-        if rule.priority is None:
-            for previous in earlier:
-                if dimensions[id(rule)] <= dimensions[id(previous)] and covers(previous, rule):
-                    out.append(
-                        warning(
-                            "PB501",
-                            f"rule '{rule.id}' can never decide anything: the earlier rule "
-                            f"'{previous.id}' matches whenever it does and sets the same values",
-                            rule.span,
-                            hint="first match wins; move this rule above the broader one, or "
-                            "remove it",
-                        )
+    for i, rule in enumerate(rules):
+        if rule.priority is not None:
+            continue
+        for j, previous in enumerate(rules[:i]):
+            if not dimensions[i] <= dimensions[j]:
+                continue
+            if j not in broad:
+                broad[j] = always_true(previous.when)
+            # Shapes of different kinds of condition differ in their first item.
+            covers = broad[j]
+            if not covers and type(previous.when) is type(rule.when):
+                for k in (i, j):
+                    if k not in shapes:
+                        shapes[k] = _shape(rules[k].when)
+                covers = shapes[i] == shapes[j]
+            if covers:
+                out.append(
+                    warning(
+                        "PB501",
+                        f"rule '{rule.id}' can never decide anything: the earlier rule "
+                        f"'{previous.id}' matches whenever it does and sets the same values",
+                        rule.span,
+                        hint="first match wins; move this rule above the broader one, or "
+                        "remove it",
                     )
-                    break
-        earlier.append(rule)
+                )
+                break
     return out
 
 
@@ -261,7 +256,8 @@ def _read_leaves(
         warnings = found.get(id(condition))
         if warnings is None:
             warnings = found[id(condition)] = []
-            for leaf in leaves(condition):
+            # Most conditions are one leaf: those need no list of leaves made for them.
+            for leaf in (condition,) if isinstance(condition, Leaf) else leaves(condition):
                 if not isinstance(leaf, Leaf):
                     continue
                 if leaf.operator == "withinCalendar":
