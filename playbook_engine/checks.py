@@ -8,8 +8,9 @@ where they are used. Every check returns diagnostics; none stops at the first.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from typing import Protocol
 
 from .calendars import validate_timezone, zone_caution
 from .conditions import leaves, root_of
@@ -34,7 +35,7 @@ def check_library(
     out: list[Diagnostic] = []
     refs = _References(policy, incident_fields)
     out += _check_policy(policy, refs)
-    out += _duplicates(((p.id, p.span) for p in library.playbooks), "playbook")
+    out += _duplicates(library.playbooks, "playbook")
     for playbook in (*library.playbooks, *library.shared):
         out += _check_playbook(playbook, refs)
     out += refs.field_problems
@@ -50,10 +51,22 @@ def check_library(
     return out
 
 
-def _duplicates(items: Iterable[tuple[str, Span]], what: str) -> list[Diagnostic]:
+class _Identified(Protocol):
+    """Anything with an id, written at a span: a playbook, step, rule, level..."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def span(self) -> Span: ...
+
+
+def _duplicates(items: Sequence[_Identified], what: str) -> list[Diagnostic]:
+    if len({item.id for item in items}) == len(items):
+        return []  # the common case, without pairing each id with its span
     seen: dict[str, Span] = {}
     out = []
-    for ident, span in items:
+    for ident, span in ((item.id, item.span) for item in items):
         if ident in seen:
             out.append(
                 error(
@@ -126,7 +139,9 @@ class _References:
         if condition is None:
             return []
         out: list[Diagnostic] = []
-        fine = self.fine_fields.setdefault(roots, set())
+        fine = self.fine_fields.get(roots)
+        if fine is None:
+            fine = self.fine_fields[roots] = set()
         # Most conditions are one leaf: those need no list of leaves made for them.
         for leaf in (condition,) if isinstance(condition, Leaf) else leaves(condition):
             if isinstance(leaf, Leaf):
@@ -221,7 +236,7 @@ def _check_policy(policy: Policy, refs: _References) -> list[Diagnostic]:
         ("on-call target", policy.oncall),
         ("channel", policy.channels),
     ):
-        out += _duplicates(((item.id, item.span) for item in items), what)
+        out += _duplicates(items, what)
     out += _check_matrix(policy, refs)
     for priority in policy.priorities:
         out += refs.check("calendar", priority.calendar, priority.span)
@@ -251,7 +266,7 @@ def _check_policy(policy: Policy, refs: _References) -> list[Diagnostic]:
     for oncall in policy.oncall:
         out += refs.check("team", oncall.team, oncall.span)
         out += refs.check("channel", oncall.channel, oncall.span)
-    out += _duplicates(((r.id, r.span) for r in policy.rules), "rule")
+    out += _duplicates(policy.rules, "rule")
     for rule in policy.rules:
         out += refs.rule(rule)
     out += refs.check("impact", policy.defaults.impact, policy.defaults.span)
@@ -288,13 +303,13 @@ def _check_matrix(policy: Policy, refs: _References) -> list[Diagnostic]:
 def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
     out = refs.check("team", playbook.owner, playbook.owner_span)
     out += refs.condition(playbook.applies_when, CLASSIFICATION_ROOTS, "'appliesWhen'")
-    out += _duplicates(((r.id, r.span) for r in playbook.rules), "rule")
+    out += _duplicates(playbook.rules, "rule")
     for rule in playbook.rules:
         out += refs.rule(rule)
     if playbook.defaults is not None:
         out += refs.check("impact", playbook.defaults.impact, playbook.defaults.span)
         out += refs.check("urgency", playbook.defaults.urgency, playbook.defaults.span)
-    out += _duplicates(((s.id, s.span) for s in playbook.steps), "step")
+    out += _duplicates(playbook.steps, "step")
     earlier: set[str] = set()
     roles = refs.allowed["role"]
     for step in playbook.steps:
@@ -315,7 +330,7 @@ def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
                 )
         earlier.add(step.id)
     out += refs.escalation(playbook.escalation)
-    out += _duplicates(((n.id, n.span) for n in playbook.notifications), "notification")
+    out += _duplicates(playbook.notifications, "notification")
     channels = refs.allowed["channel"]
     for notification in playbook.notifications:
         if notification.channel not in channels:
