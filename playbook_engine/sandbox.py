@@ -1021,7 +1021,7 @@ def _analysis(source: str, expression: bool) -> TemplateAnalysis:
         variables = _find_variables(source, expression)
     except TemplateError:
         variables = None
-    found = TemplateAnalysis(_paths(tree), _private(tree), _macros(tree), variables)
+    found = TemplateAnalysis(*_tree_analyses(tree), variables)
     _store_analysis(store, key, found)
     return found
 
@@ -1107,7 +1107,7 @@ def check_template(source: str, mode: str) -> TemplateAnalysis:
     try:
         tree = env._parse(source, None, None)
         # The analyses first: generating the code instruments the tree.
-        paths, private, macros = _paths(tree), _private(tree), _macros(tree)
+        paths, private, macros = _tree_analyses(tree)
         generator = _TrackingGenerator(env)
         generator.visit(tree)
         code = env._compile(generator.text.getvalue(), "<template>")
@@ -1123,11 +1123,28 @@ def check_template(source: str, mode: str) -> TemplateAnalysis:
     return found
 
 
-def _paths(tree: nodes.Template) -> frozenset[str]:
-    lookups = [n for n in tree.find_all(nodes.Expr) if isinstance(n, nodes.Getattr | nodes.Getitem)]
+def _tree_analyses(tree: nodes.Template) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The dotted paths, private lookups and macro names of a tree, from one walk over it
+    (`find_all` walks the whole tree for each kind of node asked for)."""
+    lookups: list[nodes.Getattr | nodes.Getitem] = []
+    callees: set[int] = set()
+    filters: list[nodes.Filter | nodes.Test] = []
+    stack = list(tree.iter_child_nodes())
+    while stack:
+        node = stack.pop()
+        if isinstance(node, nodes.Getattr | nodes.Getitem):
+            lookups.append(node)
+        elif isinstance(node, nodes.Call):
+            callees.add(id(node.node))
+        elif isinstance(node, nodes.Filter | nodes.Test):
+            filters.append(node)
+        stack.extend(node.iter_child_nodes())
+    return _paths(lookups, callees), _private(lookups, filters), _macros(lookups)
+
+
+def _paths(lookups: list[nodes.Getattr | nodes.Getitem], callees: set[int]) -> frozenset[str]:
     # A lookup inside a longer constant chain is not reported on its own.
     inner = {id(n.node) for n in lookups if _chain(n) is not None}
-    callees = {id(call.node) for call in tree.find_all(nodes.Call)}
     found: set[str] = set()
     for node in lookups:
         chain = _chain(node)
@@ -1140,11 +1157,13 @@ def _paths(tree: nodes.Template) -> frozenset[str]:
     return frozenset(found)
 
 
-def _macros(tree: nodes.Template) -> frozenset[str]:
+def _macros(lookups: list[nodes.Getattr | nodes.Getitem]) -> frozenset[str]:
     return frozenset(
         node.attr
-        for node in tree.find_all(nodes.Getattr)
-        if isinstance(node.node, nodes.Name) and node.node.name == "macros"
+        for node in lookups
+        if isinstance(node, nodes.Getattr)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == "macros"
     )
 
 
@@ -1163,15 +1182,17 @@ def private_lookups(source: str, expression: bool = False) -> set[str]:
     return set(_analysis(source, expression).private)
 
 
-def _private(tree: nodes.Template) -> frozenset[str]:
-    found = {node.attr for node in tree.find_all(nodes.Getattr) if node.attr.startswith("_")}
-    for call in tree.find_all((nodes.Filter, nodes.Test)):
+def _private(
+    lookups: list[nodes.Getattr | nodes.Getitem], filters: list[nodes.Filter | nodes.Test]
+) -> frozenset[str]:
+    found = {n.attr for n in lookups if isinstance(n, nodes.Getattr) and n.attr.startswith("_")}
+    for call in filters:
         # Attribute arguments are dotted paths: `map(attribute="a.__class__")`.
         for arg in [*call.args, *(keyword.value for keyword in call.kwargs)]:
             if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
                 found.update(p for p in arg.value.split(".") if p.startswith("_"))
-    for node in tree.find_all(nodes.Getitem):
-        key = node.arg
+    for node in lookups:
+        key = node.arg if isinstance(node, nodes.Getitem) else None
         if (
             isinstance(key, nodes.Const)
             and isinstance(key.value, str)
