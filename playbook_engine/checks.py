@@ -21,9 +21,12 @@ from .sandbox import TemplateError, attribute_paths, template_variables
 CLASSIFICATION_ROOTS = frozenset({"incident"})
 PLAN_ROOTS = frozenset({"incident", "priority", "impact", "urgency"})
 _LEVEL_FIELDS = frozenset({"priority", "impact", "urgency"})
-# Where the conditions of rules and of escalation tiers are written: their roots and a name.
+# Where conditions are written: the roots available there, and a name for the place.
+_APPLIES_WHEN = (CLASSIFICATION_ROOTS, "'appliesWhen'")
 _RULE = (CLASSIFICATION_ROOTS, "a classification rule")
+_STEP = (PLAN_ROOTS, "a step")
 _TIER = (PLAN_ROOTS, "an escalation tier")
+_NOTIFICATION = (PLAN_ROOTS, "a notification")
 
 
 def check_library(
@@ -66,7 +69,8 @@ def _duplicates(items: Sequence[_Identified], what: str) -> list[Diagnostic]:
         return []  # the common case, without pairing each id with its span
     seen: dict[str, Span] = {}
     out = []
-    for ident, span in ((item.id, item.span) for item in items):
+    for item in items:
+        ident, span = item.id, item.span
         if ident in seen:
             out.append(
                 error(
@@ -89,9 +93,9 @@ def _where(first: Span, here: Span) -> str:
 class _References:
     """The ids a playbook may refer to, and a checker for one reference or condition.
 
-    A condition's field paths are checked in the same pass over its leaves as its references
-    (one walk instead of two); those diagnostics are kept in `field_problems`, which the
-    library's come after.
+    A condition's field paths are checked in the same walk over its leaves as its references;
+    their diagnostics are kept in `field_problems`, which `check_library` reports after all
+    the others.
     """
 
     def __init__(self, policy: Policy, incident_fields: frozenset[str]) -> None:
@@ -167,9 +171,8 @@ class _References:
             return []
         values = leaf.value if leaf.operator == "oneOf" else [leaf.value]
         known = self.known[kind]
-        return [
-            d for v in values if str(v) not in known for d in self.check(kind, str(v), leaf.span)
-        ]
+        texts = [str(v) for v in values]
+        return [d for text in texts if text not in known for d in self.check(kind, text, leaf.span)]
 
     def rule(self, rule: Rule) -> list[Diagnostic]:
         allowed = self.allowed
@@ -302,7 +305,7 @@ def _check_matrix(policy: Policy, refs: _References) -> list[Diagnostic]:
 
 def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
     out = refs.check("team", playbook.owner, playbook.owner_span)
-    out += refs.condition(playbook.applies_when, CLASSIFICATION_ROOTS, "'appliesWhen'")
+    out += refs.condition(playbook.applies_when, *_APPLIES_WHEN)
     out += _duplicates(playbook.rules, "rule")
     for rule in playbook.rules:
         out += refs.rule(rule)
@@ -316,7 +319,7 @@ def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
         if step.owner not in roles:
             out += refs.check("role", step.owner, step.span)
         if step.when is not None:
-            out += refs.condition(step.when, PLAN_ROOTS, "a step")
+            out += refs.condition(step.when, *_STEP)
         for dependency in step.depends_on:
             if dependency not in earlier:
                 out.append(
@@ -336,7 +339,7 @@ def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
         if notification.channel not in channels:
             out += refs.check("channel", notification.channel, notification.span)
         if notification.when is not None:
-            out += refs.condition(notification.when, PLAN_ROOTS, "a notification")
+            out += refs.condition(notification.when, *_NOTIFICATION)
     return out
 
 
