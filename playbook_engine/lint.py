@@ -124,8 +124,8 @@ def _unreachable_rules(rules: tuple[Rule, ...]) -> list[Diagnostic]:
                 continue
             if j not in broad:
                 broad[j] = always_true(previous.when)
-            # Shapes of different kinds of condition differ in their first item.
             covers = broad[j]
+            # Shapes of different kinds of condition differ in their first item.
             if not covers and type(previous.when) is type(rule.when):
                 for k in (i, j):
                     if k not in shapes:
@@ -262,10 +262,10 @@ def _read_leaves(
                     continue
                 if leaf.operator == "withinCalendar":
                     calendars.add(str(leaf.value))
-                declared = types.get(leaf.field, "?")
-                if declared == "?":
-                    declared = types[leaf.field] = _field_type(leaf.field, incident_schema)
-                problem = _mistyped(leaf, declared) if declared is not None else None
+                if leaf.field not in types:
+                    types[leaf.field] = _field_type(leaf.field, incident_schema)
+                declared = types[leaf.field]
+                problem = _mistyped(leaf, declared) if declared else None
                 if problem:
                     warnings.append(
                         warning(
