@@ -138,8 +138,7 @@ def _unreachable_rules(rules: tuple[Rule, ...]) -> list[Diagnostic]:
                         f"rule '{rule.id}' can never decide anything: the earlier rule "
                         f"'{previous.id}' matches whenever it does and sets the same values",
                         rule.span,
-                        hint="first match wins; move this rule above the broader one, or "
-                        "remove it",
+                        hint="first match wins; move this rule above the broader one, or remove it",
                     )
                 )
                 break
