@@ -30,6 +30,7 @@ NUMERIC_OPERATORS = frozenset({"greaterThan", "greaterOrEqual", "lessThan", "les
 STRING_OPERATORS = frozenset({"matches"})
 TIMESTAMP_FIELDS = frozenset({"startedAt", "detectedAt", "acknowledgedAt", "resolvedAt"})
 _ORDERING_OPERATORS = NUMERIC_OPERATORS | {"between"}
+_JUST_TEXT = frozenset({str})
 
 
 def lint_library(
@@ -201,7 +202,7 @@ def _mistyped(leaf: Leaf, declared: str) -> str | None:
     if leaf.operator in STRING_OPERATORS and declared != "string" and declared != "timestamp":
         return f"'matches' tests text, but the field is {declared}"
     if leaf.operator in ("equals", "oneOf"):
-        if declared == "string" and all(isinstance(v, str) for v in values):
+        if declared == "string" and set(map(type, values)) <= _JUST_TEXT:
             return None  # the common case, without naming each value's kind
         kinds = {_value_kind(v) for v in values}
         if numeric and kinds - {"number"}:

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook_engine import timeparse
+from playbook_engine import lint, timeparse
 from playbook_engine.build import _Builder
-from playbook_engine.diagnostics import Diagnostic, sorted_diagnostics
+from playbook_engine.diagnostics import Diagnostic, Span, sorted_diagnostics
 from playbook_engine.library import load_library
 from playbook_engine.loader import SourceDoc, load_file, load_text
 from playbook_engine.model import OPERATORS, Leaf
@@ -198,3 +198,23 @@ def test_a_rule_with_the_same_condition_as_an_earlier_one_is_unreachable(
         "rule 'again' can never decide anything: the earlier rule 'critical-urgency' matches "
         "whenever it does and sets the same values"
     ]
+
+
+_SCALARS = st.one_of(st.text(max_size=3), st.integers(), st.booleans(), st.floats(), st.none())
+
+
+@given(st.sampled_from(["equals", "oneOf"]), st.lists(_SCALARS, min_size=1, max_size=4))
+def test_a_text_field_compared_with_anything_but_text_is_mistyped(
+    operator: str, values: list[object]
+) -> None:
+    value = values if operator == "oneOf" else values[0]
+    leaf = Leaf("incident.service", operator, value, Span("p.yaml", 1, 1))
+    shown = values if operator == "oneOf" else values[:1]
+    problem = lint._mistyped(leaf, "string")
+    if all(isinstance(v, str) for v in shown):
+        assert problem is None
+    else:
+        assert problem == (
+            f"the field is a string, but '{operator}' compares with "
+            + ", ".join(repr(v) for v in shown)
+        )
