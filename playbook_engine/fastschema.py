@@ -6,16 +6,22 @@ valid document nothing needs explaining, so `schema` first asks this module whet
 document is valid, and only when it is not (or when this module cannot tell) does it import
 `jsonschema` to say why.
 
-A schema is compiled once into nested Python closures that follow jsonschema's
-Draft 2020-12 semantics keyword by keyword (booleans are not numbers, `1.0` is an integer,
-`enum`/`const`/`uniqueItems` compare as jsonschema's `equal` does, `pattern` is `re.search`).
-Only the keywords our schemas use are supported; a schema with any other validating keyword
-compiles to None, which sends every document to jsonschema. The differential tests check that
-this module never calls valid what jsonschema rejects.
+A schema is translated once into Python source, as ajv does into JavaScript: one function per
+schema that is referenced (`$ref`) or tested as a whole inside `anyOf`/`oneOf`/`not`/`if`, the
+rest inlined as `if <fails>: return False` lines (a property is a `in` test and a lookup, a
+closed mapping a subset test against a frozenset, `required` `not in` tests). The source holds
+only names this module makes and `repr()`s of the schema's strings and integers; every other
+value is bound by name. It follows jsonschema's Draft 2020-12 semantics keyword by keyword
+(booleans are not numbers, `1.0` is an integer, `enum`/`const` compare as jsonschema's `equal`
+does and `uniqueItems` as its `uniq`, `pattern` is `re.search`). Only the keywords our schemas
+use are supported; a schema with any other validating keyword compiles to None, which sends
+every document to jsonschema. The differential tests check that both always agree.
 """
 
 from __future__ import annotations
 
+import itertools
+import numbers
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -23,11 +29,10 @@ from typing import Any
 Check = Callable[[Any], bool]
 
 # Keywords that never reject anything (annotations), under Draft 2020-12 without a format
-# checker, as `schema._validator` builds it.
+# checker, as `schema._validator` builds it. `then`/`else` are read by `if`.
 _ANNOTATIONS = frozenset(
     {
         "$schema",
-        "$id",
         "$comment",
         "$defs",
         "title",
@@ -39,20 +44,103 @@ _ANNOTATIONS = frozenset(
         "writeOnly",
         "format",
         "markdownDescription",
+        "then",
+        "else",
     }
 )
-_TYPES: dict[str, Check] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "integer": lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool))
-        or (isinstance(v, float) and v.is_integer())
-    ),
+# The keywords that apply to one type of value only, and the test for it.
+_GROUPS = {
+    "required": "object",
+    "properties": "object",
+    "additionalProperties": "object",
+    "propertyNames": "object",
+    "dependentSchemas": "object",
+    "minProperties": "object",
+    "maxProperties": "object",
+    "items": "array",
+    "minItems": "array",
+    "maxItems": "array",
+    "uniqueItems": "array",
+    "pattern": "string",
+    "minLength": "string",
+    "maxLength": "string",
+    "minimum": "number",
+    "maximum": "number",
+    "exclusiveMinimum": "number",
+    "exclusiveMaximum": "number",
 }
+# Cheap keywords first: the order of tests changes only how soon an invalid value is refused.
+_ORDER = {
+    key: position
+    for position, key in enumerate(
+        (
+            "type",
+            "const",
+            "enum",
+            "required",
+            "additionalProperties",
+            "minProperties",
+            "maxProperties",
+            "minItems",
+            "maxItems",
+            "minLength",
+            "maxLength",
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "pattern",
+            "uniqueItems",
+            "dependentSchemas",
+            "properties",
+            "propertyNames",
+            "items",
+            "$ref",
+            "allOf",
+            "not",
+            "if",
+            "oneOf",
+            "anyOf",
+        )
+    )
+}
+_TYPE_TESTS = {
+    "object": "isinstance({0}, dict)",
+    "array": "isinstance({0}, list)",
+    "string": "isinstance({0}, str)",
+    "boolean": "type({0}) is bool",  # bool has no subclasses
+    "null": "{0} is None",
+    # Exact types first: the general test is an abstract-class check.
+    "number": "(type({0}) in _NUMBERS or _number({0}))",
+    "integer": "(type({0}) is int or _integer({0}))",
+}
+_GROUP_OF_TYPE = {
+    "object": "object",
+    "array": "array",
+    "string": "string",
+    "number": "number",
+    "integer": "number",
+}
+_LENGTHS = {
+    "minProperties": "<",
+    "maxProperties": ">",
+    "minItems": "<",
+    "maxItems": ">",
+    "minLength": "<",
+    "maxLength": ">",
+}
+# As jsonschema compares: a value fails `minimum` when `value < minimum` (so NaN passes).
+_BOUNDS = {"minimum": "<", "maximum": ">", "exclusiveMinimum": "<=", "exclusiveMaximum": ">="}
+# Beyond these depths a subschema becomes a function of its own: Python limits indentation
+# and the nesting of expressions.
+_MAX_INDENT = 12
+_MAX_NESTING = 8
+# Strings remembered per `pattern` as matching it.
+_MEMO_SIZE = 4096
+_MEMO_LENGTH = 200
+# Stands for the value in a test written before it is known whether the value gets a name:
+# no `repr()` of a string holds a raw NUL.
+_HOLE = "\x00"
 
 
 class Unsupported(Exception):
@@ -74,158 +162,402 @@ def equal(one: Any, two: Any) -> bool:
     return bool(one == two)
 
 
+_TRUE, _FALSE = object(), object()
+
+
+def _unbool(value: Any) -> Any:
+    return _TRUE if value is True else _FALSE if value is False else value
+
+
 def _unique(items: list[Any]) -> bool:
-    return not any(equal(items[i], items[j]) for i in range(len(items)) for j in range(i))
-
-
-def _all(checks: list[Check]) -> Check:
-    if len(checks) == 1:
-        return checks[0]
-    if not checks:
-        return lambda value: True
-    first, *rest = checks
-    if len(rest) == 1:
-        second = rest[0]
-        return lambda value: first(value) and second(value)
-
-    def every(value: Any) -> bool:  # a loop: no generator per call, as `all(...)` would make
-        for check in checks:
-            if not check(value):
+    try:
+        # No two hashable JSON values that jsonschema calls equal hash apart (True and 1 do
+        # not, but then the set is only smaller and the full test below decides).
+        if len(set(items)) == len(items):
+            return True
+    except TypeError:
+        pass  # lists or mappings among the items
+    # jsonschema's `uniq`, quirks included (it compares neighbours once sorted, so
+    # [[1], [True], [1]] passes): both must give the same answer.
+    try:
+        ordered = sorted(_unbool(item) for item in items)
+        for one, two in zip(ordered, ordered[1:], strict=False):
+            if equal(one, two):
                 return False
-        return True
+    except (NotImplementedError, TypeError):
+        seen: list[Any] = []
+        for item in map(_unbool, items):
+            if any(equal(earlier, item) for earlier in seen):
+                return False
+            seen.append(item)
+    return True
 
-    return every
+
+class _Matches(dict[str, bool]):
+    """Whether strings match a pattern (`re.search`), remembered: ids and durations recur in
+    every document, and a lookup costs a tenth of a search."""
+
+    __slots__ = ("search",)
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__()
+        self.search = re.compile(pattern).search
+
+    def __missing__(self, value: str) -> bool:
+        found = self.search(value) is not None
+        if len(self) < _MEMO_SIZE and type(value) is str and len(value) <= _MEMO_LENGTH:
+            self[value] = found
+        return found
 
 
-class _Compiler:
+def _in(value: Any, options: tuple[Any, ...]) -> bool:
+    return any(equal(option, value) for option in options)
+
+
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Number)
+
+
+def _integer(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+class _Generator:
+    """Writes the source of one module with a function per schema that is not inlined."""
+
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
-        self.refs: dict[str, list[Check]] = {}
+        self.namespace: dict[str, Any] = {
+            "_NUMBERS": (int, float),
+            "_number": _number,
+            "_integer": _integer,
+            "_unique": _unique,
+            "_in": _in,
+            "_equal": equal,
+        }
+        self.source: list[str] = []
+        self.functions: dict[int, str] = {}
+        self.targets: dict[str, Any] = {}
+        self.ref_free: dict[int, bool] = {}
+        self.numbers = itertools.count()
 
-    def compile(self, schema: Any) -> Check:
-        if schema is True:
-            return lambda value: True
-        if schema is False:
-            return lambda value: False
+    def build(self) -> Check:
+        name = self.function(self.root)
+        exec(compile("\n".join(self.source), "<fastschema>", "exec"), self.namespace)
+        check: Check = self.namespace[name]
+        return check
+
+    def fresh(self, prefix: str) -> str:
+        return f"{prefix}{next(self.numbers)}"
+
+    def literal(self, value: Any) -> str:
+        """Source for `value`: a `repr` for a plain string or integer, else a bound name."""
+        if type(value) is str or type(value) is int:
+            return repr(value)
+        name = self.fresh("_c")
+        self.namespace[name] = value
+        return name
+
+    def function(self, schema: Any) -> str:
+        name = self.functions.get(id(schema))
+        if name is None:
+            # Named before its body is written, so that recursive references find it.
+            name = self.functions[id(schema)] = self.fresh("_s")
+            body = self.statements(schema, "v", None, 1)
+            self.source += [f"def {name}(v):", *body, "    return True", ""]
+        return name
+
+    def keywords(self, schema: Any) -> list[str]:
         if not isinstance(schema, Mapping):
             raise Unsupported(f"schema {schema!r}")
-        checks: list[Check] = []
-        object_checks: list[Check] = []
-        for key, rule in schema.items():
-            if key in _ANNOTATIONS or key in ("then", "else"):
-                continue
-            made = self.keyword(key, rule, schema)
-            if key in _OBJECT_KEYWORDS:
-                object_checks.append(made)
-            else:
-                checks.append(made)
-        if object_checks:
-            on_object = _all(object_checks)
-            checks.append(lambda value: not isinstance(value, dict) or on_object(value))
-        return _all(checks)
+        found = []
+        for key in schema:
+            if key in _ORDER:
+                found.append(key)
+            elif key == "$id" and schema is self.root:
+                continue  # elsewhere it would change what `$ref`s resolve against
+            elif key not in _ANNOTATIONS:
+                raise Unsupported(key)
+        return sorted(found, key=_ORDER.__getitem__)
 
-    def keyword(self, key: str, rule: Any, schema: Mapping[str, Any]) -> Check:
-        if key == "type":
-            names = [rule] if isinstance(rule, str) else list(rule)
-            tests = [_TYPES[name] for name in names]
-            return tests[0] if len(tests) == 1 else lambda v: any(t(v) for t in tests)
+    def statements(self, schema: Any, var: str, known: str | None, indent: int) -> list[str]:
+        """Lines (at `indent`) that return False when `var` fails `schema`; `known` is the
+        JSON type `var` is known to have, if any."""
+        pad = "    " * indent
+        if schema is True:
+            return []
+        if schema is False:
+            return [f"{pad}return False"]
+        keys = self.keywords(schema)
+        if indent > _MAX_INDENT:
+            return [f"{pad}if not {self.function(schema)}({var}): return False"]
+        lines: list[str] = []
+        # Consecutive tests share one `if`: fewer statements compile faster.
+        failures: list[str] = []
+        for key in keys:
+            block = self.block(key, schema, var, known, indent)
+            if block is None:
+                failed = self.failure(key, schema, var, known, 0)
+                if failed is not None:
+                    failures.append(failed)
+            elif block:
+                lines += _refusal(pad, failures) + block
+                failures = []
+            if key == "type":
+                known = _narrowed(schema[key], known)
+        return lines + _refusal(pad, failures)
+
+    def failed(self, schema: Any, var: str, known: str | None, nesting: int) -> str | None:
+        """One expression true when `var` fails `schema` ("" if it cannot), or None when
+        `schema` applies schemas to values inside `var` (that takes statements)."""
+        if schema is True or schema is False:
+            return "True" if schema is False else ""
+        keys = self.keywords(schema)
+        if nesting > _MAX_NESTING or any(_nests(key, schema[key]) for key in keys):
+            return None
+        failures = []
+        for key in keys:
+            failed = self.failure(key, schema, var, known, nesting + 1)
+            if failed is not None:
+                failures.append(failed)
+            if key == "type":
+                known = _narrowed(schema[key], known)
+        return " or ".join(failures)
+
+    def refused(self, schema: Any, var: str, known: str | None, nesting: int) -> str | None:
+        """An expression true when `var` fails `schema`, or None if it cannot."""
+        failed = self.failed(schema, var, known, nesting)
+        if failed is None:
+            return f"not {self.function(schema)}({var})"
+        return f"({failed})" if failed else None
+
+    def test(self, schema: Any, var: str, known: str | None, nesting: int) -> str:
+        """An expression (an atom: safe after `not`) true when `var` is valid."""
+        failed = self.failed(schema, var, known, nesting)
+        if failed is None:
+            return f"{self.function(schema)}({var})"
+        return f"(not ({failed}))" if failed else "True"
+
+    def block(
+        self, key: str, schema: Mapping[str, Any], var: str, known: str | None, indent: int
+    ) -> list[str] | None:
+        """Lines for a keyword better written as statements than as one test, else None."""
+        rule = schema[key]
+        pad = "    " * indent
         if key == "$ref":
-            return self.ref(rule)
-        if key in ("enum", "const"):
-            options = list(rule) if key == "enum" else [rule]
-            if all(isinstance(o, str) for o in options):
-                strings = frozenset(options)
-                return lambda v: isinstance(v, str) and v in strings
-            return lambda v: any(equal(o, v) for o in options)
-        if key == "pattern":
-            search = re.compile(rule).search
-            return lambda v: not isinstance(v, str) or search(v) is not None
-        if key in _BOUNDS:
-            kind, compare = _BOUNDS[key]
-            return lambda v: not kind(v) or compare(v, rule)
-        if key == "uniqueItems":
-            if not rule:
-                return lambda v: True
-            return lambda v: not isinstance(v, list) or _unique(v)
-        if key == "items":
-            if "prefixItems" in schema:
-                raise Unsupported("prefixItems")
-            item = self.compile(rule)
-
-            def items(v: Any) -> bool:
-                if isinstance(v, list):
-                    for x in v:
-                        if not item(x):
-                            return False
-                return True
-
-            return items
-        if key in ("anyOf", "oneOf", "allOf"):
-            parts = [self.compile(s) for s in rule]
-            if key == "anyOf":
-                return lambda v: any(p(v) for p in parts)
-            if key == "allOf":
-                return _all(parts)
-            return lambda v: sum(1 for p in parts if p(v)) == 1
-        if key == "not":
-            inner = self.compile(rule)
-            return lambda v: not inner(v)
+            target = self.resolve(rule)
+            return self.statements(target, var, known, indent) if self.inlined(target) else None
+        if key == "allOf":
+            return [
+                line for part in _list(rule) for line in self.statements(part, var, known, indent)
+            ]
         if key == "if":
-            condition = self.compile(rule)
-            then = self.compile(schema.get("then", True))
-            otherwise = self.compile(schema.get("else", True))
-            return lambda v: then(v) if condition(v) else otherwise(v)
-        if key in _OBJECT_KEYWORDS:
-            return self.object_keyword(key, rule, schema)
-        raise Unsupported(key)
+            condition = self.test(rule, var, known, 0)
+            then = self.statements(schema.get("then", True), var, known, indent + 1)
+            otherwise = self.statements(schema.get("else", True), var, known, indent + 1)
+            if not otherwise:
+                return [f"{pad}if {condition}:", *then] if then else []
+            if not then:
+                return [f"{pad}if not {condition}:", *otherwise]
+            return [f"{pad}if {condition}:", *then, f"{pad}else:", *otherwise]
+        if key != "dependentSchemas" and not _nests(key, rule):
+            return None
+        group = _GROUPS[key]
+        if known is not None and _GROUP_OF_TYPE.get(known) != group:
+            return []  # the keyword never applies to a value of the known type
+        if known is not None:
+            return self.typed_block(key, schema, var, indent)
+        body = self.typed_block(key, schema, var, indent + 1)
+        return [f"{pad}if {_TYPE_TESTS[group].format(var)}:", *body] if body else []
 
-    def object_keyword(self, key: str, rule: Any, schema: Mapping[str, Any]) -> Check:
-        """A keyword that only applies to mappings (the caller checks the type)."""
-        if key == "required":
-            names = frozenset(rule)
-            return lambda v: v.keys() >= names
+    def typed_block(self, key: str, schema: Mapping[str, Any], var: str, indent: int) -> list[str]:
+        """`block` for a keyword of objects or arrays, `var` being one."""
+        rule = schema[key]
+        pad = "    " * indent
+        lines: list[str] = []
         if key == "properties":
-            props = {name: self.compile(s) for name, s in rule.items()}
+            required = _names(schema.get("required", []))
+            for name, subschema in _mapping(rule).items():
+                # `required` sorts first: a required property is known to be there.
+                lines += self.property(var, name, subschema, name in required, indent)
+        elif key == "dependentSchemas":
+            for name, subschema in _mapping(rule).items():
+                body = self.statements(subschema, var, "object", indent + 1)
+                lines += [f"{pad}if {self.literal(name)} in {var}:", *body] if body else []
+        elif key == "items":
+            item = self.fresh("x")
+            body = self.statements(rule, item, None, indent + 1)
+            lines += [f"{pad}for {item} in {var}:", *body] if body else []
+        elif key == "propertyNames":
+            item = self.fresh("k")
+            body = self.statements(rule, item, None, indent + 1)
+            lines += [f"{pad}for {item} in {var}:", *body] if body else []
+        else:  # additionalProperties with a schema
+            item, value = self.fresh("k"), self.fresh("x")
+            allowed = self.literal(frozenset(_mapping(schema.get("properties", {}))))
+            body = self.statements(rule, value, None, indent + 2)
+            loop = f"{pad}for {item}, {value} in {var}.items():"
+            lines += [loop, f"{pad}    if {item} not in {allowed}:", *body] if body else []
+        return lines
 
-            def properties(v: Any) -> bool:
-                for k, x in v.items():
-                    check = props.get(k)
-                    if check is not None and not check(x):
-                        return False
-                return True
+    def property(
+        self, var: str, name: str, subschema: Any, required: bool, indent: int
+    ) -> list[str]:
+        """Lines checking property `name` of mapping `var`, if present."""
+        pad = "    " * indent
+        lookup = f"{var}[{self.literal(name)}]"
+        present = f"{self.literal(name)} in {var}"
+        item = self.fresh("x")
+        failed = self.failed(subschema, _HOLE, None, 0)
+        if failed is None:  # a mapping or a list: statements on a name
+            inner = indent if required else indent + 1
+            body = self.statements(subschema, item, None, inner)
+            if not body:
+                return []
+            assign = f"{'    ' * inner}{item} = {lookup}"
+            return [assign, *body] if required else [f"{pad}if {present}:", assign, *body]
+        if not failed:
+            return []
+        if failed.count(_HOLE) <= 1:  # the value is read once: no name for it
+            test = failed.replace(_HOLE, lookup)
+            return [f"{pad}if {test if required else f'{present} and ({test})'}: return False"]
+        test = failed.replace(_HOLE, item)
+        if required:
+            return [f"{pad}{item} = {lookup}", f"{pad}if {test}: return False"]
+        return [
+            f"{pad}if {present}:",
+            f"{pad}    {item} = {lookup}",
+            f"{pad}    if {test}: return False",
+        ]
 
-            return properties
-        if key == "additionalProperties":
-            if "patternProperties" in schema:
-                raise Unsupported("patternProperties")
-            known = frozenset(schema.get("properties", {}))
-            if rule is False:
-                return lambda v: known.issuperset(v)
-            extra = self.compile(rule)
-            return lambda v: all(extra(x) for k, x in v.items() if k not in known)
-        if key == "propertyNames":
-            name_check = self.compile(rule)
-            return lambda v: all(name_check(k) for k in v)
-        if key == "dependentSchemas":
-            deps = {name: self.compile(s) for name, s in rule.items()}
-            return lambda v: all(check(v) for name, check in deps.items() if name in v)
-        # minProperties, maxProperties
-        limit = int(rule)
-        if key == "minProperties":
-            return lambda v: len(v) >= limit
-        return lambda v: len(v) <= limit
+    def failure(
+        self, key: str, schema: Mapping[str, Any], var: str, known: str | None, nesting: int
+    ) -> str | None:
+        """An expression true when `var` fails keyword `key`, or None if it cannot."""
+        rule = schema[key]
+        if key == "type":
+            names = [rule] if isinstance(rule, str) else _list(rule)
+            if any(not isinstance(name, str) or name not in _TYPE_TESTS for name in names):
+                raise Unsupported(f"type {rule!r}")
+            if known is not None and known in names:
+                return None
+            return f"not ({' or '.join(_TYPE_TESTS[name].format(var) for name in names)})"
+        if key == "const":
+            if type(rule) is str:
+                return f"not ({var} == {self.literal(rule)})"
+            return f"not _equal({var}, {self.literal(rule)})"
+        if key == "enum":
+            options = _list(rule)
+            if options and all(type(option) is str for option in options):
+                strings = self.literal(frozenset(options))
+                if known == "string":
+                    return f"{var} not in {strings}"
+                return f"not (isinstance({var}, str) and {var} in {strings})"
+            return f"not _in({var}, {self.literal(tuple(options))})"
+        if key == "$ref":
+            target = self.resolve(rule)
+            if self.inlined(target):
+                return self.refused(target, var, known, nesting)
+            return f"not {self.function(target)}({var})"
+        if key == "allOf":
+            refusals = [self.refused(part, var, known, nesting) for part in _list(rule)]
+            return " or ".join(r for r in refusals if r is not None) or None
+        if key in ("anyOf", "oneOf"):
+            single = _single_names(rule)
+            if single:
+                return self.presence(key, single, var, known)
+            tests = [self.test(part, var, known, nesting) for part in _list(rule)]
+            if key == "anyOf":
+                return f"not ({' or '.join(tests)})" if tests else "True"
+            return f"{' + '.join(tests) or '0'} != 1"
+        if key == "not":
+            return self.test(rule, var, known, nesting)
+        if key == "if":
+            condition = self.test(rule, var, known, nesting)
+            then = self.test(schema.get("then", True), var, known, nesting)
+            otherwise = self.test(schema.get("else", True), var, known, nesting)
+            if then == otherwise == "True":
+                return None
+            return f"not ({then} if {condition} else {otherwise})"
+        return self.typed_failure(key, schema, var, known, nesting)
 
-    def ref(self, ref: Any) -> Check:
-        if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")):
+    def typed_failure(
+        self, key: str, schema: Mapping[str, Any], var: str, known: str | None, nesting: int
+    ) -> str | None:
+        """`failure` for a keyword of one type of value: None when `var` cannot be one."""
+        group = _GROUPS[key]
+        if known is not None and _GROUP_OF_TYPE.get(known) != group:
+            return None
+        failed = self.typed_test(key, schema, var, nesting)
+        if failed is None or known is not None:
+            return failed
+        return f"({_TYPE_TESTS[group].format(var)} and ({failed}))"
+
+    def typed_test(self, key: str, schema: Mapping[str, Any], var: str, nesting: int) -> str | None:
+        rule = schema[key]
+        if key in _LENGTHS:
+            return f"len({var}) {_LENGTHS[key]} {self.literal(_count(rule))}"
+        if key in _BOUNDS:
+            if isinstance(rule, bool) or not isinstance(rule, int | float):
+                raise Unsupported(f"{key} {rule!r}")
+            return f"{var} {_BOUNDS[key]} {self.literal(rule)}"
+        if key == "pattern":
+            if not isinstance(rule, str):
+                raise Unsupported(f"pattern {rule!r}")
+            return f"not {self.literal(_Matches(rule))}[{var}]"
+        if key == "uniqueItems":
+            return f"not _unique({var})" if rule else None
+        if key == "required":
+            names = list(dict.fromkeys(_names(rule)))
+            if len(names) > 4:
+                return f"not {var}.keys() >= {self.literal(frozenset(names))}"
+            return " or ".join(f"{self.literal(name)} not in {var}" for name in names) or None
+        if key == "additionalProperties":  # a boolean: `block` writes a schema's loop
+            if rule is True:
+                return None
+            allowed = self.literal(frozenset(_mapping(schema.get("properties", {}))))
+            return f"not {allowed}.issuperset({var})"
+        # dependentSchemas
+        tests = [
+            f"({self.literal(name)} in {var} and not {self.test(part, var, 'object', nesting)})"
+            for name, part in _mapping(rule).items()
+        ]
+        return " or ".join(tests) or None
+
+    def presence(self, key: str, names: list[str], var: str, known: str | None) -> str | None:
+        """`failure` of an `anyOf`/`oneOf` of `required` one name each: a set operation."""
+        keys = self.literal(frozenset(names))
+        if key == "anyOf":
+            failed = f"{keys}.isdisjoint({var})"
+        else:
+            failed = f"len({keys}.intersection({var})) != 1"
+        # Every branch accepts a value that is not a mapping.
+        other_fails = key == "oneOf" and len(names) != 1
+        if known == "object":
+            return failed
+        if known is not None:
+            return "True" if other_fails else None
+        if other_fails:
+            return f"(not isinstance({var}, dict) or {failed})"
+        return f"(isinstance({var}, dict) and {failed})"
+
+    def inlined(self, schema: Any) -> bool:
+        """Whether a `$ref` target is written in place: when it holds no `$ref` itself (so
+        inlining ends), as the short definitions (ids, durations, scalars) are."""
+        if isinstance(schema, bool):
+            return True
+        free = self.ref_free.get(id(schema))
+        if free is None:
+            free = self.ref_free[id(schema)] = not _has_ref(schema)
+        return free
+
+    def resolve(self, ref: Any) -> Any:
+        if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")) or "%" in ref:
             raise Unsupported(f"$ref {ref!r}")
-        cell = self.refs.get(ref)
-        if cell is None:
-            # A cell first, so that recursive references (conditions) find it while compiling.
-            cell = self.refs[ref] = []
-            cell.append(self.compile(self._resolve(ref)))
-        return lambda v: cell[0](v)
-
-    def _resolve(self, ref: str) -> Any:
+        if ref in self.targets:
+            return self.targets[ref]
         target: Any = self.root
         for token in ref[2:].split("/") if ref != "#" else []:
             token = token.replace("~1", "/").replace("~0", "~")
@@ -235,42 +567,79 @@ class _Compiler:
                 target = target[int(token)]
             else:
                 raise Unsupported(f"$ref {ref!r} does not resolve")
+        self.targets[ref] = target
         return target
 
 
-_OBJECT_KEYWORDS = frozenset(
-    {
-        "required",
-        "properties",
-        "additionalProperties",
-        "propertyNames",
-        "dependentSchemas",
-        "minProperties",
-        "maxProperties",
-    }
-)
+def _refusal(pad: str, failures: list[str]) -> list[str]:
+    return [f"{pad}if {' or '.join(failures)}: return False"] if failures else []
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+def _narrowed(rule: Any, known: str | None) -> str | None:
+    if isinstance(rule, str):
+        return rule
+    if isinstance(rule, list) and len(rule) == 1 and isinstance(rule[0], str):
+        return rule[0]
+    return known
 
 
-_BOUNDS: dict[str, tuple[Check, Callable[[Any, Any], bool]]] = {
-    "minimum": (_is_number, lambda v, r: bool(v >= r)),
-    "maximum": (_is_number, lambda v, r: bool(v <= r)),
-    "exclusiveMinimum": (_is_number, lambda v, r: bool(v > r)),
-    "exclusiveMaximum": (_is_number, lambda v, r: bool(v < r)),
-    "minLength": (lambda v: isinstance(v, str), lambda v, r: len(v) >= r),
-    "maxLength": (lambda v: isinstance(v, str), lambda v, r: len(v) <= r),
-    "minItems": (lambda v: isinstance(v, list), lambda v, r: len(v) >= r),
-    "maxItems": (lambda v: isinstance(v, list), lambda v, r: len(v) <= r),
-}
+def _has_ref(schema: Any) -> bool:
+    if isinstance(schema, Mapping):
+        return "$ref" in schema or any(_has_ref(part) for part in schema.values())
+    return isinstance(schema, list) and any(_has_ref(part) for part in schema)
+
+
+def _single_names(parts: Any) -> list[str] | None:
+    """The names if every schema of `parts` is only `required` of one name, all different."""
+    names = []
+    for part in _list(parts):
+        if not isinstance(part, Mapping) or any(
+            k not in _ANNOTATIONS for k in part if k != "required"
+        ):
+            return None
+        required = part.get("required")
+        if not isinstance(required, list) or len(required) != 1 or type(required[0]) is not str:
+            return None
+        names.append(required[0])
+    return names if names and len(set(names)) == len(names) else None
+
+
+def _nests(key: str, rule: Any) -> bool:
+    """Whether a keyword applies a schema to values inside `var` (a loop or a lookup)."""
+    if key == "additionalProperties":
+        return not isinstance(rule, bool)
+    return key in ("properties", "items", "propertyNames")
+
+
+def _list(rule: Any) -> list[Any]:
+    if not isinstance(rule, list):
+        raise Unsupported(f"not a list: {rule!r}")
+    return rule
+
+
+def _mapping(rule: Any) -> Mapping[str, Any]:
+    if not isinstance(rule, Mapping) or not all(type(key) is str for key in rule):
+        raise Unsupported(f"not a mapping of names: {rule!r}")
+    return rule
+
+
+def _names(rule: Any) -> list[str]:
+    names = _list(rule)
+    if not all(type(name) is str for name in names):
+        raise Unsupported(f"not a list of names: {rule!r}")
+    return names
+
+
+def _count(rule: Any) -> int:
+    if type(rule) is not int:
+        raise Unsupported(f"not a count: {rule!r}")
+    return rule
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Check | None:
     """A predicate telling whether data is valid against `schema`, or None when the schema
     uses a keyword this module does not implement (then only jsonschema can tell)."""
     try:
-        return _Compiler(schema).compile(schema)
-    except (Unsupported, KeyError, TypeError, ValueError, re.error):
+        return _Generator(schema).build()
+    except (Unsupported, RecursionError, SyntaxError, KeyError, TypeError, ValueError, re.error):
         return None
