@@ -31,77 +31,29 @@ Check = Callable[[Any], bool]
 # Keywords that never reject anything (annotations), under Draft 2020-12 without a format
 # checker, as `schema._validator` builds it. `then`/`else` are read by `if`.
 _ANNOTATIONS = frozenset(
-    {
-        "$schema",
-        "$comment",
-        "$defs",
-        "title",
-        "description",
-        "default",
-        "examples",
-        "deprecated",
-        "readOnly",
-        "writeOnly",
-        "format",
-        "markdownDescription",
-        "then",
-        "else",
-    }
+    "$schema $comment $defs title description default examples deprecated readOnly writeOnly "
+    "format markdownDescription then else".split()
 )
-# The keywords that apply to one type of value only, and the test for it.
+# The keywords that apply to one type of value only.
 _GROUPS = {
-    "required": "object",
-    "properties": "object",
-    "additionalProperties": "object",
-    "propertyNames": "object",
-    "dependentSchemas": "object",
-    "minProperties": "object",
-    "maxProperties": "object",
-    "items": "array",
-    "minItems": "array",
-    "maxItems": "array",
-    "uniqueItems": "array",
-    "pattern": "string",
-    "minLength": "string",
-    "maxLength": "string",
-    "minimum": "number",
-    "maximum": "number",
-    "exclusiveMinimum": "number",
-    "exclusiveMaximum": "number",
+    keyword: group
+    for group, keywords in (
+        ("object", "required properties additionalProperties propertyNames dependentSchemas"),
+        ("object", "minProperties maxProperties"),
+        ("array", "items minItems maxItems uniqueItems"),
+        ("string", "pattern minLength maxLength"),
+        ("number", "minimum maximum exclusiveMinimum exclusiveMaximum"),
+    )
+    for keyword in keywords.split()
 }
-# Cheap keywords first: the order of tests changes only how soon an invalid value is refused.
+# The keywords implemented, cheap ones first: the order changes only how soon a value fails.
 _ORDER = {
-    key: position
-    for position, key in enumerate(
-        (
-            "type",
-            "const",
-            "enum",
-            "required",
-            "additionalProperties",
-            "minProperties",
-            "maxProperties",
-            "minItems",
-            "maxItems",
-            "minLength",
-            "maxLength",
-            "minimum",
-            "maximum",
-            "exclusiveMinimum",
-            "exclusiveMaximum",
-            "pattern",
-            "uniqueItems",
-            "dependentSchemas",
-            "properties",
-            "propertyNames",
-            "items",
-            "$ref",
-            "allOf",
-            "not",
-            "if",
-            "oneOf",
-            "anyOf",
-        )
+    keyword: position
+    for position, keyword in enumerate(
+        "type const enum required additionalProperties minProperties maxProperties minItems "
+        "maxItems minLength maxLength minimum maximum exclusiveMinimum exclusiveMaximum pattern "
+        "uniqueItems dependentSchemas properties propertyNames items $ref allOf not if oneOf "
+        "anyOf".split()
     )
 }
 _TYPE_TESTS = {
@@ -114,20 +66,13 @@ _TYPE_TESTS = {
     "number": "(type({0}) in _NUMBERS or _number({0}))",
     "integer": "(type({0}) is int or _integer({0}))",
 }
-_GROUP_OF_TYPE = {
-    "object": "object",
-    "array": "array",
-    "string": "string",
-    "number": "number",
-    "integer": "number",
-}
+# The group of keywords a value of each type is tested with.
+_GROUP_OF_TYPE = dict(object="object", array="array", string="string", number="number")
+_GROUP_OF_TYPE["integer"] = "number"
 _LENGTHS = {
-    "minProperties": "<",
-    "maxProperties": ">",
-    "minItems": "<",
-    "maxItems": ">",
-    "minLength": "<",
-    "maxLength": ">",
+    f"{bound}{noun}": "<" if bound == "min" else ">"
+    for bound in ("min", "max")
+    for noun in ("Properties", "Items", "Length")
 }
 # As jsonschema compares: a value fails `minimum` when `value < minimum` (so NaN passes).
 _BOUNDS = {"minimum": "<", "maximum": ">", "exclusiveMinimum": "<=", "exclusiveMaximum": ">="}
@@ -135,7 +80,7 @@ _BOUNDS = {"minimum": "<", "maximum": ">", "exclusiveMinimum": "<=", "exclusiveM
 # and the nesting of expressions.
 _MAX_INDENT = 12
 _MAX_NESTING = 8
-# Strings remembered per `pattern` as matching it.
+# How many strings, of at most what length, a `pattern` remembers its answer for.
 _MEMO_SIZE = 4096
 _MEMO_LENGTH = 200
 # Stands for the value in a test written before it is known whether the value gets a name:
@@ -171,8 +116,8 @@ def _unbool(value: Any) -> Any:
 
 def _unique(items: list[Any]) -> bool:
     try:
-        # No two hashable JSON values that jsonschema calls equal hash apart (True and 1 do
-        # not, but then the set is only smaller and the full test below decides).
+        # Values jsonschema calls equal are equal in Python and hash alike: a set as long as
+        # the list proves them unique (a shorter one, as {1, True}, proves nothing).
         if len(set(items)) == len(items):
             return True
     except TypeError:
