@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from operator import attrgetter
 from typing import Protocol
 
 from .calendars import validate_timezone, zone_caution
@@ -21,6 +22,7 @@ from .sandbox import TemplateError, attribute_paths, template_variables
 CLASSIFICATION_ROOTS = frozenset({"incident"})
 PLAN_ROOTS = frozenset({"incident", "priority", "impact", "urgency"})
 _LEVEL_FIELDS = frozenset({"priority", "impact", "urgency"})
+_ID = attrgetter("id")
 # Where conditions are written: the roots available there, and a name for the place.
 _APPLIES_WHEN = (CLASSIFICATION_ROOTS, "'appliesWhen'")
 _RULE = (CLASSIFICATION_ROOTS, "a classification rule")
@@ -65,7 +67,7 @@ class _Identified(Protocol):
 
 
 def _duplicates(items: Sequence[_Identified], what: str) -> list[Diagnostic]:
-    if len({item.id for item in items}) == len(items):
+    if len(set(map(_ID, items))) == len(items):
         return []  # the common case, without pairing each id with its span
     seen: dict[str, Span] = {}
     out = []
@@ -170,9 +172,10 @@ class _References:
         if leaf.operator not in ("equals", "oneOf"):
             return []
         values = leaf.value if leaf.operator == "oneOf" else [leaf.value]
-        known = self.known[kind]
-        texts = [str(v) for v in values]
-        return [d for text in texts if text not in known for d in self.check(kind, text, leaf.span)]
+        # The common case: every value is a known id (text, so its own str()).
+        if self.known[kind].issuperset(values):
+            return []
+        return [d for v in values for d in self.check(kind, str(v), leaf.span)]
 
     def rule(self, rule: Rule) -> list[Diagnostic]:
         allowed = self.allowed

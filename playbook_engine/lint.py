@@ -193,8 +193,6 @@ def _value_kind(value: Any) -> str:
 
 
 def _mistyped(leaf: Leaf, declared: str) -> str | None:
-    numeric = declared in ("integer", "number")
-    values = leaf.value if leaf.operator in ("oneOf", "between") else [leaf.value]
     if leaf.operator in _ORDERING_OPERATORS:
         if declared == "string":
             return f"'{leaf.operator}' compares numbers or timestamps, but the field is a string"
@@ -202,6 +200,8 @@ def _mistyped(leaf: Leaf, declared: str) -> str | None:
     if leaf.operator in STRING_OPERATORS and declared != "string" and declared != "timestamp":
         return f"'matches' tests text, but the field is {declared}"
     if leaf.operator in ("equals", "oneOf"):
+        numeric = declared in ("integer", "number")
+        values = leaf.value if leaf.operator == "oneOf" else [leaf.value]
         if declared == "string" and set(map(type, values)) <= _JUST_TEXT:
             return None  # the common case, without naming each value's kind
         kinds = {_value_kind(v) for v in values}
@@ -239,6 +239,19 @@ def _all_conditions(library: Library) -> Iterator[Condition]:
                     yield tier.when
 
 
+class _FieldTypes(dict[str, str | None]):
+    """The declared type of each field path, looked up in the incident schema on first use:
+    a library tests a few dozen fields thousands of times."""
+
+    def __init__(self, incident_schema: dict[str, Any]) -> None:
+        super().__init__()
+        self.incident_schema = incident_schema
+
+    def __missing__(self, path: str) -> str | None:
+        found = self[path] = _field_type(path, incident_schema=self.incident_schema)
+        return found
+
+
 def _read_leaves(
     library: Library, incident_schema: dict[str, Any]
 ) -> tuple[list[Diagnostic], set[str]]:
@@ -249,8 +262,7 @@ def _read_leaves(
     """
     out: list[Diagnostic] = []
     calendars: set[str] = set()
-    # A library tests a few dozen fields thousands of times: each type is looked up once.
-    types: dict[str, str | None] = {}
+    types = _FieldTypes(incident_schema)
     found: dict[int, list[Diagnostic]] = {}
     for condition in _all_conditions(library):
         warnings = found.get(id(condition))
@@ -262,8 +274,6 @@ def _read_leaves(
                     continue
                 if leaf.operator == "withinCalendar":
                     calendars.add(str(leaf.value))
-                if leaf.field not in types:
-                    types[leaf.field] = _field_type(leaf.field, incident_schema)
                 declared = types[leaf.field]
                 problem = _mistyped(leaf, declared) if declared else None
                 if problem:
