@@ -81,8 +81,8 @@ _BOUNDS = {"minimum": "<", "maximum": ">", "exclusiveMinimum": "<=", "exclusiveM
 _MAX_INDENT = 12
 _MAX_NESTING = 8
 # How many strings, of at most what length, a `pattern` remembers its answer for.
-_MEMO_SIZE = 4096
-_MEMO_LENGTH = 200
+_MEMO_SIZE = 1 << 14
+_MEMO_LENGTH = 100
 # Stands for the value in a test written before it is known whether the value gets a name:
 # no `repr()` of a string holds a raw NUL.
 _HOLE = "\x00"
@@ -186,6 +186,7 @@ class _Generator:
         self.functions: dict[int, str] = {}
         self.targets: dict[str, Any] = {}
         self.ref_free: dict[int, bool] = {}
+        self.patterns: dict[str, str] = {}
         self.numbers = itertools.count()
 
     def build(self) -> Check:
@@ -451,7 +452,11 @@ class _Generator:
         if key == "pattern":
             if not isinstance(rule, str):
                 raise Unsupported(f"pattern {rule!r}")
-            return f"not {self.literal(_Matches(rule))}[{var}]"
+            # One memory per pattern: ids are tested in many places.
+            matches = self.patterns.get(rule)
+            if matches is None:
+                matches = self.patterns[rule] = self.literal(_Matches(rule))
+            return f"not {matches}[{var}]"
         if key == "uniqueItems":
             return f"not _unique({var})" if rule else None
         if key == "required":
