@@ -111,6 +111,8 @@ def _dimensions(rule: Rule) -> set[str]:
 
 
 def _unreachable_rules(rules: tuple[Rule, ...]) -> list[Diagnostic]:
+    if len(rules) < 2:
+        return []  # no rule has an earlier one
     out = []
     # Each rule is compared with every earlier one: what each sets and whether it always
     # holds are worked out once, and its shape once it is needed.

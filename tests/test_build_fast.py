@@ -5,8 +5,10 @@ for a condition that several playbooks share."""
 
 from __future__ import annotations
 
+import pickle
 import random
 import shutil
+from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,11 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from playbook_engine import lint, timeparse
-from playbook_engine.build import _Builder
+from playbook_engine.build import _Builder, _leaf, _span, _template
 from playbook_engine.diagnostics import Diagnostic, Span, sorted_diagnostics
 from playbook_engine.library import load_library
 from playbook_engine.loader import SourceDoc, load_file, load_text
-from playbook_engine.model import OPERATORS, Leaf
+from playbook_engine.model import OPERATORS, Leaf, Template
 
 DATA = Path(__file__).parent / "data"
 BASIC = DATA / "libraries" / "basic"
@@ -55,6 +57,64 @@ def _found(root: Path, code: str) -> list[Diagnostic]:
 
 
 # --- build: spans and leaves --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("made", "names"),
+    [
+        (Span, ("path", "line", "col")),
+        (Template, ("source", "span")),
+        (Leaf, ("field", "operator", "value", "span", "name", "ignore_case")),
+    ],
+)
+def test_the_classes_build_makes_by_their_slots_keep_their_fields(
+    made: type, names: tuple[str, ...]
+) -> None:
+    # `_span`, `_template` and `_leaf` set exactly these slots: a new field, or a
+    # __post_init__ that checks or derives something, would be skipped by them.
+    assert tuple(f.name for f in fields(made)) == names
+    assert not hasattr(made, "__post_init__")
+    assert vars(made)["__slots__"] == names
+
+
+_SPANS = st.builds(Span, st.text(max_size=5), st.integers(0, 9), st.integers(0, 9))
+
+
+@given(st.text(max_size=5), st.integers(0, 10**6), st.integers(0, 10**6))
+def test_a_span_made_by_its_slots_is_the_constructors(path: str, line: int, col: int) -> None:
+    made, expected = _span(path, line, col), Span(path, line, col)
+    assert (made, hash(made), repr(made), str(made)) == (
+        expected,
+        hash(expected),
+        repr(expected),
+        str(expected),
+    )
+    assert pickle.loads(pickle.dumps(made)) == expected
+    assert not made < expected and not expected < made
+
+
+@given(st.text(max_size=5), _SPANS)
+def test_a_template_made_by_its_slots_is_the_constructors(source: str, span: Span) -> None:
+    made, expected = _template(source, span), Template(source, span)
+    assert (made, hash(made), repr(made)) == (expected, hash(expected), repr(expected))
+    assert pickle.loads(pickle.dumps(made)) == expected
+
+
+@given(
+    st.sampled_from(["incident.service", "priority"]),
+    st.sampled_from(OPERATORS),
+    st.one_of(st.text(max_size=3), st.integers(), st.lists(st.text(max_size=2), max_size=2)),
+    _SPANS,
+    st.text(max_size=3),
+    st.booleans(),
+)
+def test_a_leaf_made_by_its_slots_is_the_constructors(
+    path: str, operator: str, value: object, span: Span, name: str, ignore_case: bool
+) -> None:
+    made = _leaf(path, operator, value, span, name, ignore_case)
+    expected = Leaf(path, operator, value, span, name, ignore_case)
+    assert (made, repr(made)) == (expected, repr(expected))
+    assert pickle.loads(pickle.dumps(made)) == expected
 
 
 @settings(max_examples=200, deadline=None)
