@@ -6,16 +6,21 @@ valid document nothing needs explaining, so `schema` first asks this module whet
 document is valid, and only when it is not (or when this module cannot tell) does it import
 `jsonschema` to say why.
 
-A schema is translated once into Python source, as ajv does into JavaScript: one function per
-schema that is referenced (`$ref`) or tested as a whole inside `anyOf`/`oneOf`/`not`/`if`, the
-rest inlined as `if <fails>: return False` lines (a property is a `in` test and a lookup, a
-closed mapping a subset test against a frozenset, `required` `not in` tests). The source holds
-only names this module makes and `repr()`s of the schema's strings and integers; every other
-value is bound by name. It follows jsonschema's Draft 2020-12 semantics keyword by keyword
-(booleans are not numbers, `1.0` is an integer, `enum`/`const` compare as jsonschema's `equal`
-does and `uniqueItems` as its `uniq`, `pattern` is `re.search`). Only the keywords our schemas
-use are supported; a schema with any other validating keyword compiles to None, which sends
-every document to jsonschema. The differential tests check that both always agree.
+A schema is translated once into Python source, as ajv does into JavaScript, and compiled:
+a function for each `$ref` target that holds references itself and for each subschema that
+`anyOf`/`oneOf`/`not`/`if` test as a whole and that looks inside its value; everything else
+is inlined as `if <fails>: return False` lines (a property is an `in` test and a lookup, a
+closed mapping a subset test against a frozenset, `required` `not in` tests, a `pattern` a
+lookup in a table of strings already answered). The source holds only names this module makes
+and `repr()`s of the schema's strings and integers; every other value is bound by name. It
+follows jsonschema's Draft 2020-12 semantics keyword by keyword (booleans are not numbers,
+`1.0` is an integer, NaN passes `minimum` as in jsonschema, `enum`/`const` compare as its
+`equal` does and `uniqueItems` as its `uniq`, `pattern` is `re.search`). Only the keywords our
+schemas use are supported; a schema with any other validating keyword compiles to None, which
+sends every document to jsonschema. The differential tests check that both always agree.
+
+Translating costs about 3 ms for the playbook or policy schema (a third writing the source,
+two thirds `compile()`), once per process; checking is about 4x faster than closures were.
 """
 
 from __future__ import annotations
