@@ -66,16 +66,6 @@ _TEMPLATE_SETTERS = _slot_setters(Template)
 _LEAF_SETTERS = _slot_setters(Leaf)
 
 
-def _span(path: str, line: int, col: int) -> Span:
-    """`Span(path, line, col)`, made faster (see above)."""
-    span = object.__new__(Span)
-    set_path, set_line, set_col = _SPAN_SETTERS
-    set_path(span, path)
-    set_line(span, line)
-    set_col(span, col)
-    return span
-
-
 def _template(source: str, span: Span) -> Template:
     """`Template(source, span)`, made faster (see above)."""
     template = object.__new__(Template)
@@ -114,7 +104,13 @@ class _Builder:
         position = self.positions.get(pointer)
         if position is None:
             return self.doc.span(pointer)
-        return _span(self.path, position[0], position[1])
+        # `Span(self.path, *position)`, made by its slots (see above) without a further call.
+        span = object.__new__(Span)
+        set_path, set_line, set_col = _SPAN_SETTERS
+        set_path(span, self.path)
+        set_line(span, position[0])
+        set_col(span, position[1])
+        return span
 
     def parsed(self, parse: Callable[[str], T], text: str, pointer: str, fallback: T) -> T:
         try:
