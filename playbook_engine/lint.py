@@ -220,25 +220,21 @@ def _describe(values: list[Any]) -> str:
     return ", ".join(repr(v) for v in values)
 
 
-def _all_conditions(library: Library) -> Iterator[Condition]:
-    policy = library.policy
-    for rule in policy.rules:
+def _own_conditions(playbook: Playbook) -> Iterator[Condition]:
+    """A playbook's conditions (not those of the policy's escalation, which it may use)."""
+    if playbook.applies_when is not None:
+        yield playbook.applies_when
+    for rule in playbook.rules:
         yield rule.when
-    for playbook in (*library.playbooks, *library.shared):
-        if playbook.applies_when is not None:
-            yield playbook.applies_when
-        for rule in playbook.rules:
-            yield rule.when
-        for step in playbook.steps:
-            if step.when is not None:
-                yield step.when
-        for notification in playbook.notifications:
-            if notification.when is not None:
-                yield notification.when
-        for escalation in (playbook.escalation, policy.escalation):
-            for tier in escalation.tiers if escalation else ():
-                if tier.when is not None:
-                    yield tier.when
+    for step in playbook.steps:
+        if step.when is not None:
+            yield step.when
+    for notification in playbook.notifications:
+        if notification.when is not None:
+            yield notification.when
+    for tier in playbook.escalation.tiers if playbook.escalation else ():
+        if tier.when is not None:
+            yield tier.when
 
 
 class _FieldTypes(dict[str, str | None]):
@@ -254,41 +250,57 @@ class _FieldTypes(dict[str, str | None]):
         return found
 
 
+class _LeafReader:
+    """PB503 for the leaves of conditions, noting the calendars that leaves name."""
+
+    def __init__(self, incident_schema: dict[str, Any]) -> None:
+        self.calendars: set[str] = set()
+        self.types = _FieldTypes(incident_schema)
+
+    def warnings(self, condition: Condition) -> list[Diagnostic]:
+        out = []
+        # Most conditions are one leaf: those need no list of leaves made for them.
+        for leaf in (condition,) if isinstance(condition, Leaf) else leaves(condition):
+            if not isinstance(leaf, Leaf):
+                continue
+            if leaf.operator == "withinCalendar":
+                self.calendars.add(str(leaf.value))
+            declared = self.types[leaf.field]
+            problem = _mistyped(leaf, declared) if declared else None
+            if problem:
+                out.append(
+                    warning(
+                        "PB503",
+                        f"'{leaf.field}': {problem}; this leaf never holds",
+                        leaf.span,
+                        hint="compare with a value of the field's type",
+                    )
+                )
+        return out
+
+
 def _read_leaves(
     library: Library, incident_schema: dict[str, Any]
 ) -> tuple[list[Diagnostic], set[str]]:
     """The PB503 warnings of every condition's leaves, and the calendars leaves name.
 
-    One walk over the leaves serves both. `_all_conditions` yields the policy's escalation
-    conditions once per playbook: each condition's warnings are worked out once and repeated.
+    One walk over the leaves serves both. The policy's escalation is judged once, and its
+    warnings repeated for every playbook, which it pages for too.
     """
+    policy = library.policy
+    reader = _LeafReader(incident_schema)
     out: list[Diagnostic] = []
-    calendars: set[str] = set()
-    types = _FieldTypes(incident_schema)
-    found: dict[int, list[Diagnostic]] = {}
-    for condition in _all_conditions(library):
-        warnings = found.get(id(condition))
-        if warnings is None:
-            warnings = found[id(condition)] = []
-            # Most conditions are one leaf: those need no list of leaves made for them.
-            for leaf in (condition,) if isinstance(condition, Leaf) else leaves(condition):
-                if not isinstance(leaf, Leaf):
-                    continue
-                if leaf.operator == "withinCalendar":
-                    calendars.add(str(leaf.value))
-                declared = types[leaf.field]
-                problem = _mistyped(leaf, declared) if declared else None
-                if problem:
-                    warnings.append(
-                        warning(
-                            "PB503",
-                            f"'{leaf.field}': {problem}; this leaf never holds",
-                            leaf.span,
-                            hint="compare with a value of the field's type",
-                        )
-                    )
-        out += warnings
-    return out, calendars
+    for rule in policy.rules:
+        out += reader.warnings(rule.when)
+    policy_tiers: list[Diagnostic] = []
+    for tier in policy.escalation.tiers if policy.escalation else ():
+        if tier.when is not None:
+            policy_tiers += reader.warnings(tier.when)
+    for playbook in (*library.playbooks, *library.shared):
+        for condition in _own_conditions(playbook):
+            out += reader.warnings(condition)
+        out += policy_tiers
+    return out, reader.calendars
 
 
 def _unused_definitions(library: Library, calendars: set[str]) -> list[Diagnostic]:
