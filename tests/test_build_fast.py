@@ -222,7 +222,7 @@ def test_an_undeclared_field_is_reported_wherever_it_is_used(library: Path) -> N
 
 
 def test_a_mistyped_policy_tier_is_one_warning_however_many_playbooks(library: Path) -> None:
-    # `_all_conditions` yields the policy's tiers once per playbook (three here).
+    # The policy's tiers are judged once and their warnings repeated for each playbook (three).
     _edit(
         library / "policy.yaml",
         "      - {after: 0m, targets: [sre-primary]}",
