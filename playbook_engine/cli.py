@@ -19,7 +19,7 @@ from typing import NoReturn
 
 import click
 
-from . import __version__
+from . import __version__, lifetime
 from .diagnostics import InputError
 from .errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, Failure, fail_input
 
@@ -120,6 +120,7 @@ def console() -> NoReturn:
     # and loading build cost ~8 ms of a 125 ms one-file validate, and evaluating and
     # rendering a plan leaves no cyclic garbage (tested), so a long --jsonl batch does not grow.
     gc.disable()
+    lifetime.end_without_teardown()
     try:
         main()
     except SystemExit as exc:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import schema
+from . import lifetime, schema
 from .compiler import CompiledLibrary
 from .diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics, warning
 
@@ -156,6 +156,7 @@ def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
         return _assemble(root, shown, loading)
     finally:
         loading.close()
+        lifetime.keep(loading.results)  # the documents: the library holds what it needs
 
 
 def _assemble(root: Path, shown: list[str], loading: Loading) -> LoadResult:

@@ -180,3 +180,30 @@ def test_a_warm_run_does_not_import_jsonschema(tmp_path: Path) -> None:
     runs = [subprocess.run(command, capture_output=True, text=True, env=env) for _ in range(2)]
     assert [r.stderr.strip() for r in runs] == ["False", "False"]
     assert runs[0].stdout == runs[1].stdout and runs[0].stdout.startswith("{")
+
+
+def test_only_a_process_ending_without_teardown_keeps_loaded_documents() -> None:
+    """The console script ends with os._exit, so it keeps what loading would free; any
+    other caller (this test process) frees it as usual."""
+    script = (
+        "import sys, weakref\n"
+        "from pathlib import Path\n"
+        "from playbook_engine import lifetime, library\n"
+        "if sys.argv[1] == 'ending':\n"
+        "    lifetime.end_without_teardown()\n"
+        "library.load_library(Path(sys.argv[2]))\n"
+        "kept = lifetime._kept or []\n"
+        "print(sum(len(results) for results in kept))\n"
+    )
+    counts = [
+        subprocess.run(
+            [sys.executable, "-c", script, mode, str(LIBRARY)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for mode in ("ending", "other")
+    ]
+    from playbook_engine.library import discover
+
+    assert counts == [str(len(discover(LIBRARY))), "0"]
