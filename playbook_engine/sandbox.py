@@ -1073,8 +1073,8 @@ class _TrackingGenerator(_CodeGenerator):
 
 
 _CHECKED_CODE: dict[str, types.CodeType] = {}
-"""Code `check_template` made in this process, by store key, for `compile_template` to wrap
-when the template is first rendered (bounded like the memos)."""
+"""Code `check_template` made in this process, by its code-store key, for `compile_template`
+to wrap when the template is first rendered (bounded like the memos)."""
 
 
 def forget_templates() -> None:
@@ -1091,18 +1091,17 @@ def check_template(source: str, mode: str) -> TemplateAnalysis:
     making the template object: validation needs only the diagnostics.
 
     One parse and one code generation give the analyses and the code, where compiling and
-    then analysing took three parses and two generations; the code is kept (in the store,
-    and in this process) for `compile_template`. Raises `TemplateError` as it would; the
-    result's `variables` is never None.
+    then analysing took three parses and two generations. The code is kept in this process
+    for `compile_template`; the store keeps the analysis of a template that compiled, under
+    its mode, so that a later check is one read. Raises `TemplateError` as compiling would;
+    the result's `variables` is never None.
     """
     _check_source(source, DEFAULT_LIMITS.template_source_chars, "template")
     store = _CODE_STORE.get()
-    code_key, key = f"{mode}\0{source}", _analysis_key(source, False)
+    key = f"checked\0{mode}\0{source}"
     stored = _stored_analysis(store, key)
     if stored is not None and stored.variables is not None:
-        # Only code that compiled is stored: its checks have passed.
-        if code_key in _CHECKED_CODE or (store is not None and store.get(code_key) is not None):
-            return stored
+        return stored  # only a template that compiled in this mode is stored
     env = environment(mode)
     try:
         tree = env._parse(source, None, None)
@@ -1116,9 +1115,7 @@ def check_template(source: str, mode: str) -> TemplateAnalysis:
     found = TemplateAnalysis(paths, private, macros, frozenset(generator.undeclared))
     if len(_CHECKED_CODE) >= 4096:
         _CHECKED_CODE.clear()
-    _CHECKED_CODE[code_key] = code
-    if store is not None:
-        store.put(code_key, marshal.dumps(code))
+    _CHECKED_CODE[f"{mode}\0{source}"] = code
     _store_analysis(store, key, found)
     return found
 
