@@ -45,7 +45,6 @@ import os
 import pickle
 import stat
 import sys
-import tempfile
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -208,6 +207,8 @@ class LibraryCache:
         key = self.secret(create=True)
         if key is None:
             return None
+        import tempfile  # here: importing it costs every warm run ~4 ms (random, weakref...)
+
         try:
             fd, temp = tempfile.mkstemp(prefix=".entry.", dir=self.directory)
         except OSError:

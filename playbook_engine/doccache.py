@@ -24,7 +24,6 @@ import marshal
 import os
 import select
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
@@ -126,6 +125,8 @@ class Loading:
             opened += (stopped, self.stop)
             asked, self.ask = os.pipe()
             opened += (asked, self.ask)
+            import tempfile  # only a forking load needs it (~4 ms to import)
+
             with tempfile.TemporaryFile() as spool:
                 self.spool = os.dup(spool.fileno())
             opened.append(self.spool)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 
@@ -33,6 +32,8 @@ def write_atomically(path: Path, text: str) -> None:
     """Write `text` to `path` exactly (UTF-8, no newline translation) through a temporary
     file renamed into place: readers see the old file or the new one, never half of one. On
     any failure the temporary file is removed and the error raised."""
+    import tempfile  # here: importing it costs every command ~4 ms (random, weakref...)
+
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, user_file_mode(path))  # mkstemp makes it private
