@@ -574,11 +574,13 @@ def compile_library(
     lazy: bool = False,
     deferred: Deferred = (),
 ) -> tuple[CompiledLibrary, list[Diagnostic]]:
-    """Compile every condition and template of a checked library, with compile diagnostics.
+    """Compile a checked library, with the diagnostics of compiling it.
 
-    `lazy=True` is for a library already known to be valid (the cache's): templates are then
-    compiled on first use and not checked, and no template diagnostics are returned. Its
-    playbooks may then be `deferred` instead of in `library.playbooks`.
+    Every condition and template is checked now; a playbook's predicates and template
+    objects are made when it is first used (a run uses the few its incident reaches).
+    `lazy=True` is for a library already known to be valid (the cache's): nothing is then
+    checked and no diagnostics are returned, and its playbooks may be `deferred` instead of
+    in `library.playbooks`.
     """
     compiler = _Compiler(library, incident_fields, lazy)
     policy = library.policy

@@ -1009,9 +1009,10 @@ class TemplateAnalysis:
 def _analysis(source: str, expression: bool) -> TemplateAnalysis:
     # Parsing is most of a warm validation's template work once the code comes from the
     # store, so the store keeps the analyses too, in one entry (only of sources that parse:
-    # a failure is found, and reported, every time).
+    # a failure is found, and reported, every time). Keys may hold any text: the store
+    # hashes them, and entries are marshalled, not split.
     store = _CODE_STORE.get()
-    key = _analysis_key(source, expression)
+    key = f"analysis\0{int(expression)}\0{source}"
     stored = _stored_analysis(store, key)
     if stored is not None:
         return stored
@@ -1024,11 +1025,6 @@ def _analysis(source: str, expression: bool) -> TemplateAnalysis:
     found = TemplateAnalysis(*_tree_analyses(tree), variables)
     _store_analysis(store, key, found)
     return found
-
-
-def _analysis_key(source: str, expression: bool) -> str:
-    # Keys may hold any text: the store hashes them, and entries are marshalled, not split.
-    return f"analysis\0{int(expression)}\0{source}"
 
 
 def _stored_analysis(store: CodeStore | None, key: str) -> TemplateAnalysis | None:
