@@ -382,7 +382,7 @@ class _Evaluation:
             limit = channel.max_length if channel else len(body)
             truncated = len(body) > limit
             if truncated:
-                body = body[: max(limit - 1, 0)] + "…"
+                body = fit(body, limit)
             recipients = tuple(self.render(t, playbook_ctx) for t in cn.to)
             if not recipients and channel is not None and channel.address:
                 recipients = (channel.address,)
@@ -411,6 +411,31 @@ class _Evaluation:
     ) -> None:
         if self.explain:
             self.items.append(ItemTrace(kind, ident, playbook, kept, reason, trace))
+
+
+TAIL_SHARE = 3
+"""A body cut to its channel's limit keeps its last lines within a third of the limit."""
+
+
+def fit(body: str, limit: int) -> str:
+    """`body` cut to at most `limit` characters, `…` where text was cut.
+
+    A template usually ends with what the reader must act on (the deadlines, the bridge
+    link) and puts the incident's own, unbounded text before it; so the last whole lines
+    that fit in a third of the limit are kept, and the cut falls in the text before them.
+    A body without such lines is cut at its end.
+    """
+    if len(body) <= limit:
+        return body
+    tail = ""
+    for line in reversed(body.splitlines(keepends=True)):
+        if len(tail) + len(line) > limit // TAIL_SHARE:
+            break
+        tail = line + tail
+    if not tail.strip():
+        return body[: max(limit - 1, 0)] + "…"
+    head = body[: limit - len(tail) - 2].rstrip("\n")
+    return f"{head}…\n{tail}"
 
 
 def schedule(

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from playbook_engine.compiler import CompiledLibrary
+from playbook_engine.engine import TAIL_SHARE, fit
 from playbook_engine.library import load_library
 from playbook_engine.render import render_plan
 from playbook_engine.timeparse import format_timestamp
@@ -42,9 +43,7 @@ words = st.sampled_from(
     ]
 )
 text = st.one_of(words, st.text(max_size=40))
-offsets = st.sampled_from(
-    [UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5))]
-)
+offsets = st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5))])
 moments = st.builds(
     lambda base, minutes, zone: (base + timedelta(minutes=minutes)).astimezone(zone),
     st.just(datetime(2026, 1, 1, tzinfo=UTC)),
@@ -124,3 +123,27 @@ def test_evaluation_invariants(
     again = compiled.evaluate(incident, at=at, explain=True)
     for fmt in ("markdown", "text", "json"):
         assert render_plan(plan, fmt, explain=True) == render_plan(again, fmt, explain=True)
+
+
+@given(st.text(alphabet="ab \n", max_size=300), st.integers(min_value=1, max_value=200))
+def test_a_body_cut_to_its_limit_keeps_a_beginning_and_an_end_of_it(body: str, limit: int) -> None:
+    cut = fit(body, limit)
+    if len(body) <= limit:
+        assert cut == body
+        return
+    assert len(cut) <= limit and "…" in cut
+    head, _, tail = cut.partition("…")
+    assert body.startswith(head)
+    assert body.endswith(tail.removeprefix("\n"))
+    assert len(tail) <= limit // TAIL_SHARE + 1
+
+
+def test_a_long_incident_text_is_cut_before_the_lines_that_end_a_body() -> None:
+    body = (
+        "P1 Checkout down\n" + "stack trace line\n" * 200 + "Respond by 10:15\nBridge: https://b\n"
+    )
+    cut = fit(body, 160)
+    assert len(cut) <= 160
+    assert cut.startswith("P1 Checkout down\nstack trace line\n")
+    assert "…\n" in cut and cut.endswith("\nRespond by 10:15\nBridge: https://b\n")
+    assert fit("x" * 500, 60) == "x" * 59 + "…"  # one long line: cut at its end
