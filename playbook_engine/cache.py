@@ -53,10 +53,18 @@ from typing import Any
 import jinja2
 
 from . import __version__, sandbox
-from .compiler import CompiledLibrary, PlaybookHead, compile_library
+from .compiler import (
+    CompiledLibrary,
+    DeferredPlaybook,
+    PlaybookHead,
+    SelectionIndex,
+    compile_library,
+    merge_order,
+    selection_index,
+)
 from .diagnostics import InputError, Span, error
 from .library import collector_paused, discover, incident_fields, load_library
-from .model import Library, Playbook
+from .model import AllOf, AnyOf, Condition, Expr, Leaf, Library, Not, Playbook
 
 MAGIC = b"playbook-engine-cache/1\n"
 CODE_MAGIC = b"playbook-engine-code/1\n"
@@ -96,7 +104,10 @@ class _Entry:
     fingerprint: Fingerprint
     racy: tuple[tuple[str, str], ...]  # (relative path, sha256 of content)
     library: Library  # without its playbooks:
-    playbooks: tuple[tuple[PlaybookHead, bytes], ...]  # each pickled, in file order
+    # (id, order, fallback, `appliesWhen` pickled or None, the playbook pickled), in file
+    # order: a hit unpickles only the conditions selection tests and the playbooks it uses.
+    playbooks: tuple[tuple[str, int, bool, bytes | None, bytes], ...]
+    selection: SelectionIndex  # over the playbooks in merge order
 
 
 def _stat_key(path: str, relative: str) -> FileKey:
@@ -237,8 +248,20 @@ class _Pending:
     def commit(self, library: Library) -> None:
         """Write the entry and rename it into place; on any failure, leave no trace."""
         try:
-            heads = tuple((PlaybookHead.of(p), _dumps(p)) for p in library.playbooks)
-            entry = _Entry(self.print_, self.racy, replace(library, playbooks=()), heads)
+            heads = [PlaybookHead.of(p) for p in library.playbooks]
+            selection = selection_index([heads[i] for i in merge_order(heads)])
+            playbooks = tuple(
+                (
+                    p.id,
+                    p.order,
+                    p.fallback,
+                    None if p.applies_when is None else _dumps(p.applies_when),
+                    _dumps(p),
+                )
+                for p in library.playbooks
+            )
+            empty = replace(library, playbooks=())
+            entry = _Entry(self.print_, self.racy, empty, playbooks, selection)
             payload = _dumps(entry)
             mac = hmac.new(self.key, payload, hashlib.sha256).digest()
             with os.fdopen(self.fd, "wb") as handle:
@@ -354,10 +377,20 @@ class _Pickler(pickle.Pickler):
         return cls, tuple(getattr(obj, f.name) for f in fields)
 
 
-def _dumps(value: _Entry | Playbook) -> bytes:
+def _dumps(value: _Entry | Playbook | Condition) -> bytes:
     buffer = io.BytesIO()
     _Pickler(buffer, pickle.HIGHEST_PROTOCOL).dump(value)
     return buffer.getvalue()
+
+
+def _condition(blob: bytes | None) -> Condition | None:
+    """A playbook's `appliesWhen` from an entry, unpickled when selection first tests it."""
+    if blob is None:
+        return None
+    condition = pickle.loads(blob)
+    if not isinstance(condition, Leaf | Expr | AllOf | AnyOf | Not):
+        raise TypeError("a cache entry's condition is not a condition")
+    return condition
 
 
 def _playbook(blob: bytes) -> Playbook:
@@ -397,8 +430,15 @@ def open_library(root: Path, use_cache: bool = True) -> CompiledLibrary:
         if entry is not None:
             # Only the templates this run renders are compiled, so only those are stored.
             use_code_store(print_.engine, create=False)
-            deferred = [(head, partial(_playbook, blob)) for head, blob in entry.playbooks]
-            compiled, _ = compile_library(entry.library, incident_fields(), True, deferred)
+            deferred = [
+                DeferredPlaybook(
+                    ident, order, fallback, partial(_condition, when), partial(_playbook, blob)
+                )
+                for ident, order, fallback, when, blob in entry.playbooks
+            ]
+            compiled, _ = compile_library(
+                entry.library, incident_fields(), True, deferred, entry.selection
+            )
             return compiled
     sandbox.use_code_store(None)
     pending = cache.begin(root, print_) if cache and print_ else None

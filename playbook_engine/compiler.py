@@ -169,6 +169,23 @@ class PlaybookHead:
         return cls(playbook.id, playbook.order, playbook.fallback, playbook.applies_when)
 
 
+@dataclass(frozen=True, slots=True)
+class DeferredPlaybook:
+    """A playbook of a cache entry: where it merges is known without loading anything, its
+    `appliesWhen` loads when selection first tests it, the rest when it is first used."""
+
+    id: str
+    order: int
+    fallback: bool
+    applies_when: Callable[[], Condition | None]
+    playbook: Callable[[], Playbook]
+
+
+def merge_order(playbooks: Sequence[Playbook | PlaybookHead | DeferredPlaybook]) -> list[int]:
+    """Positions of `playbooks` (in file order) in merge order: by `order`, then id."""
+    return sorted(range(len(playbooks)), key=lambda i: (playbooks[i].order, playbooks[i].id))
+
+
 class CompiledPlaybook:
     """A playbook with its compiled condition and parts.
 
@@ -181,13 +198,14 @@ class CompiledPlaybook:
 
     def __init__(
         self,
-        head: PlaybookHead,
+        ident: str,
+        fallback: bool,
         source: Playbook | Callable[[], Playbook],
         applies_when: Callable[[], CompiledCondition | None],
         parts: Callable[[], PlaybookParts],
     ) -> None:
-        self.id = head.id
-        self.fallback = head.fallback
+        self.id = ident
+        self.fallback = fallback
         self._source = source
         self._when: CompiledCondition | None | Callable[[], CompiledCondition | None] = applies_when
         self._parts: PlaybookParts | Callable[[], PlaybookParts] = parts
@@ -520,18 +538,26 @@ class _Compiler:
         )
 
     def playbook(
-        self,
-        head: PlaybookHead,
-        source: Playbook | Callable[[], Playbook],
-        channels: dict[str, Channel],
+        self, source: Playbook | DeferredPlaybook, channels: dict[str, Channel]
     ) -> CompiledPlaybook:
+        if isinstance(source, DeferredPlaybook):
+            load_condition = source.applies_when
+            compiled = CompiledPlaybook(
+                source.id,
+                source.fallback,
+                source.playbook,
+                lambda: self.condition(load_condition()),
+                lambda: self.parts(compiled.playbook, channels),
+            )
+            return compiled
         compiled = CompiledPlaybook(
-            head,
+            source.id,
+            source.fallback,
             source,
-            lambda: self.condition(head.applies_when),
-            lambda: self.parts(compiled.playbook, channels),
+            lambda: self.condition(source.applies_when),
+            lambda: self.parts(source, channels),
         )
-        if not self.lazy and isinstance(source, Playbook):
+        if not self.lazy:
             self.check(source, channels)  # the diagnostics now; the predicates on first use
         return compiled
 
@@ -564,41 +590,37 @@ def _notification_modes(channel: Channel | None) -> tuple[str, str]:
     return ("chat-header" if kind == "chat" else "header"), BODY_MODE[kind]
 
 
-Deferred = Sequence[tuple[PlaybookHead, Callable[[], Playbook]]]
-"""Playbooks loaded on first use, in file order, each with its head (see `cache`)."""
-
-
 def compile_library(
     library: Library,
     incident_fields: frozenset[str],
     lazy: bool = False,
-    deferred: Deferred = (),
+    deferred: Sequence[DeferredPlaybook] = (),
+    selection: SelectionIndex | None = None,
 ) -> tuple[CompiledLibrary, list[Diagnostic]]:
     """Compile a checked library, with the diagnostics of compiling it.
 
     Every condition and template is checked now; a playbook's predicates and template
     objects are made when it is first used (a run uses the few its incident reaches).
     `lazy=True` is for a library already known to be valid (the cache's): nothing is then
-    checked and no diagnostics are returned, and its playbooks may be `deferred` instead of
-    in `library.playbooks`.
+    checked and no diagnostics are returned, and its playbooks may be `deferred` (after
+    `library.playbooks`, in file order) with the `selection` index made when it was stored.
     """
     compiler = _Compiler(library, incident_fields, lazy)
     policy = library.policy
     channels = {c.id: c for c in policy.channels}
-    sources: list[tuple[PlaybookHead, Playbook | Callable[[], Playbook]]] = [
-        (PlaybookHead.of(p), p) for p in library.playbooks
-    ]
-    sources += deferred
-    merge_order = sorted(range(len(sources)), key=lambda i: (sources[i][0].order, sources[i][0].id))
+    sources: list[Playbook | DeferredPlaybook] = [*library.playbooks, *deferred]
+    order = merge_order(sources)
     file_order = [0] * len(sources)
-    for position, index in enumerate(merge_order):
+    for position, index in enumerate(order):
         file_order[index] = position
     for holder in () if lazy else library.shared:  # compiled for their diagnostics only
-        compiler.playbook(PlaybookHead.of(holder), holder, channels)
+        compiler.playbook(holder, channels)
+    if selection is None:
+        selection = selection_index([_head(sources[i]) for i in order])
     compiled = CompiledLibrary(
         head=library,
         policy=policy,
-        playbooks=tuple(compiler.playbook(*sources[i], channels) for i in merge_order),
+        playbooks=tuple(compiler.playbook(sources[i], channels) for i in order),
         file_order=tuple(file_order),
         policy_rules=compiler.rules(policy.rules, "policy"),
         policy_escalation=compiler.escalation(policy.escalation),
@@ -606,6 +628,12 @@ def compile_library(
         calendars={c.id: c for c in policy.calendars},
         roles={r.id: r for r in policy.roles},
         oncall={o.id: o for o in policy.oncall},
-        selection=selection_index(tuple(sources[i][0] for i in merge_order)),
+        selection=selection,
     )
     return compiled, compiler.diagnostics + compiler.conditions.diagnostics
+
+
+def _head(source: Playbook | DeferredPlaybook) -> PlaybookHead:
+    if isinstance(source, DeferredPlaybook):
+        return PlaybookHead(source.id, source.order, source.fallback, source.applies_when())
+    return PlaybookHead.of(source)

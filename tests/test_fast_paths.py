@@ -76,6 +76,40 @@ def test_the_selection_index_selects_what_testing_everything_selects(generated: 
         assert fast == slow, path
 
 
+def test_a_hit_loads_only_the_conditions_selection_tests(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache entry stores the selection index and each `appliesWhen` pickled on its own:
+    a hit unpickles the conditions of an incident's candidates only, and plans as a fresh
+    library does."""
+    monkeypatch.setenv("PLAYBOOK_CACHE_DIR", str(tmp_path / "cache"))
+    fresh = runner.open_library(generated, use_cache=False)
+    runner.open_library(generated)  # stores
+    unpickled: list[object] = []
+    load_condition = cache._condition
+
+    def counted(blob: bytes | None) -> object:
+        unpickled.append(blob)
+        return load_condition(blob)
+
+    monkeypatch.setattr(cache, "_condition", counted)
+    cached = runner.open_library(generated)
+    assert cached.selection == fresh.selection
+    assert unpickled == []
+    assert all(callable(p._when) for p in cached.playbooks)  # none loaded yet
+    incident = json.loads(next((generated / "incidents").iterdir()).read_text())
+    args = (incident, AT)
+    assert plan_to_dict(cached.evaluate(*args)) == plan_to_dict(fresh.evaluate(*args))
+    tested = {p.id for p in cached.playbooks if not callable(p._when)}
+    candidates = {
+        cached.playbooks[i].id for i in cached.selection.candidates({"incident": incident})
+    }
+    fallbacks = {p.id for p in cached.playbooks if p.fallback}
+    assert tested and tested <= candidates | fallbacks
+    assert len(unpickled) == len(tested)
+    assert len(tested) < len(cached.playbooks) // 4
+
+
 def test_the_index_leaves_out_only_playbooks_that_cannot_apply(generated: Path) -> None:
     compiled = runner.open_library(generated, use_cache=False)
     ctx = {"incident": {"service": "nothing-selects-this"}}
