@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context, pass_eval_context
 from jinja2 import TemplateError as JinjaTemplateError
@@ -62,6 +62,11 @@ from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
 
 from .limits import DEFAULT_LIMITS
+from .stores import CodeStore as CodeStore
+from .stores import MemoryStore as MemoryStore
+from .stores import active_store as active_store
+from .stores import stored as _stored
+from .stores import use_code_store as use_code_store
 from .textsafe import visible
 
 MODES = ("plain", "markdown", "chat", "html", "header", "chat-header")
@@ -737,53 +742,6 @@ def _check_source(source: str, limit: int, what: str) -> None:
         raise TemplateError(f"the {what} is longer than {limit:,} characters")
 
 
-class CodeStore(Protocol):
-    """Where compiled template code is kept between processes (`cache.CodeStore`): bytes by
-    key, authenticated by the store, so that what `get` returns is what `put` was given."""
-
-    def get(self, key: str) -> bytes | None:
-        """The bytes stored under `key`, or None."""
-
-    def put(self, key: str, data: bytes) -> None:
-        """Store `data` under `key`; failing soft."""
-
-
-_CODE_STORE: ContextVar[CodeStore | None] = ContextVar("playbook_engine_code_store", default=None)
-
-
-def use_code_store(store: CodeStore | None) -> None:
-    """Keep the Python code Jinja2 generates for templates in `store` (None: nowhere).
-
-    Generating and compiling that code is most of a template's compile time, and it depends
-    only on the source, the mode and the engine (the store keys its entries by the engine's
-    identity). Only code that compiled is stored, so the checks made while compiling have
-    passed for it before; a template that fails is compiled, and reported, every time.
-    """
-    _CODE_STORE.set(store)
-
-
-class MemoryStore:
-    """A `CodeStore` in memory, in front of another store (or none): what it is given it
-    keeps in `entries` and passes on. It carries the work of another process of this run
-    (`prepare_template` in a forked child), which needs no authentication."""
-
-    def __init__(self, entries: dict[str, bytes], below: CodeStore | None) -> None:
-        self.entries, self.below = entries, below
-
-    def get(self, key: str) -> bytes | None:
-        """The entry for `key`, here or below."""
-        found = self.entries.get(key)
-        if found is None and self.below is not None:
-            found = self.below.get(key)
-        return found
-
-    def put(self, key: str, data: bytes) -> None:
-        """Keep `data` here and below."""
-        self.entries[key] = data
-        if self.below is not None:
-            self.below.put(key, data)
-
-
 def prepare_template(source: str, mode: str) -> None:
     """Do, into the active store, the work `check_template` does for `source` in `mode`
     that the store keeps; a template that does not compile is left for it to report."""
@@ -793,30 +751,12 @@ def prepare_template(source: str, mode: str) -> None:
         return
 
 
-def active_store() -> CodeStore | None:
-    """The store `use_code_store` set, if any: validation keeps other deterministic results
-    there too (see `doccache`)."""
-    return _CODE_STORE.get()
-
-
-def _stored(store: CodeStore | None, key: str) -> Any:
-    """What `store` holds under `key`, unmarshalled; None when absent or unreadable (the
-    caller checks the shape: an entry is only as trusted as its type)."""
-    data = store.get(key) if store is not None else None
-    if data is None:
-        return None
-    try:
-        return marshal.loads(data)
-    except (EOFError, ValueError, TypeError):
-        return None
-
-
 def _template_code(env: SandboxEnvironment, source: str, mode: str) -> types.CodeType:
     key = f"{mode}\0{source}"
     checked = _CHECKED_CODE.get(key)
     if checked is not None:
         return checked
-    store = _CODE_STORE.get()
+    store = active_store()
     stored = _stored(store, key)
     if isinstance(stored, types.CodeType):
         return stored
@@ -1011,7 +951,7 @@ def _analysis(source: str, expression: bool) -> TemplateAnalysis:
     # store, so the store keeps the analyses too, in one entry (only of sources that parse:
     # a failure is found, and reported, every time). Keys may hold any text: the store
     # hashes them, and entries are marshalled, not split.
-    store = _CODE_STORE.get()
+    store = active_store()
     key = f"analysis\0{int(expression)}\0{source}"
     stored = _stored_analysis(store, key)
     if stored is not None:
@@ -1093,7 +1033,7 @@ def check_template(source: str, mode: str) -> TemplateAnalysis:
     the result's `variables` is never None.
     """
     _check_source(source, DEFAULT_LIMITS.template_source_chars, "template")
-    store = _CODE_STORE.get()
+    store = active_store()
     key = f"checked\0{mode}\0{source}"
     stored = _stored_analysis(store, key)
     if stored is not None and stored.variables is not None:

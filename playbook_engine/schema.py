@@ -27,6 +27,7 @@ from . import fastschema
 from .diagnostics import Diagnostic, Span, error
 from .loader import SourceDoc
 from .model import OPERATORS
+from .stores import active_store
 
 # jsonschema costs ~85 ms to import: it is imported only when a document is not valid (the
 # fast check of `fastschema` says so) and a message is needed.
@@ -216,7 +217,7 @@ def _version_hint(version: Any) -> str:
 
 @functools.cache
 def _fast_check(name: str) -> fastschema.Check | None:
-    return fastschema.compile_schema(load_schema(name))
+    return fastschema.compile_schema(load_schema(name), active_store())
 
 
 def _validate(data: Any, name: str, value_span: SpanOf, key_span: SpanOf) -> list[Diagnostic]:

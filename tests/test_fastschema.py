@@ -396,3 +396,22 @@ def test_remembered_pattern_answers_stay_bounded() -> None:
     check = fastschema.compile_schema({"items": {"pattern": "^[a-z]+$"}})
     assert check is not None
     assert check(["abc", "abc", "x" * 1000]) and not check(["abc", "ABC"])
+
+
+def test_the_compiled_check_is_kept_in_a_code_store_and_a_bad_entry_is_not_used() -> None:
+    from playbook_engine.stores import MemoryStore
+
+    store = MemoryStore({}, None)
+    made = fastschema.compile_schema(schema.load_schema("playbook"), store)
+    (key,) = store.entries
+    assert key.startswith("fastschema\0")
+    again = fastschema.compile_schema(schema.load_schema("playbook"), store)
+    broken = MemoryStore({key: b"not marshal data"}, None)
+    mended = fastschema.compile_schema(schema.load_schema("playbook"), broken)
+    assert made is not None and again is not None and mended is not None
+    assert broken.entries[key] == store.entries[key]  # rewritten with the real code
+    bundled = load_file(ROOT / "playbooks" / "database-failure.yaml")[0]
+    assert bundled is not None
+    for check in (made, again, mended):
+        assert check(bundled.data) is True
+        assert check({**bundled.data, "kind": "Nope"}) is False
