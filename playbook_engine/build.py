@@ -246,6 +246,7 @@ class _Builder:
             links=self.links(s),
             depends_on=tuple(s["dependsOn"]) if "dependsOn" in s else (),
             span=self.span(pointer),
+            owner_span=self.span(f"{pointer}/owner") if "owner" in s else None,
         )
 
     def notification(self, n: dict[str, Any], pointer: str) -> Notification:
@@ -260,6 +261,7 @@ class _Builder:
             body=_template(n["body"], self.span(f"{pointer}/body")),
             when=self.optional_condition(n, "when", pointer),
             span=self.span(pointer),
+            channel_span=self.span(f"{pointer}/channel"),
         )
 
     def escalation(self, data: dict[str, Any], pointer: str) -> Escalation | None:

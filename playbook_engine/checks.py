@@ -320,7 +320,7 @@ def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
     roles = refs.allowed["role"]
     for step in playbook.steps:
         if step.owner not in roles:
-            out += refs.check("role", step.owner, step.span)
+            out += refs.check("role", step.owner, step.owner_span or step.span)
         if step.when is not None:
             out += refs.condition(step.when, *_STEP)
         for dependency in step.depends_on:
@@ -340,7 +340,9 @@ def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
     channels = refs.allowed["channel"]
     for notification in playbook.notifications:
         if notification.channel not in channels:
-            out += refs.check("channel", notification.channel, notification.span)
+            out += refs.check(
+                "channel", notification.channel, notification.channel_span or notification.span
+            )
         if notification.when is not None:
             out += refs.condition(notification.when, *_NOTIFICATION)
     return out

@@ -278,6 +278,7 @@ class Step:
     links: tuple[Link, ...]
     depends_on: tuple[str, ...]
     span: Span
+    owner_span: Span | None = None  # where `owner` is written, for its diagnostics
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +292,7 @@ class Notification:
     body: Template
     when: Condition | None
     span: Span
+    channel_span: Span | None = None  # where `channel` is written, for its diagnostics
 
 
 @dataclass(frozen=True, slots=True)

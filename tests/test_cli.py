@@ -140,17 +140,17 @@ def test_validate_reports_file_line_col_in_every_format(tmp_path: Path) -> None:
     )
     text = playbook("validate", str(library), cwd=tmp_path)
     assert text.returncode == 1
-    assert "lib/major.yaml:19:7: error PB303 unknown role 'comander'" in text.stdout
+    assert "lib/major.yaml:21:14: error PB303 unknown role 'comander'" in text.stdout
     as_json = json.loads(
         playbook("validate", str(library), "--format", "json", cwd=tmp_path).stdout
     )
     errors = [d for d in as_json["diagnostics"] if d["severity"] == "error"]
     assert [(e["code"], e["path"], e["line"], e["column"]) for e in errors] == [
-        ("PB303", "lib/major.yaml", 19, 7)
+        ("PB303", "lib/major.yaml", 21, 14)
     ]
     github = playbook("validate", str(library), "--format", "github", cwd=tmp_path).stdout
     assert (
-        "::error file=lib/major.yaml,line=19,col=7,title=PB303::unknown role 'comander'" in github
+        "::error file=lib/major.yaml,line=21,col=14,title=PB303::unknown role 'comander'" in github
     )
 
 
