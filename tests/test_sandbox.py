@@ -633,3 +633,16 @@ def test_a_checked_template_compiles_from_the_code_its_check_made() -> None:
     compiled = compile_template(source, "markdown")
     assert compiled.template.root_render_func.__code__ in made.co_consts
     assert render(compiled, CONTEXT) == "firing resolved Checkout returns 502"
+
+
+def test_checking_a_template_evaluates_nothing_in_it() -> None:
+    """jinja2.meta's analysis pass folds constants (its optimizer is on), which evaluated
+    `(1).y` while validating and crashed `playbook validate`; the check's own pass has the
+    optimizer off, like every environment here: such a template fails when rendered."""
+    from playbook_engine import sandbox
+
+    sandbox.forget_templates()
+    found = sandbox.check_template("{{ 'x' ~ (1).y }} {{ 'a' * 10 }}", "markdown")
+    assert found.variables == frozenset()
+    with pytest.raises(TemplateError, match="has no attribute 'y'"):
+        run("{{ 'x' ~ (1).y }}", "markdown")
