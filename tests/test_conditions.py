@@ -105,3 +105,22 @@ def test_fast_text_paths_agree_with_the_general_rule(
 ) -> None:
     assert holds("equals", expected, {"x": value}) is reference_same(value, expected)
     assert holds("oneOf", options, {"x": value}) is any(reference_same(value, o) for o in options)
+
+
+def test_a_posix_class_is_a_warning_not_a_python_warning(recwarn: pytest.WarningsRecorder) -> None:
+    """`[[:alpha:]]` (RE2, grep) is a literal set in Python's `re`: PB409 says so, every
+    time the library is checked (`re` warns only when it first compiles a pattern), and no
+    Python warning escapes to the terminal."""
+    from playbook_engine.conditions import ConditionCompiler
+    from playbook_engine.diagnostics import Span
+    from playbook_engine.model import Leaf
+
+    leaf = Leaf("incident.title", "matches", "[[:alpha:]]+", Span("p.yaml", 3, 5), "", False)
+    for _ in range(2):
+        compiler = ConditionCompiler({})
+        compiler.check(leaf)
+        assert [(d.code, d.severity.value) for d in compiler.diagnostics] == [("PB409", "warning")]
+    plain = ConditionCompiler({})
+    plain.check(Leaf("incident.title", "matches", "[a-z]+", Span("p.yaml", 3, 5), "", False))
+    assert plain.diagnostics == []
+    assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]
