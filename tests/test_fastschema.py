@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from test_fast_paths import _paths  # every path into a document: the older mutation test's
 
 from playbook_engine import fastschema, schema
 from playbook_engine.loader import load_file
@@ -106,17 +107,6 @@ def _strings(node: Any) -> set[str]:
 @functools.cache
 def schema_strings(name: str) -> list[str]:
     return sorted(_strings(schema.load_schema(name)))
-
-
-def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(data, dict):
-        for key, value in data.items():
-            out += _paths(value, (*prefix, key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            out += _paths(value, (*prefix, index))
-    return out
 
 
 VALUES: list[Any] = [None, True, False, 0, 1, 1.0, 1.5, -1, 101, math.nan, "", "x", "P1", "15m"]
