@@ -23,7 +23,7 @@ from . import calendars as calendar_math
 from .diagnostics import Diagnostic, error, warning
 from .limits import DEFAULT_LIMITS
 from .model import AllOf, AnyOf, Calendar, Condition, Expr, Leaf, Not
-from .regexcheck import backtracking_risk
+from .regexcheck import ambiguous_set, backtracking_risk
 from .sandbox import TemplateError, compile_expression, evaluate_expression, private_lookups
 from .timeparse import parse_timestamp
 
@@ -265,8 +265,8 @@ class ConditionCompiler:
             # Python's `re` warns (FutureWarning) about sets it may read differently one day,
             # such as POSIX classes it lacks (`[[:alpha:]]`, common in RE2 and grep rules):
             # said as PB409 below, never printed as a Python warning.
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", FutureWarning)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
                 pattern = re.compile(leaf.value)
         except re.error as exc:
             self.diagnostics.append(
@@ -278,22 +278,18 @@ class ConditionCompiler:
                 )
             )
             return lambda actual: (False, "invalid regular expression")
-        if self.check_regexes and _ambiguous_set(leaf.value, caught):
+        ambiguous = ambiguous_set(leaf.value) if self.check_regexes else ""
+        if ambiguous:
             self.diagnostics.append(
                 warning(
                     "PB409",
-                    "regular expression has a set Python reads literally: "
-                    f"{caught[0].message if caught else 'a nested set'}",
+                    f"regular expression has a set Python reads literally: {ambiguous}",
                     leaf.span,
                     hint="Python `re` has no POSIX classes: write [a-zA-Z] for [[:alpha:]], "
                     "\\d for [[:digit:]], \\s for [[:space:]]; escape a literal [ in a set",
                 )
             )
-        risk: str | None = None
-        if self.check_regexes:
-            with warnings.catch_warnings():  # its parse warns as compiling did (PB409)
-                warnings.simplefilter("ignore", FutureWarning)
-                risk = backtracking_risk(leaf.value)
+        risk = backtracking_risk(leaf.value) if self.check_regexes else None
         if risk:
             self.diagnostics.append(
                 error(
@@ -371,18 +367,6 @@ class ConditionCompiler:
             return calendar_math.is_within(calendar, moment), ""
 
         return test
-
-
-def _ambiguous_set(pattern: str, caught: list[warnings.WarningMessage]) -> bool:
-    """Whether Python's `re` warned about a set in `pattern` — when it compiled it now, or,
-    as `re` caches compiled patterns and warns once, when its parser reads it again."""
-    if any(issubclass(w.category, FutureWarning) for w in caught):
-        return True
-    with warnings.catch_warnings(record=True) as again:
-        warnings.simplefilter("always", FutureWarning)
-        getattr(re, "_parser").parse(pattern)  # noqa: B009 - the stdlib parser, uncached
-    caught += again
-    return any(issubclass(w.category, FutureWarning) for w in again)
 
 
 def _number(value: Any) -> float | int | None:

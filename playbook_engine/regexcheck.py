@@ -15,6 +15,7 @@ not a proof: Python's `re` has no time limit.
 from __future__ import annotations
 
 import re
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -30,14 +31,31 @@ _MAXREPEAT = _constants.MAXREPEAT
 
 
 @lru_cache(maxsize=1024)
+def _parse(pattern: str) -> tuple[Any, str]:
+    """The parsed pattern (None if it does not parse) and the parser's first FutureWarning
+    ('' if none), caught, never printed; memoised (libraries repeat their patterns, and
+    parsing one costs about 0.2 ms). `re.compile` warns only when it first compiles a
+    pattern: asking the parser, through this memo, gives the same answer every time."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FutureWarning)
+        try:
+            parsed = _parser.parse(pattern)
+        except re.error:
+            parsed = None
+    futures = [str(w.message) for w in caught if issubclass(w.category, FutureWarning)]
+    return parsed, futures[0] if futures else ""
+
+
 def backtracking_risk(pattern: str) -> str | None:
-    """A one-line reason the pattern may backtrack catastrophically, or None; memoised
-    (libraries repeat their patterns, and parsing one costs about 0.2 ms)."""
-    try:
-        parsed = _parser.parse(pattern)
-    except re.error:
-        return None
-    return _scan(list(parsed), inside_unbounded=False)
+    """A one-line reason the pattern may backtrack catastrophically, or None."""
+    parsed = _parse(pattern)[0]
+    return None if parsed is None else _scan(list(parsed), inside_unbounded=False)
+
+
+def ambiguous_set(pattern: str) -> str:
+    """Python's warning about a set in `pattern` that it reads literally and may read
+    otherwise one day, such as a POSIX class (`[[:alpha:]]`), or ''."""
+    return _parse(pattern)[1]
 
 
 def _unbounded(args: Any) -> bool:
