@@ -198,8 +198,8 @@ def scaled_library(base: Any, count: int) -> Any:
     (each copy gets its own id and services), for sizes too large to generate as files."""
     import dataclasses
 
-    from playbook_engine.compiler import compile_library
-    from playbook_engine.library import incident_fields
+    from playbook_engine.compile.compiler import compile_library
+    from playbook_engine.load.discovery import incident_fields
     from playbook_engine.model import AllOf, Leaf
 
     library = base.library
@@ -229,11 +229,11 @@ def scaled_library(base: Any, count: int) -> Any:
 def evaluation_timings(args: argparse.Namespace) -> dict[str, Any]:
     """In-process: evaluation per incident as the library grows, rendering, leaf predicates."""
     from playbook_engine import sandbox
-    from playbook_engine.conditions import ConditionCompiler
-    from playbook_engine.library import load_library
-    from playbook_engine.loader import load_file
+    from playbook_engine.compile.conditions import ConditionCompiler
+    from playbook_engine.load.documents import load_file
     from playbook_engine.model import Leaf
-    from playbook_engine.render import render_plan
+    from playbook_engine.pipeline import load_library
+    from playbook_engine.render.plans import render_plan
     from playbook_engine.timeparse import parse_timestamp
 
     at = parse_timestamp(CLOCK)
@@ -316,8 +316,8 @@ def _evaluate(
 MEMORY_SCRIPT = """
 import resource, sys
 from pathlib import Path
-from playbook_engine.library import load_library
-from playbook_engine.loader import load_file
+from playbook_engine.pipeline import load_library
+from playbook_engine.load.documents import load_file
 from playbook_engine.timeparse import parse_timestamp
 lib = Path(sys.argv[1])
 compiled = load_library(lib).compiled

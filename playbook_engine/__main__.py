@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .cli import console
+from playbook_engine.cli.main import console
 
 if __name__ == "__main__":
     console()

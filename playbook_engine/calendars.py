@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .model import Calendar
+from playbook_engine.model import Calendar
 
 # Far beyond any SLA; stops a calendar whose working time can never add up from looping.
 MAX_DAYS = 400 * 366

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from typing import Any
 
-from .diagnostics import Span
+from playbook_engine.diagnostics import Span
 
 JSONScalar = str | int | float | bool | None
 
@@ -333,3 +333,17 @@ class Library:
     macros: tuple[Template, ...] = field(default=())
     shared: tuple[Playbook, ...] = field(default=())  # Shared definitions, for validation only
     mappings: dict[str, Any] = field(default_factory=dict)  # PayloadMapping specs by id
+
+
+def root_of(path: str) -> str:
+    """The first segment of a dotted field path."""
+    return path.split(".", 1)[0]
+
+
+def leaves(condition: Condition) -> list[Leaf | Expr]:
+    """Every leaf and expression of a condition, in document order."""
+    if isinstance(condition, AllOf | AnyOf):
+        return [leaf for c in condition.conditions for leaf in leaves(c)]
+    if isinstance(condition, Not):
+        return leaves(condition.condition)
+    return [condition]

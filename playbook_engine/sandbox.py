@@ -61,13 +61,13 @@ from jinja2.tests import TESTS
 from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
 
-from .limits import DEFAULT_LIMITS
-from .stores import CodeStore as CodeStore
-from .stores import MemoryStore as MemoryStore
-from .stores import active_store as active_store
-from .stores import stored as _stored
-from .stores import use_code_store as use_code_store
-from .textsafe import visible
+from playbook_engine.limits import DEFAULT_LIMITS
+from playbook_engine.speed.stores import CodeStore as CodeStore
+from playbook_engine.speed.stores import MemoryStore as MemoryStore
+from playbook_engine.speed.stores import active_store as active_store
+from playbook_engine.speed.stores import stored as _stored
+from playbook_engine.speed.stores import use_code_store as use_code_store
+from playbook_engine.textsafe import visible
 
 MODES = ("plain", "markdown", "chat", "html", "header", "chat-header")
 MAX_STEPS = 10_000

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 
 # Commands run by the tests (in this process or as subprocesses, which inherit the environment)
 # keep their library cache in a folder of this session, never in the user's ~/.cache.
 os.environ.setdefault("PLAYBOOK_CACHE_DIR", tempfile.mkdtemp(prefix="playbook-test-cache-"))
+
+# End-to-end tests run the checkout's code, never a `playbook` found on PATH: the command is this
+# interpreter with `-m playbook_engine`, and the checkout comes first on the import path of every
+# subprocess.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [ROOT, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+)
+PLAYBOOK = [sys.executable, "-m", "playbook_engine"]

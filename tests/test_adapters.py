@@ -961,7 +961,7 @@ def test_the_tools_own_labels_pass_through_unchanged(path: Path) -> None:
 
 
 def test_a_prometheus_severity_label_is_matched_as_written() -> None:
-    from playbook_engine.conditions import ConditionCompiler
+    from playbook_engine.compile.conditions import ConditionCompiler
     from playbook_engine.diagnostics import Span
     from playbook_engine.model import Leaf
 

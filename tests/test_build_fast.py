@@ -16,12 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook_engine import lint, timeparse
-from playbook_engine.build import _Builder, _leaf, _template
+from playbook_engine import timeparse
+from playbook_engine.check import lint
 from playbook_engine.diagnostics import Diagnostic, Span, sorted_diagnostics
-from playbook_engine.library import load_library
-from playbook_engine.loader import SourceDoc, load_file, load_text
+from playbook_engine.load.build import _Builder, _leaf, _template
+from playbook_engine.load.documents import SourceDoc, load_file, load_text
 from playbook_engine.model import OPERATORS, Leaf, Template
+from playbook_engine.pipeline import load_library
 
 DATA = Path(__file__).parent / "data"
 BASIC = DATA / "libraries" / "basic"

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from playbook_engine import cache
-from playbook_engine.cache import MAGIC, LibraryCache, fingerprint
 from playbook_engine.diagnostics import InputError
+from playbook_engine.engine.evaluation import evaluate
 from playbook_engine.model import Playbook
+from playbook_engine.speed import cache
+from playbook_engine.speed.cache import MAGIC, LibraryCache, fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +45,7 @@ def age(path: Path) -> None:
 def warm(store: LibraryCache, root: Path) -> None:
     for path in root.rglob("*.yaml"):
         age(path)
-    cache.open_library(root)
+    cache.cached_library(root)
     assert store.load(root, fingerprint(root)) is not None
 
 
@@ -61,9 +62,9 @@ def test_location_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_first_run_stores_and_second_run_hits(store: LibraryCache, library: Path) -> None:
     assert store.load(library, fingerprint(library)) is None
-    first = cache.open_library(library)
+    first = cache.cached_library(library)
     assert store.load(library, fingerprint(library)) is not None
-    second = cache.open_library(library)
+    second = cache.cached_library(library)
     assert second.library == first.library  # every playbook, loaded back, equal
     assert [p.playbook.id for p in second.playbooks] == [p.playbook.id for p in first.playbooks]
     assert second.file_order == first.file_order
@@ -76,7 +77,7 @@ def test_a_hit_loads_only_the_playbooks_the_incident_selects(
     store: LibraryCache, library: Path
 ) -> None:
     warm(store, library)
-    compiled = cache.open_library(library)
+    compiled = cache.cached_library(library)
     loaded = [p.id for p in compiled.playbooks if isinstance(p._source, Playbook)]
     assert loaded == []
     incident = {
@@ -85,14 +86,14 @@ def test_a_hit_loads_only_the_playbooks_the_incident_selects(
         "service": "postgres-main",
         "startedAt": "2026-02-01T00:00:00Z",
     }
-    plan = compiled.evaluate(incident, datetime(2026, 2, 1, tzinfo=UTC))
+    plan = evaluate(compiled, incident, datetime(2026, 2, 1, tzinfo=UTC))
     loaded = [p.id for p in compiled.playbooks if isinstance(p._source, Playbook)]
     assert loaded == [ident for ident, _ in plan.playbooks] and loaded
     assert len(loaded) < len(compiled.playbooks)
 
 
 def test_no_cache_writes_nothing(store: LibraryCache, library: Path) -> None:
-    cache.open_library(library, use_cache=False)
+    cache.cached_library(library, use_cache=False)
     assert not store.directory.exists()
 
 
@@ -102,13 +103,13 @@ def test_an_edited_file_misses(store: LibraryCache, library: Path) -> None:
     path.write_text(path.read_text().replace("Database failure", "Database trouble"))
     age(path)  # same old time: the size and change time still tell
     assert store.load(library, fingerprint(library)) is None
-    compiled = cache.open_library(library)
+    compiled = cache.cached_library(library)
     titles = {p.playbook.title for p in compiled.playbooks}
     assert "Database trouble" in titles
 
 
 def test_a_same_size_edit_within_the_clock_tick_misses(store: LibraryCache, library: Path) -> None:
-    cache.open_library(
+    cache.cached_library(
         library
     )  # the change time moves with any write, even if size and mtime do not
     path = library / "database-failure.yaml"
@@ -178,7 +179,7 @@ def test_a_damaged_entry_is_rebuilt_not_trusted(
     else:
         path.write_bytes(b"")
     assert store.load(library, fingerprint(library)) is None
-    cache.open_library(library)
+    cache.cached_library(library)
     assert store.load(library, fingerprint(library)) is not None
 
 
@@ -192,14 +193,14 @@ def test_a_secret_readable_by_others_disables_the_cache(store: LibraryCache, lib
     warm(store, library)
     (store.directory / "secret.key").chmod(0o644)
     assert store.load(library, fingerprint(library)) is None
-    cache.open_library(library)  # still runs, uncached
+    cache.cached_library(library)  # still runs, uncached
     assert store.load(library, fingerprint(library)) is None
 
 
 def test_a_library_with_errors_is_not_cached(store: LibraryCache, library: Path) -> None:
     (library / "policy.yaml").unlink()
     with pytest.raises(InputError):
-        cache.open_library(library)
+        cache.cached_library(library)
     assert not any(store.directory.glob("*.lib"))
     assert not any(store.directory.glob(".entry.*"))
 
@@ -207,7 +208,7 @@ def test_a_library_with_errors_is_not_cached(store: LibraryCache, library: Path)
 def test_an_unwritable_cache_only_costs_speed(store: LibraryCache, library: Path) -> None:
     store.directory.parent.mkdir(exist_ok=True)
     store.directory.write_text("not a directory")
-    compiled = cache.open_library(library)
+    compiled = cache.cached_library(library)
     assert compiled.playbooks
 
 
@@ -215,7 +216,7 @@ def test_racily_clean_files_are_checked_by_content(store: LibraryCache, library:
     for path in library.rglob("*.yaml"):
         os.utime(path)  # written just now, as an editor would
     before = fingerprint(library)  # what a coarse file-system clock would still show
-    cache.open_library(library)
+    cache.cached_library(library)
     path = library / "default.yaml"
     path.write_text(path.read_text().replace("triage", "Triage", 1))
     assert store.load(library, before) is None
@@ -225,5 +226,5 @@ def test_old_files_are_trusted_by_their_metadata(store: LibraryCache, library: P
     for path in library.rglob("*.yaml"):
         age(path)
     before = fingerprint(library)
-    cache.open_library(library)
+    cache.cached_library(library)
     assert store.load(library, before) is not None

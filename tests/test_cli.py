@@ -15,9 +15,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import PLAYBOOK
 
-from playbook_engine.loader import load_file
-from playbook_engine.schema import load_schema
+from playbook_engine.load.documents import load_file
+from playbook_engine.load.schema import load_schema
 from playbook_engine.timeparse import format_timestamp, parse_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,6 @@ LIBRARY = ROOT / "playbooks"
 INCIDENTS = sorted((LIBRARY / "incidents").glob("*.yaml"))
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
-PLAYBOOK = shutil.which("playbook") or "playbook"
 
 
 def playbook(
@@ -33,7 +33,13 @@ def playbook(
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "PLAYBOOK_LIBRARY")}
     return subprocess.run(
-        [PLAYBOOK, *args], input=stdin, capture_output=True, text=True, cwd=cwd, env=env, timeout=60
+        [*PLAYBOOK, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=60,
     )
 
 
@@ -223,7 +229,7 @@ def test_github_annotations_name_files_from_the_checkout(tmp_path: Path) -> None
     (library / "oops.yaml").write_text("kind: Playbook\n")
     env = {**os.environ, "GITHUB_WORKSPACE": str(tmp_path / "repo")}
     inside = subprocess.run(
-        [PLAYBOOK, "validate", ".", "--format", "github"],
+        [*PLAYBOOK, "validate", ".", "--format", "github"],
         cwd=library,
         env=env,
         capture_output=True,

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from playbook_engine import cache, runner, sandbox
-from playbook_engine.cache import CodeStore, LibraryCache, fingerprint
+from playbook_engine import sandbox
+from playbook_engine.cli import runner
+from playbook_engine.speed import cache
+from playbook_engine.speed.cache import CodeStore, LibraryCache, fingerprint
 from playbook_engine.timeparse import parse_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +45,7 @@ def directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 def plan(root: Path) -> str:
     """The markdown plan of a run, compiling templates afresh (not from this process's memo)."""
     sandbox.forget_templates()
-    compiled = cache.open_library(root)
+    compiled = cache.cached_library(root)
     return runner.run_one(compiled, INCIDENT, None, AT, (), "markdown", True, None, False)[0]
 
 
@@ -99,7 +101,7 @@ def test_no_cache_stores_no_code(directory: Path, library: Path) -> None:
     plan(library)
     shutil.rmtree(directory / "code")
     sandbox.forget_templates()
-    compiled = cache.open_library(library, use_cache=False)
+    compiled = cache.cached_library(library, use_cache=False)
     runner.run_one(compiled, INCIDENT, None, AT, (), "markdown", True, None, False)
     assert not (directory / "code").exists()
     assert LibraryCache(directory).load(library, fingerprint(library)) is not None

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from playbook_engine.conditions import MISSING, ConditionCompiler, resolve
+from playbook_engine.compile.conditions import MISSING, ConditionCompiler, resolve
 from playbook_engine.diagnostics import Span
 from playbook_engine.model import AllOf, AnyOf, Leaf, Not
 
@@ -111,7 +111,7 @@ def test_a_posix_class_is_a_warning_not_a_python_warning(recwarn: pytest.Warning
     """`[[:alpha:]]` (RE2, grep) is a literal set in Python's `re`: PB409 says so, every
     time the library is checked (`re` warns only when it first compiles a pattern), and no
     Python warning escapes to the terminal."""
-    from playbook_engine.conditions import ConditionCompiler
+    from playbook_engine.compile.conditions import ConditionCompiler
     from playbook_engine.diagnostics import Span
     from playbook_engine.model import Leaf
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
+from conftest import PLAYBOOK
+
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOADS = ROOT / "tests" / "data" / "payloads"
-PLAYBOOK = shutil.which("playbook") or "playbook"
+
 UPTIME = str(PAYLOADS / "generic" / "uptime-check.json")
 NO_TIMESTAMP = str(PAYLOADS / "pagerduty-events" / "trigger-without-timestamp.json")
 AT = "2026-03-14T02:30:00Z"
@@ -24,7 +25,7 @@ def playbook(
     if library is not None:
         env["PLAYBOOK_LIBRARY"] = str(library)
     return subprocess.run(
-        [PLAYBOOK, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=60
+        [*PLAYBOOK, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=60
     )
 
 

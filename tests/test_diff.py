@@ -7,14 +7,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PLAYBOOK
 
-from playbook_engine.library import load_library
-from playbook_engine.plan_compare import compare_plans
+from playbook_engine.authoring.plan_compare import compare_plans
+from playbook_engine.engine.evaluation import evaluate
+from playbook_engine.pipeline import load_library
 from playbook_engine.timeparse import parse_timestamp
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,9 +64,8 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def playbook(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The installed `playbook` command, run for real."""
-    exe = shutil.which("playbook", path=str(Path(sys.executable).parent)) or "playbook"
-    return run(exe, *args, cwd=cwd)
+    """The checkout's `playbook` command, run for real."""
+    return run(*PLAYBOOK, *args, cwd=cwd)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -285,8 +285,8 @@ def test_compare_plans_of_one_library_is_empty() -> None:
     assert result.compiled is not None
     incident = {"id": "I", "title": "T", "startedAt": "2026-03-13T16:00:00Z", "severity": "sev1"}
     at = parse_timestamp("2026-03-13T16:30:00Z")
-    plan = result.compiled.evaluate(incident, at)
-    assert compare_plans(plan, result.compiled.evaluate(incident, at)) == []
+    plan = evaluate(result.compiled, incident, at)
+    assert compare_plans(plan, evaluate(result.compiled, incident, at)) == []
 
 
 def test_a_skipped_suite_is_named_in_the_library_not_in_a_scratch_copy(repo: Path) -> None:
@@ -303,8 +303,8 @@ def test_a_skipped_suite_is_named_in_the_library_not_in_a_scratch_copy(repo: Pat
 def test_max_length_leaves_details_out_until_the_comment_fits(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from playbook_engine.behaviour_diff import diff_library
-    from playbook_engine.render_diff import render_diff
+    from playbook_engine.authoring.behaviour_diff import diff_library
+    from playbook_engine.render.diff import render_diff
 
     policy = repo / "lib" / "policy.yaml"
     policy.write_text(policy.read_text().replace("respondWithin: 15m", "respondWithin: 10m"))

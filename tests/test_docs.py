@@ -10,15 +10,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import PLAYBOOK
 from hypothesis import given
 from hypothesis import strategies as st
 
-from playbook_engine.docsgen import build_pages, cell, code_cell, paragraph, write_pages
-from playbook_engine.library import load_library
+from playbook_engine.authoring.docsgen import build_pages, cell, code_cell, paragraph, write_pages
+from playbook_engine.pipeline import load_library
 
 REPO = Path(__file__).resolve().parent.parent
 AUTHORING = "tests/data/libraries/authoring"
@@ -30,10 +30,9 @@ _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 
 def playbook(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """The installed `playbook` command, run for real."""
-    exe = shutil.which("playbook", path=str(Path(sys.executable).parent)) or "playbook"
     env = {k: v for k, v in os.environ.items() if k != "PLAYBOOK_LIBRARY"}
     return subprocess.run(
-        [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=60, env=env
+        [*PLAYBOOK, *args], cwd=cwd, capture_output=True, text=True, timeout=60, env=env
     )
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from playbook_engine.compiler import CompiledLibrary
+from playbook_engine.compile.compiler import CompiledLibrary
 from playbook_engine.diagnostics import InputError
-from playbook_engine.library import load_library
+from playbook_engine.engine.evaluation import evaluate
+from playbook_engine.pipeline import load_library
 from playbook_engine.plan import Plan
 from playbook_engine.timeparse import parse_timestamp
 
@@ -38,7 +39,7 @@ def incident(**fields: Any) -> dict[str, Any]:
 
 
 def plan_for(compiled: CompiledLibrary, explain: bool = False, **fields: Any) -> Plan:
-    return compiled.evaluate(incident(**fields), at=AT, explain=explain)
+    return evaluate(compiled, incident(**fields), at=AT, explain=explain)
 
 
 def test_major_payments_incident_is_p1_with_merged_steps(compiled: CompiledLibrary) -> None:
@@ -229,13 +230,15 @@ def test_same_inputs_give_equal_plans(compiled: CompiledLibrary) -> None:
 
 def test_invalid_incident_data_is_an_input_error(compiled: CompiledLibrary) -> None:
     with pytest.raises(InputError) as caught:
-        compiled.evaluate({"id": "x", "title": "t", "startedAt": "2026-03-13T16:00:00"}, at=AT)
+        evaluate(compiled, {"id": "x", "title": "t", "startedAt": "2026-03-13T16:00:00"}, at=AT)
     assert "offset" in str(caught.value)
 
 
 def test_clock_is_only_what_is_passed_in(compiled: CompiledLibrary) -> None:
-    later = compiled.evaluate(
-        incident(severity="critical"), at=datetime.fromisoformat("2026-03-13T18:00:00+00:00")
+    later = evaluate(
+        compiled,
+        incident(severity="critical"),
+        at=datetime.fromisoformat("2026-03-13T18:00:00+00:00"),
     )
     assert all(e.status == "due" for e in later.escalation.entries)
 
@@ -254,7 +257,7 @@ def test_failing_expression_is_false_and_reported(tmp_path: Path) -> None:
     )
     result = load_library(root)
     assert result.compiled is not None and result.ok, result.diagnostics
-    plan = result.compiled.evaluate(incident(), at=AT)
+    plan = evaluate(result.compiled, incident(), at=AT)
     assert [p for p, _ in plan.playbooks] == ["triage"]
     assert [(e.where, e.message) for e in plan.errors] == [
         (
@@ -262,9 +265,11 @@ def test_failing_expression_is_false_and_reported(tmp_path: Path) -> None:
             "expression failed, counted as false: 'incident' has no attribute 'metrics'",
         )
     ]
-    explained = result.compiled.evaluate(incident(), at=AT, explain=True)
+    explained = evaluate(result.compiled, incident(), at=AT, explain=True)
     assert explained.errors == plan.errors  # --explain never changes the errors or exit code
-    matched = result.compiled.evaluate(incident(service="pay", metrics={"declineRate": 0.5}), at=AT)
+    matched = evaluate(
+        result.compiled, incident(service="pay", metrics={"declineRate": 0.5}), at=AT
+    )
     assert [p for p, _ in matched.playbooks] == ["payments"] and matched.errors == ()
 
 
@@ -274,8 +279,8 @@ def test_plans_leave_no_cyclic_garbage(compiled: CompiledLibrary) -> None:
     (Indented JSON, written once per process, leaves a few: json's Python encoder.)"""
     import gc
 
-    from playbook_engine.render import plan_to_dict, render_plan
-    from playbook_engine.render_json import dumps
+    from playbook_engine.jsonio import dumps
+    from playbook_engine.render.plans import plan_to_dict, render_plan
 
     plan_for(compiled, explain=True, severity="critical")  # compile what the loop renders
     gc.collect()
@@ -293,7 +298,7 @@ def test_plans_leave_no_cyclic_garbage(compiled: CompiledLibrary) -> None:
 
 def test_deadlines_in_templates_are_in_the_clocks_offset() -> None:
     """The plan shows times in the offset of --at; a template's deadlines must agree."""
-    from playbook_engine.library import load_library as load
+    from playbook_engine.pipeline import load_library as load
 
     bundled = load(Path(__file__).parent.parent / "playbooks").compiled
     assert bundled is not None
@@ -302,7 +307,7 @@ def test_deadlines_in_templates_are_in_the_clocks_offset() -> None:
 
     data = yaml.safe_load(incident.read_text())
     assert data["startedAt"].endswith("+01:00")
-    plan = bundled.evaluate(data, parse_timestamp("2026-06-12T16:00:00Z"))
+    plan = evaluate(bundled, data, parse_timestamp("2026-06-12T16:00:00Z"))
     texts = [s.details for s in plan.steps] + [n.body for n in plan.notifications]
     shown = [t for t in texts if "2026-06-15T" in t]
     assert shown and all("2026-06-15T11:25:00Z" in t for t in shown if "11:25" in t)
@@ -313,7 +318,7 @@ def test_every_field_validate_allows_in_templates_is_there_at_run_time(tmp_path:
     """compiler.TEMPLATE_FIELDS (what PB404 accepts) must name what the engine provides."""
     import shutil
 
-    from playbook_engine.compiler import TEMPLATE_FIELDS, TEXT_ROOTS
+    from playbook_engine.compile.compiler import TEMPLATE_FIELDS, TEXT_ROOTS
 
     library = tmp_path / "lib"
     shutil.copytree(LIBRARY, library)
@@ -327,6 +332,6 @@ def test_every_field_validate_allows_in_templates_is_there_at_run_time(tmp_path:
     result = load_library(library)
     assert [d for d in result.diagnostics if d.is_error] == []
     assert result.compiled is not None
-    plan = result.compiled.evaluate(incident(service="fields", title="T"), at=AT)
+    plan = evaluate(result.compiled, incident(service="fields", title="T"), at=AT)
     assert plan.errors == ()
     assert [s.title for s in plan.steps if s.id == "all"][0].count("[template error") == 0

@@ -22,10 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from playbook_engine import cache, fastschema, runner, schema
-from playbook_engine.compiler import CompiledLibrary, SelectionIndex
-from playbook_engine.loader import load_file
-from playbook_engine.render import plan_to_dict
+from playbook_engine.cli import runner
+from playbook_engine.compile.compiler import CompiledLibrary, SelectionIndex
+from playbook_engine.engine.evaluation import evaluate
+from playbook_engine.load import fastschema, schema
+from playbook_engine.load.documents import load_file
+from playbook_engine.render.plans import plan_to_dict
+from playbook_engine.speed import cache
 from playbook_engine.timeparse import parse_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,9 +49,9 @@ def test_cached_runs_render_byte_identical_plans(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PLAYBOOK_CACHE_DIR", str(tmp_path / "cache"))
-    fresh = runner.open_library(LIBRARY, use_cache=False)
-    runner.open_library(LIBRARY)  # stores
-    cached = runner.open_library(LIBRARY)
+    fresh = cache.cached_library(LIBRARY, use_cache=False)
+    cache.cached_library(LIBRARY)  # stores
+    cached = cache.cached_library(LIBRARY)
     assert cache.LibraryCache(tmp_path / "cache").load(LIBRARY, cache.fingerprint(LIBRARY))
     for incident in INCIDENTS:
         for fmt in ("markdown", "text", "json"):
@@ -64,15 +67,15 @@ def brute_force(compiled: CompiledLibrary) -> CompiledLibrary:
 
 
 def test_the_selection_index_selects_what_testing_everything_selects(generated: Path) -> None:
-    compiled = runner.open_library(generated, use_cache=False)
+    compiled = cache.cached_library(generated, use_cache=False)
     assert compiled.selection.fields, "the generated variants are indexed by incident.service"
     everything = brute_force(compiled)
     incidents = sorted((generated / "incidents").glob("*.json")) + INCIDENTS
     for path in incidents:
         doc, _ = load_file(path)
         assert doc is not None
-        fast = plan_to_dict(compiled.evaluate(doc.data, AT), False)
-        slow = plan_to_dict(everything.evaluate(doc.data, AT), False)
+        fast = plan_to_dict(evaluate(compiled, doc.data, AT), False)
+        slow = plan_to_dict(evaluate(everything, doc.data, AT), False)
         assert fast == slow, path
 
 
@@ -83,8 +86,8 @@ def test_a_hit_loads_only_the_conditions_selection_tests(
     a hit unpickles the conditions of an incident's candidates only, and plans as a fresh
     library does."""
     monkeypatch.setenv("PLAYBOOK_CACHE_DIR", str(tmp_path / "cache"))
-    fresh = runner.open_library(generated, use_cache=False)
-    runner.open_library(generated)  # stores
+    fresh = cache.cached_library(generated, use_cache=False)
+    cache.cached_library(generated)  # stores
     unpickled: list[object] = []
     load_condition = cache._condition
 
@@ -93,13 +96,13 @@ def test_a_hit_loads_only_the_conditions_selection_tests(
         return load_condition(blob)
 
     monkeypatch.setattr(cache, "_condition", counted)
-    cached = runner.open_library(generated)
+    cached = cache.cached_library(generated)
     assert cached.selection == fresh.selection
     assert unpickled == []
     assert all(callable(p._when) for p in cached.playbooks)  # none loaded yet
     incident = json.loads(next((generated / "incidents").iterdir()).read_text())
     args = (incident, AT)
-    assert plan_to_dict(cached.evaluate(*args)) == plan_to_dict(fresh.evaluate(*args))
+    assert plan_to_dict(evaluate(cached, *args)) == plan_to_dict(evaluate(fresh, *args))
     tested = {p.id for p in cached.playbooks if not callable(p._when)}
     candidates = {
         cached.playbooks[i].id for i in cached.selection.candidates({"incident": incident})
@@ -111,7 +114,7 @@ def test_a_hit_loads_only_the_conditions_selection_tests(
 
 
 def test_the_index_leaves_out_only_playbooks_that_cannot_apply(generated: Path) -> None:
-    compiled = runner.open_library(generated, use_cache=False)
+    compiled = cache.cached_library(generated, use_cache=False)
     ctx = {"incident": {"service": "nothing-selects-this"}}
     candidates = set(compiled.selection.candidates(ctx))
     for position, cp in enumerate(compiled.playbooks):
@@ -202,7 +205,7 @@ def test_a_warm_run_does_not_import_jsonschema(tmp_path: Path) -> None:
     env = {**os.environ, "PLAYBOOK_CACHE_DIR": str(tmp_path)}
     code = (
         "import sys\n"
-        "from playbook_engine.cli import main\n"
+        "from playbook_engine.cli.main import main\n"
         "try:\n"
         "    main(sys.argv[1:])\n"
         "except SystemExit:\n"
@@ -222,7 +225,8 @@ def test_only_a_process_ending_without_teardown_keeps_loaded_documents() -> None
     script = (
         "import sys, weakref\n"
         "from pathlib import Path\n"
-        "from playbook_engine import lifetime, library\n"
+        "from playbook_engine import pipeline as library\n"
+        "from playbook_engine.speed import lifetime\n"
         "if sys.argv[1] == 'ending':\n"
         "    lifetime.end_without_teardown()\n"
         "library.load_library(Path(sys.argv[2]))\n"
@@ -238,6 +242,6 @@ def test_only_a_process_ending_without_teardown_keeps_loaded_documents() -> None
         ).stdout.strip()
         for mode in ("ending", "other")
     ]
-    from playbook_engine.library import discover
+    from playbook_engine.load.discovery import discover
 
     assert counts == [str(len(discover(LIBRARY))), "0"]

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from test_fast_paths import _paths  # every path into a document: the older mutation test's
 
-from playbook_engine import fastschema, schema
-from playbook_engine.loader import load_file
+from playbook_engine.load import fastschema, schema
+from playbook_engine.load.documents import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -389,7 +389,7 @@ def test_remembered_pattern_answers_stay_bounded() -> None:
 
 
 def test_the_compiled_check_is_kept_in_a_code_store_and_a_bad_entry_is_not_used() -> None:
-    from playbook_engine.stores import MemoryStore
+    from playbook_engine.speed.stores import MemoryStore
 
     store = MemoryStore({}, None)
     made = fastschema.compile_schema(schema.load_schema("playbook"), store)

@@ -8,7 +8,7 @@
 - `tests/data/hostile-yaml/` (the loader's corpus) is validated again here, through the CLI.
 - `echo/` puts incident text into every output; hostile text must come out literal and inert.
 
-Most cases run in-process through `playbook_engine.cli.main` (`invoke`), a few as
+Most cases run in-process through `playbook_engine.cli.main.main` (`invoke`), a few as
 subprocesses, so the whole corpus takes about a second.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from playbook_engine.cli import main
+from playbook_engine.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

@@ -2,7 +2,7 @@
 the command answers with exit 0, 1 or 2, within a time budget, without a traceback or an
 "internal error", and incident text never comes out as terminal controls.
 
-Most examples run in-process through `playbook_engine.cli.main` (see `invoke` in
+Most examples run in-process through `playbook_engine.cli.main.main` (see `invoke` in
 test_hostile_cli.py); a few run the installed command as a subprocess.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from playbook_engine.diagnostics import InputError
-from playbook_engine.incident import parse_incident
+from playbook_engine.load.incident import parse_incident
 
 INCIDENT = "id: INC-1\ntitle: t\nstartedAt: 2026-03-14T02:17:00Z\n"
 

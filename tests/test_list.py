@@ -10,15 +10,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import PLAYBOOK
 
-from playbook_engine.describe import can_produce, condition_text, own_priorities, timeline
+from playbook_engine.authoring.describe import can_produce, condition_text, own_priorities, timeline
 from playbook_engine.diagnostics import Span
-from playbook_engine.library import load_library
+from playbook_engine.engine.evaluation import evaluate
 from playbook_engine.model import AllOf, AnyOf, Expr, Leaf, Library, Not
+from playbook_engine.pipeline import load_library
 from playbook_engine.timeparse import parse_timestamp
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,10 +31,9 @@ S = Span("t.yaml", 1, 1)
 
 def playbook(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """The installed `playbook` command, run for real."""
-    exe = shutil.which("playbook", path=str(Path(sys.executable).parent)) or "playbook"
     env = {k: v for k, v in os.environ.items() if k != "PLAYBOOK_LIBRARY"}
     return subprocess.run(
-        [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=60, env=env
+        [*PLAYBOOK, *args], cwd=cwd, capture_output=True, text=True, timeout=60, env=env
     )
 
 
@@ -183,7 +183,7 @@ def test_timeline_matches_the_engine_when_every_tier_applies() -> None:
         "severity": "critical",
         "customersAffected": 5000,
     }
-    plan = result.compiled.evaluate(incident, parse_timestamp("2026-03-13T16:30:00Z"))
+    plan = evaluate(result.compiled, incident, parse_timestamp("2026-03-13T16:30:00Z"))
     assert plan.priority.id == "P1"  # every tier applies, the P1-only one too
     assert static == [(e.after, e.tier, e.cycle) for e in plan.escalation.entries]
     minutes = [(int(after.total_seconds()) // 60, tier, cycle) for after, tier, cycle in static]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from playbook_engine.diagnostics import Diagnostic, Severity, Span, sorted_diagnostics
 from playbook_engine.limits import DEFAULT_LIMITS, Limits
-from playbook_engine.loader import SourceDoc, escape_pointer_token, load_file, load_text
+from playbook_engine.load.documents import SourceDoc, escape_pointer_token, load_file, load_text
 
 HOSTILE = Path(__file__).parent / "data" / "hostile-yaml"
 

@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from playbook_engine.loader import SourceDoc, escape_pointer_token, load_text
+from playbook_engine.load.documents import SourceDoc, escape_pointer_token, load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBYAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -6,26 +6,25 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import PLAYBOOK
 
+from playbook_engine.authoring.scaffold import check_name, create, scaffold
+from playbook_engine.authoring.testing.collect import collect
+from playbook_engine.authoring.testing.run import run_suites
 from playbook_engine.diagnostics import InputError
-from playbook_engine.library import load_library
-from playbook_engine.scaffold import check_name, create, scaffold
-from playbook_engine.testing_collect import collect
-from playbook_engine.testing_run import run_suites
+from playbook_engine.pipeline import load_library
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def playbook(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """The installed `playbook` command, run for real."""
-    exe = shutil.which("playbook", path=str(Path(sys.executable).parent)) or "playbook"
     env = {k: v for k, v in os.environ.items() if k != "PLAYBOOK_LIBRARY"}
     return subprocess.run(
-        [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=60, env=env
+        [*PLAYBOOK, *args], cwd=cwd, capture_output=True, text=True, timeout=60, env=env
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from playbook_engine.regexcheck import backtracking_risk
+from playbook_engine.check.regexes import backtracking_risk
 
 
 @pytest.mark.parametrize(

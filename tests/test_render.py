@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from playbook_engine.jsonio import dumps
+from playbook_engine.load.schema import load_schema
 from playbook_engine.plan import (
     Classification,
     ConditionTrace,
@@ -32,9 +34,7 @@ from playbook_engine.plan import (
     Target,
     Trace,
 )
-from playbook_engine.render import FORMATS, plan_to_dict, render_plan
-from playbook_engine.render_json import dumps
-from playbook_engine.schema import load_schema
+from playbook_engine.render.plans import FORMATS, plan_to_dict, render_plan
 from playbook_engine.timeparse import parse_timestamp
 
 VALIDATOR = Draft202012Validator(load_schema("plan"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from playbook_engine.library import load_library
+from playbook_engine.engine.evaluation import evaluate
+from playbook_engine.pipeline import load_library
 from playbook_engine.timeparse import parse_timestamp
 
 LIBRARY = Path(__file__).parent / "data" / "libraries" / "reuse"
@@ -20,9 +21,7 @@ def test_shared_definitions_expand_into_the_playbook() -> None:
     result = load_library(LIBRARY)
     assert [d for d in result.diagnostics if d.is_error] == []
     assert result.compiled is not None
-    plan = result.compiled.evaluate(
-        incident(severity="critical", environment="production"), at=AT
-    )
+    plan = evaluate(result.compiled, incident(severity="critical", environment="production"), at=AT)
     assert [s.id for s in plan.steps] == ["assign-ic", "review", "rollback"]
     assert plan.steps[0].title == "Assign an incident commander (**P1** Critical)"
     assert plan.escalation.source == "outage"
@@ -34,7 +33,7 @@ def test_shared_definitions_expand_into_the_playbook() -> None:
 def test_include_condition_is_anded_with_each_step() -> None:
     result = load_library(LIBRARY)
     assert result.compiled is not None
-    plan = result.compiled.evaluate(incident(severity="critical", environment="staging"), at=AT)
+    plan = evaluate(result.compiled, incident(severity="critical", environment="staging"), at=AT)
     assert [s.id for s in plan.steps] == ["rollback"]
 
 

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from playbook_engine import loader, schema
 from playbook_engine.diagnostics import Diagnostic, Span
-from playbook_engine.loader import SourceDoc
+from playbook_engine.load import documents, schema
+from playbook_engine.load.documents import SourceDoc
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -33,7 +33,7 @@ DOCUMENT_SCHEMAS = ("policy", "playbook")
 
 def load_case(path: Path) -> tuple[SourceDoc | None, list[Diagnostic]]:
     """A document through the real loader, named relative to the repository."""
-    return loader.load_text(path.read_bytes(), path.relative_to(REPO).as_posix())
+    return documents.load_text(path.read_bytes(), path.relative_to(REPO).as_posix())
 
 
 def diagnostics_of(path: Path) -> list[Diagnostic]:
@@ -431,7 +431,7 @@ def test_alternatives_rank_the_branch_the_value_fits() -> None:
         "spec:\n  id: $.id\n  title: $.t\n  startedAt: $.ts\n"
         "  status: {path: $.state, map: {DOWN: broken}}\n"
     )
-    doc, problems = loader.load_text(text, "m.yaml")
+    doc, problems = documents.load_text(text, "m.yaml")
     assert doc is not None and problems == []
     found = [(d.code, d.span.line, d.message) for d in schema.validate_document(doc)]
     assert found == [

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from playbook_engine.library import load_library
+from playbook_engine.pipeline import load_library
 
 DATA = Path(__file__).parent / "data"
 CASES = DATA / "semantic"

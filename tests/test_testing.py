@@ -22,27 +22,27 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import PLAYBOOK
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook_engine.cli import main
+from playbook_engine.authoring.testing.report import as_json, as_junit, as_text
+from playbook_engine.authoring.testing.run import CaseResult, Mismatch, run_case
+from playbook_engine.authoring.testing.suites import SuiteLoader
+from playbook_engine.cli.main import main
 from playbook_engine.diagnostics import Span
-from playbook_engine.library import load_library
-from playbook_engine.testing import SuiteLoader
-from playbook_engine.testing_report import as_json, as_junit, as_text
-from playbook_engine.testing_run import CaseResult, Mismatch, run_case
+from playbook_engine.pipeline import load_library
 
 DATA = Path(__file__).parent / "data" / "testsuites"
 LIBRARY = DATA / "library"
 PASSING = LIBRARY / "tests" / "passing.yaml"
-PLAYBOOK = shutil.which("playbook") or "playbook"
 
 
 def playbook(*args: str, cwd: Path = DATA) -> subprocess.CompletedProcess[str]:
     """`playbook test ARGS` run by the installed command in a subprocess."""
     env = {k: v for k, v in os.environ.items() if k != "PLAYBOOK_LIBRARY"}
     return subprocess.run(
-        [PLAYBOOK, "test", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=60
+        [*PLAYBOOK, "test", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=60
     )
 
 

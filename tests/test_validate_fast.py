@@ -27,13 +27,14 @@ from typing import Any
 
 import pytest
 
-from playbook_engine import doccache, sandbox
-from playbook_engine.cache import CodeStore
+from playbook_engine import sandbox
+from playbook_engine.authoring.validate import validate_paths
 from playbook_engine.diagnostics import sorted_diagnostics
-from playbook_engine.doccache import load_checked
-from playbook_engine.library import discover, display_path
-from playbook_engine.prework import TemplateWork
-from playbook_engine.validate import validate_paths
+from playbook_engine.load.discovery import discover, display_path
+from playbook_engine.speed import doccache
+from playbook_engine.speed.cache import CodeStore
+from playbook_engine.speed.doccache import load_checked
+from playbook_engine.speed.prework import TemplateWork
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -405,7 +406,7 @@ def test_without_a_temporary_file_everything_loads_here(
 def test_display_path_is_relative_to_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from playbook_engine.library import display_path
+    from playbook_engine.load.discovery import display_path
 
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "a.yaml").write_text("x: 1\n")
@@ -456,8 +457,9 @@ def test_checking_a_library_reports_what_compiling_all_of_it_reports(tmp_path: P
     """compile_library checks conditions and templates without making predicates or
     template objects (those are made on first use): it must report exactly what compiling
     every playbook's parts does, and the predicates made later must work."""
-    from playbook_engine.compiler import _Compiler, compile_library
-    from playbook_engine.library import incident_fields, load_library
+    from playbook_engine.compile.compiler import _Compiler, compile_library
+    from playbook_engine.load.discovery import incident_fields
+    from playbook_engine.pipeline import load_library
 
     library_dir = tmp_path / "lib"
     shutil.copytree(ROOT / "playbooks", library_dir, ignore=shutil.ignore_patterns("tests"))

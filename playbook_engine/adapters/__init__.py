@@ -37,7 +37,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from . import (
+from playbook_engine.adapters import (
     alertmanager,
     cloudwatch_sns,
     datadog,
@@ -48,7 +48,7 @@ from . import (
     pagerduty_webhook,
     sentry,
 )
-from .common import AdapterError, describe
+from playbook_engine.adapters.common import AdapterError, describe
 
 __all__ = ["FORMATS", "AdapterError", "check_mapping", "convert", "convert_generic", "detect"]
 

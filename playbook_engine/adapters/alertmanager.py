@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .common import (
+from playbook_engine.adapters.common import (
     CONVENTIONAL_SEVERITY,
     AdapterError,
     canonical_severity,

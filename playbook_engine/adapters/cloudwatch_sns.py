@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .common import (
+from playbook_engine.adapters.common import (
     AdapterError,
     choose,
     fail,

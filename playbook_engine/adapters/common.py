@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
-from ..timeparse import format_timestamp, parse_epoch, parse_timestamp
+from playbook_engine.timeparse import format_timestamp, parse_epoch, parse_timestamp
 
 STATUSES = ("triggered", "acknowledged", "resolved")
 TIMESTAMP_EXAMPLE = "a timestamp with an offset like 2026-03-14T02:17:00Z"

@@ -31,7 +31,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .common import (
+from playbook_engine.adapters.common import (
     PRIORITY_SEVERITY,
     AdapterError,
     canonical_severity,

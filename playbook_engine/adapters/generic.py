@@ -37,8 +37,7 @@ from datetime import tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..calendars import validate_timezone
-from .common import (
+from playbook_engine.adapters.common import (
     CONVENTIONAL_SEVERITY,
     STATUSES,
     AdapterError,
@@ -50,6 +49,7 @@ from .common import (
     scalar_text,
     timestamp,
 )
+from playbook_engine.calendars import validate_timezone
 
 FORMAT = "generic"
 TEXT_FIELDS = ("id", "title", "status", "service", "environment", "severity", "description")

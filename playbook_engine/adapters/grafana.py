@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .alertmanager import convert_alerts
-from .common import fail, join, link, opt_mapping, opt_str
+from playbook_engine.adapters.alertmanager import convert_alerts
+from playbook_engine.adapters.common import fail, join, link, opt_mapping, opt_str
 
 FORMAT = "grafana"
 

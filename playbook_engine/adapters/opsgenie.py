@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import (
+from playbook_engine.adapters.common import (
     PRIORITY_SEVERITY,
     canonical_severity,
     epoch,

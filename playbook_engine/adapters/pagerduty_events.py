@@ -27,7 +27,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from .common import (
+from playbook_engine.adapters.common import (
     AdapterError,
     canonical_severity,
     choose,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import (
+from playbook_engine.adapters.common import (
     PRIORITY_SEVERITY,
     AdapterError,
     choose,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import (
+from playbook_engine.adapters.common import (
     AdapterError,
     canonical_severity,
     epoch,

@@ -1,0 +1,112 @@
+"""Options and helpers shared by several commands."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from playbook_engine.cli.errors import fail_input
+from playbook_engine.diagnostics import Span, error
+from playbook_engine.files import write_atomically
+from playbook_engine.limits import DEFAULT_LIMITS
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """Write to stdout, or atomically to `output` (a temporary file renamed into place).
+
+    A device or pipe (`/dev/stdout`, a FIFO) is written in place: renaming over it would
+    replace it with a regular file. A symbolic link is followed, so its target is replaced.
+    """
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    if output.is_dir():
+        _cannot_write(output, "is a directory")
+    if output.exists() and not output.is_file():
+        try:
+            with output.open("w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+        except OSError as exc:
+            _cannot_write(output, exc.strerror or type(exc).__name__)
+        return
+    try:
+        write_atomically(output.resolve() if output.is_symlink() else output, text)
+    except OSError as exc:
+        _cannot_write(output, exc.strerror or type(exc).__name__)
+
+
+def _cannot_write(output: Path, reason: str) -> NoReturn:
+    fail_input([error("IN105", f"cannot write output: {reason}", Span(str(output)))])
+
+
+def library_root(path: Path | None) -> Path:
+    """The library given with --library, or the one found from here."""
+    from playbook_engine.load.discovery import find_library_root
+
+    root = path or find_library_root()
+    if root is None:
+        fail_input(
+            [
+                error(
+                    "PB111",
+                    "no library found: no policy.yaml here or in ./playbooks or above",
+                    Span(str(Path.cwd())),
+                    hint="pass --library DIR or set PLAYBOOK_LIBRARY",
+                )
+            ]
+        )
+    return root
+
+
+def parse_at(value: str | None) -> datetime:
+    """The clock: --at, or now (read once, here at the command line)."""
+    from playbook_engine.timeparse import parse_timestamp
+
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        fail_input([error("IN103", f"--at: {exc}", Span("--at"))])
+
+
+def read_stdin() -> str:
+    """Standard input as text; a terminal or closed stdin is an input error, not a hang."""
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        fail_input([error("IN101", "standard input is closed", Span("<stdin>"))])
+    if stream.isatty():
+        fail_input(
+            [
+                error(
+                    "IN101",
+                    "standard input is a terminal; pipe an incident in",
+                    Span("<stdin>"),
+                    hint="playbook run - < incident.json",
+                )
+            ]
+        )
+    cap = DEFAULT_LIMITS.input_bytes
+    text: str = stream.read(cap + 1)  # bounded: `< /dev/zero` must not fill the memory
+    if len(text) > cap:
+        fail_input([error("IN101", f"input is larger than {cap:,} characters", Span("<stdin>"))])
+    return text
+
+
+library_option = click.option(
+    "-l",
+    "--library",
+    "library_dir",
+    type=click.Path(path_type=Path),
+    help="Library directory (default: $PLAYBOOK_LIBRARY, or found from here).",
+)
+at_option = click.option(
+    "--at",
+    "at_text",
+    metavar="TIMESTAMP",
+    help="The clock, e.g. 2026-03-14T02:30:00Z (default: now).",
+)

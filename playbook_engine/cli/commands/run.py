@@ -1,0 +1,109 @@
+"""`playbook run INCIDENT`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from playbook_engine.cli.commands.common import (
+    at_option,
+    library_option,
+    library_root,
+    parse_at,
+    read_stdin,
+    write_output,
+)
+from playbook_engine.cli.errors import EXIT_FINDINGS, EXIT_OK, Failure
+
+
+@click.command("run")
+@click.argument("incident", required=False)
+@library_option
+@at_option
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Add or override an incident field, e.g. --set labels.team=payments (repeatable).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "text", "json"]),
+    help="Output format (default: from the --output name's .json/.txt/.md, else text on a "
+    "terminal, else markdown).",
+)
+@click.option("--explain", is_flag=True, help="Show why: every playbook, rule, leaf and step.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE atomically.")
+@click.option(
+    "--jsonl",
+    is_flag=True,
+    help="Batch: one JSON incident per line in, one JSON plan per line out.",
+)
+@click.option(
+    "--from",
+    "source_format",
+    metavar="FORMAT",
+    help="Read an alert payload: alertmanager, pagerduty-events, pagerduty-webhook, grafana, "
+    "opsgenie, datadog, cloudwatch-sns, sentry, a mapping id of the library, or auto.",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Validate the library afresh instead of using the library cache.",
+)
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour text output (default: on a TTY without NO_COLOR).",
+)
+def command(
+    incident: str | None,
+    library_dir: Path | None,
+    at_text: str | None,
+    overrides: tuple[str, ...],
+    fmt: str | None,
+    explain: bool,
+    output: Path | None,
+    jsonl: bool,
+    source_format: str | None,
+    color: bool | None,
+    no_cache: bool,
+) -> None:
+    """Evaluate INCIDENT (a JSON or YAML file, or - for stdin) and print the response plan."""
+    from playbook_engine.cli import runner
+    from playbook_engine.speed.cache import cached_library
+
+    if incident is None:
+        raise click.UsageError("missing INCIDENT (a file, or - for standard input)")
+    if jsonl and fmt not in (None, "json"):
+        raise click.UsageError(
+            f"--jsonl writes one JSON plan per line; --format {fmt} is not possible"
+        )
+    at = parse_at(at_text)
+    stdin_text = read_stdin() if incident == "-" else None
+    compiled = cached_library(library_root(library_dir), use_cache=not no_cache)
+    if jsonl:
+        text, failed = runner.run_jsonl(compiled, incident, stdin_text, at, overrides, explain)
+        write_output(text, output)
+        raise Failure(EXIT_FINDINGS if failed else EXIT_OK)
+    terminal = output is None and sys.stdout.isatty()
+    chosen = fmt or _format_of(output) or ("text" if terminal else "markdown")
+    use_color = color if color is not None else terminal and "NO_COLOR" not in os.environ
+    text, failed, note = runner.run_one(
+        compiled, incident, stdin_text, at, overrides, chosen, explain, source_format, use_color
+    )
+    if note:
+        click.echo(f"playbook: {note}", err=True)
+    write_output(text, output)
+    raise Failure(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def _format_of(output: Path | None) -> str | None:
+    """The format an output file's name asks for: `plan.json` is JSON, `plan.txt` text."""
+    suffix = output.suffix.lower() if output is not None else ""
+    return {".json": "json", ".txt": "text", ".md": "markdown", ".markdown": "markdown"}.get(suffix)

@@ -1,0 +1,139 @@
+"""`playbook run`: incidents in, rendered plans out — one incident, a payload, or a JSONL stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from playbook_engine.compile.compiler import CompiledLibrary
+from playbook_engine.diagnostics import InputError, Span, error
+from playbook_engine.engine.evaluation import evaluate
+from playbook_engine.jsonio import dumps
+from playbook_engine.load import documents
+from playbook_engine.load.incident import Incident, parse_incident, read_source
+from playbook_engine.render.diagnostics import diagnostic_dict
+from playbook_engine.render.plans import plan_to_dict, render_plan
+
+
+def convert_payload(
+    display: str,
+    content: str | bytes,
+    source_format: str,
+    mappings: Mapping[str, Any],
+    received_at: datetime | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """The format used and the canonical incidents of an alert payload: `source_format` is a
+    built-in format, `auto`, or the id of one of the library's payload mappings. `received_at`
+    (the `--at` clock) stands in for a start time the payload lawfully lacks."""
+    from playbook_engine import adapters
+
+    doc, problems = documents.load_text(content, display)
+    if doc is None or problems:
+        raise InputError(problems)
+    hint = ""
+    try:
+        if source_format in mappings:
+            return source_format, adapters.convert_generic(doc.data, mappings[source_format])
+        if source_format != "auto" and source_format not in adapters.FORMATS:
+            known = ", ".join([*adapters.FORMATS, *sorted(mappings), "auto"])
+            hint = (
+                "a PayloadMapping id is known only with its library: pass --library DIR, "
+                "set PLAYBOOK_LIBRARY, or run inside the library"
+            )
+            raise adapters.AdapterError(f"unknown format {source_format!r}; one of: {known}", "")
+        fmt = adapters.detect(doc.data) if source_format == "auto" else source_format
+        return fmt, adapters.convert(doc.data, fmt, received_at)
+    except adapters.AdapterError as exc:
+        diagnostic = error("AD101", str(exc), Span(display), hint=hint, pointer=exc.pointer)
+        raise InputError([diagnostic]) from None
+
+
+def incidents_from_payload(
+    display: str,
+    content: str | bytes,
+    source_format: str,
+    overrides: Iterable[str],
+    mappings: Mapping[str, Any],
+    received_at: datetime | None = None,
+) -> tuple[str, list[Incident]]:
+    """The format used and the canonical incidents of an alert payload (`--from FORMAT`)."""
+    fmt, converted = convert_payload(display, content, source_format, mappings, received_at)
+    incidents = []
+    for index, data in enumerate(converted):
+        text = json.dumps(data)
+        where = f"{display} ({fmt} alert {index + 1})"
+        incidents.append(parse_incident(where, text, overrides))
+    return fmt, incidents
+
+
+def run_one(
+    compiled: CompiledLibrary,
+    source: str,
+    stdin_text: str | None,
+    at: datetime,
+    overrides: Iterable[str],
+    fmt: str,
+    explain: bool,
+    source_format: str | None,
+    color: bool,
+) -> tuple[str, bool, str]:
+    """The rendered plan(s) for one incident file or payload, whether any plan has errors, and
+    a note for the user (the payload format used and how many incidents it gave; a clock
+    before an incident's start) or ""."""
+    display, content = read_source(source, stdin_text)
+    note = ""
+    if source_format:
+        mappings = compiled.mappings
+        used, incidents = incidents_from_payload(
+            display, content, source_format, overrides, mappings, at
+        )
+        count = len(incidents)
+        note = f"read {display} as {used}: {count} incident{'s' * (count != 1)}"
+    else:
+        incidents = [parse_incident(display, content, overrides)]
+    plans = [evaluate(compiled, incident, at, explain) for incident in incidents]
+    failed = any(plan.errors for plan in plans)
+    early = [i.id for i in incidents if at < i.started_at]
+    if early:  # a plan "as of" before its incident is valid, but rarely meant
+        note = "; ".join(
+            filter(
+                None, [note, f"the clock is before {', '.join(early)} started: nothing is due yet"]
+            )
+        )
+    if fmt == "json" and len(plans) > 1:
+        documents = [plan_to_dict(plan, explain) for plan in plans]
+        return dumps(documents), failed, note
+    separator = "\n---\n\n" if fmt == "markdown" else "\n"
+    return separator.join(render_plan(p, fmt, explain, color) for p in plans), failed, note
+
+
+def run_jsonl(
+    compiled: CompiledLibrary,
+    source: str,
+    stdin_text: str | None,
+    at: datetime,
+    overrides: Iterable[str],
+    explain: bool,
+) -> tuple[str, bool]:
+    """One JSON plan per JSON incident line; a bad line yields an error line, not a stop."""
+    display, content = read_source(source, stdin_text)
+    text = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content
+    out: list[str] = []
+    failed = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{display}:{number}"
+        try:
+            incident = parse_incident(where, line, overrides, json_only=True)
+            plan = evaluate(compiled, incident, at, explain)  # IN106: deadlines past 9999
+        except InputError as exc:
+            failed = True
+            errors = [diagnostic_dict(d) for d in exc.diagnostics]
+            out.append(dumps({"line": number, "errors": errors}, indent=None))
+            continue
+        failed = failed or bool(plan.errors)
+        out.append(dumps(plan_to_dict(plan, explain), indent=None))
+    return "".join(out), failed

@@ -1,0 +1,122 @@
+"""What the plan renderers share: one display offset for times, and data values as inert text.
+
+Every time of a plan is shown in the offset of the plan's clock (`at`), so a responder who ran
+`--at ...+01:00` reads local times and everything in one plan lines up. Data values (the
+expected and actual values of the explain trace) come from incidents and may be anything YAML
+or JSON can hold; they are converted to JSON-ready values and shown as compact JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from playbook_engine.plan import Plan, PlanStep
+from playbook_engine.textsafe import visible
+from playbook_engine.timeparse import format_duration, format_timestamp
+
+# Explain values are for reading: a whole alert payload as an `actual` would bury the tree.
+VALUE_LIMIT = 200
+
+
+def in_zone(moment: datetime, zone: tzinfo | None) -> datetime:
+    """`moment` in `zone`, or unchanged when the conversion would leave the datetime range.
+
+    Naive datetimes and a missing zone are left alone: `astimezone` would otherwise consult
+    the host's local time zone, and output must not depend on the machine.
+    """
+    if zone is None or moment.utcoffset() is None:
+        return moment
+    try:
+        return moment.astimezone(zone)
+    except (OverflowError, ValueError):
+        return moment
+
+
+def timestamp(moment: datetime, zone: tzinfo | None) -> str:
+    """An RFC 3339 timestamp of `moment` in the display zone (`Z` for UTC)."""
+    return format_timestamp(in_zone(moment, zone))
+
+
+def zone_label(at: datetime) -> str:
+    """`UTC` or `UTC+01:00`: the offset in which a plan's times are shown."""
+    offset = at.utcoffset() or timedelta(0)
+    if not offset:
+        return "UTC"
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = int(abs(offset).total_seconds()) // 60
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def plus(delta: timedelta, working: bool = False) -> str:
+    """An offset such as `+15m`, `+1d2h` or `-5m`; working time (on a business-hours clock)
+    in hours, such as `+25h30m working`, since a working day is not 24 hours."""
+    if working and delta >= timedelta(hours=24):
+        minutes = int(delta.total_seconds()) // 60
+        hours, rest = divmod(minutes, 60)
+        return f"+{hours}h{f'{rest}m' if rest else ''} working"
+    text = format_duration(delta)
+    suffix = " working" if working and delta else ""
+    return (text if text.startswith("-") else "+" + text) + suffix
+
+
+def after(step: PlanStep, plan: Plan) -> list[str]:
+    """The steps `step` waits for, each marked when it is not in this plan (its `when` was
+    false): the responder should not look for it."""
+    present = {s.id for s in plan.steps}
+    return [dep if dep in present else f"{dep} (not in this plan)" for dep in step.depends_on]
+
+
+def clock_time(moment: datetime, zone: tzinfo | None, day: date) -> str:
+    """`HH:MM` (`HH:MM:SS` when seconds matter), with the date in front when not on `day` (the
+    plan's "as of" day: a reader takes a time without a date for that day)."""
+    local = in_zone(moment, zone)
+    shown = local.strftime("%H:%M:%S" if local.second or local.microsecond else "%H:%M")
+    return shown if local.date() == day else f"{local.date().isoformat()} {shown}"
+
+
+def json_value(value: Any) -> Any:
+    """`value` as plain JSON data: mappings with sorted string keys, lists, finite numbers."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        # NaN and infinities (YAML .nan, .inf) have no JSON form; keep them readable.
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, datetime):
+        return format_timestamp(value) if value.utcoffset() is not None else value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, Mapping):
+        items = {str(key): json_value(item) for key, item in value.items()}
+        return {key: items[key] for key in sorted(items)}
+    if isinstance(value, list | tuple):
+        return [json_value(item) for item in value]
+    if isinstance(value, set | frozenset):
+        converted = [json_value(item) for item in value]
+        return sorted(converted, key=lambda item: json.dumps(item, sort_keys=True))
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="backslashreplace")
+    return str(value)
+
+
+def value_text(value: Any) -> str:
+    """A data value as one line of compact JSON, cut at `VALUE_LIMIT` characters, made inert."""
+    text = json.dumps(json_value(value), ensure_ascii=False, separators=(", ", ": "))
+    if len(text) > VALUE_LIMIT:
+        text = text[: VALUE_LIMIT - 1] + "…"
+    return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """`text` on one line, every control, bidi and line-breaking character a visible escape."""
+    return visible(text, keep_newlines=False).replace("\t", "\\t")
+
+
+def lines(text: str) -> list[str]:
+    """`text` split into lines, each made inert (tabs kept: they cannot forge anything)."""
+    return visible(text).split("\n")
