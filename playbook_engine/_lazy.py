@@ -4,6 +4,7 @@ its names is used, so `playbook run` pays only for the stages it reaches."""
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,9 @@ def lazy_names(
         module = names.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(f"{package}.{module}"), name)
+        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        setattr(sys.modules[package], name, value)  # later uses are plain attribute lookups
+        return value
 
     def __dir__() -> list[str]:
         return sorted(names)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from playbook_engine import sandbox
 from playbook_engine.check.lint import lint_library
 from playbook_engine.check.semantic import check_library
 from playbook_engine.check.suppressions import apply_suppressions
@@ -31,7 +30,7 @@ from playbook_engine.load.build import (
 )
 from playbook_engine.load.discovery import POLICY_NAMES, discover, display_path, incident_fields
 from playbook_engine.model import Library
-from playbook_engine.speed import lifetime
+from playbook_engine.speed import lifetime, stores
 from playbook_engine.speed.doccache import FORK_MIN_FILES, Loading
 
 if TYPE_CHECKING:
@@ -163,12 +162,12 @@ def build_check_compile(root: Path, shown: list[str], loading: Loading) -> LoadR
     # Linting before compiling gives a loading child more time to check templates for us.
     diagnostics += lint_library(library, schema.load_schema("incident"), complete)
     # Template checks a loading child has made meanwhile, in front of the store (if any).
-    below = sandbox.active_store()
-    sandbox.use_code_store(loading.store(below))
+    below = stores.active_store()
+    stores.use_code_store(loading.store(below))
     try:
         compiled, found = compile_library(library, fields)
     finally:
-        sandbox.use_code_store(below)
+        stores.use_code_store(below)
     diagnostics += found
     kept = apply_suppressions(sorted_diagnostics(diagnostics))
     return LoadResult(root_display, tuple(shown), compiled, kept)

@@ -14,7 +14,7 @@ import pytest
 
 from playbook_engine import sandbox
 from playbook_engine.cli import runner
-from playbook_engine.speed import cache
+from playbook_engine.speed import cache, stores
 from playbook_engine.speed.cache import CodeStore, LibraryCache, fingerprint
 from playbook_engine.timeparse import parse_timestamp
 
@@ -38,7 +38,7 @@ def directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     folder = tmp_path / "cache"
     monkeypatch.setenv("PLAYBOOK_CACHE_DIR", str(folder))
     yield folder
-    sandbox.use_code_store(None)
+    stores.use_code_store(None)
     sandbox.forget_templates()
 
 
@@ -86,7 +86,7 @@ def test_another_secret_or_engine_does_not_read_the_code(directory: Path) -> Non
 
 
 def test_only_code_that_compiles_is_stored(directory: Path) -> None:
-    sandbox.use_code_store(CodeStore(directory / "code", b"k" * 32, ("engine",)))
+    stores.use_code_store(CodeStore(directory / "code", b"k" * 32, ("engine",)))
     with pytest.raises(sandbox.TemplateError, match="nosuch"):
         sandbox.compile_template("{{ incident.title | nosuch }}", "plain")
     with pytest.raises(sandbox.TemplateError):

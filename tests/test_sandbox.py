@@ -629,7 +629,7 @@ def test_a_checked_template_compiles_from_the_code_its_check_made() -> None:
     sandbox.forget_templates()
     source = "{% for a in incident.alerts %}{{ a.status }} {% endfor %}{{ incident.title }}"
     sandbox.check_template(source, "markdown")
-    made = sandbox._CHECKED_CODE[f"markdown\0{source}"]
+    made = sandbox.templates._CHECKED_CODE[f"markdown\0{source}"]
     compiled = compile_template(source, "markdown")
     assert compiled.template.root_render_func.__code__ in made.co_consts
     assert render(compiled, CONTEXT) == "firing resolved Checkout returns 502"

@@ -31,7 +31,7 @@ from playbook_engine import sandbox
 from playbook_engine.authoring.validate import validate_paths
 from playbook_engine.diagnostics import sorted_diagnostics
 from playbook_engine.load.discovery import discover, display_path
-from playbook_engine.speed import doccache
+from playbook_engine.speed import doccache, stores
 from playbook_engine.speed.cache import CodeStore
 from playbook_engine.speed.doccache import load_checked
 from playbook_engine.speed.prework import TemplateWork
@@ -153,18 +153,18 @@ def forget() -> None:
 def store(tmp_path: Path) -> Iterator[CodeStore]:
     code = CodeStore(tmp_path / "code", b"k" * 32, ("engine",))
     forget()
-    sandbox.use_code_store(code)
+    stores.use_code_store(code)
     yield code
-    sandbox.use_code_store(None)
+    stores.use_code_store(None)
     forget()
 
 
 def test_analyses_from_the_store_equal_fresh_ones(store: CodeStore) -> None:
-    sandbox.use_code_store(None)
+    stores.use_code_store(None)
     fresh = [analyses(*case) for case in ANALYSED]
     assert fresh[1][1] == {"__class__", "_b", "_z"} and fresh[3][0] == {"incident.labels.a\0b"}
     forget()
-    sandbox.use_code_store(store)
+    stores.use_code_store(store)
     assert [analyses(*case) for case in ANALYSED] == fresh  # cold: computed and stored
     stored = sorted((store.directory).iterdir())
     assert len(stored) == len(ANALYSED)
@@ -232,11 +232,11 @@ def documents(tmp_path: Path) -> list[tuple[Path, str]]:
 
 def test_documents_from_the_store_equal_fresh_ones(store: CodeStore, tmp_path: Path) -> None:
     files = documents(tmp_path)
-    sandbox.use_code_store(None)
+    stores.use_code_store(None)
     fresh = [load_checked(path, shown) for path, shown in files]
     codes = {d.code for _, problems, checked in fresh for d in [*problems, *checked]}
     assert {"PB101", "PB102", "PB107", "PB110"} <= codes and len(codes) >= 6
-    sandbox.use_code_store(store)
+    stores.use_code_store(store)
     assert [load_checked(path, shown) for path, shown in files] == fresh  # cold: stored
     stored = sorted(store.directory.iterdir())
     assert len(stored) == len(files)
@@ -381,7 +381,7 @@ def test_the_child_checks_the_templates_of_both_halves(large: Path) -> None:
     try:
         assert loading.results == alone
         store = loading.store(None)
-        assert isinstance(store, sandbox.MemoryStore)
+        assert isinstance(store, stores.MemoryStore)
         deadline = time.monotonic() + 30
         while store.entries != expected and time.monotonic() < deadline:
             store.get("")  # takes what has arrived (never waits)

@@ -26,7 +26,7 @@ the new entry, never half of one. Any failure to read or write the cache only co
 
 Beside the entries, `code/` keeps the Python code Jinja2 generated for the templates that
 warm runs rendered and `playbook validate` compiled, and the names each template reads
-(`CodeStore`, set by `sandbox.use_code_store`): one file per template, named by a hash
+(`CodeStore`, set by `stores.use_code_store`): one file per template, named by a hash
 of the engine's identity, the Jinja2 version, the output mode and the source, and
 HMAC-checked with the same secret (over its name and bytes) before it is unmarshalled.
 
@@ -52,7 +52,7 @@ from typing import Any
 
 import jinja2
 
-from playbook_engine import __version__, sandbox
+from playbook_engine import __version__
 from playbook_engine.compile.compiler import (
     CompiledLibrary,
     DeferredPlaybook,
@@ -65,6 +65,7 @@ from playbook_engine.compile.compiler import (
 from playbook_engine.diagnostics import InputError, Span, error
 from playbook_engine.load.discovery import discover, incident_fields
 from playbook_engine.model import AllOf, AnyOf, Condition, Expr, Leaf, Library, Not, Playbook
+from playbook_engine.speed import stores
 from playbook_engine.speed.lifetime import collector_paused
 
 MAGIC = b"playbook-engine-cache/1\n"
@@ -279,7 +280,7 @@ class _Pending:
 
 class CodeStore:
     """Compiled template code in `directory`, one HMAC-checked file per key (a
-    `sandbox.CodeStore`); every method fails soft.
+    `stores.CodeStore`); every method fails soft.
 
     Every edit of a file and every new engine writes new entries, so the folder is pruned:
     at most once a day (the time of a marker file beside it says when it last was), the
@@ -411,12 +412,12 @@ def _digest(path: Path) -> str:
 
 def open_code_store(engine: tuple[str, ...] | None = None, create: bool = True) -> None:
     """Keep compiled template code in the cache's `code/` folder for the rest of the process
-    (see `sandbox.use_code_store`); without a private secret (or with `create=False`, none
+    (see `stores.use_code_store`); without a private secret (or with `create=False`, none
     yet), nowhere. `engine` is `engine_fingerprint()` when already known."""
     directory = cache_dir()
     key = LibraryCache(directory).secret(create)
     engine = engine if engine is not None else engine_fingerprint()
-    sandbox.use_code_store(CodeStore(directory / "code", key, engine) if key else None)
+    stores.use_code_store(CodeStore(directory / "code", key, engine) if key else None)
 
 
 def cached_library(root: Path, use_cache: bool = True) -> CompiledLibrary:
@@ -441,7 +442,7 @@ def cached_library(root: Path, use_cache: bool = True) -> CompiledLibrary:
                 entry.library, incident_fields(), True, deferred, entry.selection
             )
             return compiled
-    sandbox.use_code_store(None)
+    stores.use_code_store(None)
     pending = cache.begin(root, print_) if cache and print_ else None
     try:
         # The pipeline (checks, lint, build, loading) is imported only on a miss: a run served

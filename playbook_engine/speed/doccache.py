@@ -4,7 +4,7 @@ A pre-commit hook checks the files of a commit in the context of their whole lib
 each run loads every document of the library although only the committed ones changed.
 Loading and schema-checking a document depend only on its bytes, the name it is shown by,
 and the engine (its code and schemas): the result — the document with its source map, and
-the diagnostics of both steps — is kept in the store `sandbox.use_code_store` set, beside the
+the diagnostics of both steps — is kept in the store `stores.use_code_store` set, beside the
 compiled template code. The store names each entry by a hash of the engine's identity and
 the key, and HMAC-checks it with the user's secret before it is read, so an entry is only
 ever what this engine wrote for these bytes; it is `marshal`led plain data (no pickle),
@@ -30,10 +30,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from playbook_engine import sandbox
 from playbook_engine.diagnostics import Diagnostic, Severity, Span
 from playbook_engine.load import documents, schema
 from playbook_engine.load.documents import SourceDoc
+from playbook_engine.speed import stores
 
 FORMAT = 1
 """Changes whenever the shape of an entry does (the engine's identity changes with it too)."""
@@ -57,7 +57,7 @@ def load_checked(path: Path, display: str) -> Checked:
     if content is None:
         return None, problems, []
     json_only = path.suffix.lower() == ".json"
-    store = sandbox.active_store()
+    store = stores.active_store()
     key = ""
     if store is not None:
         digest = hashlib.sha256(content).hexdigest()
@@ -199,7 +199,7 @@ class Loading:
             yield os.pread(self.spool, length, self.offset + 8)
             self.offset += 8 + length
 
-    def store(self, below: sandbox.CodeStore | None) -> sandbox.CodeStore | None:
+    def store(self, below: stores.CodeStore | None) -> stores.CodeStore | None:
         """A code store answering first from the child's entries, then from `below`."""
         return _Prepared(self, below) if self.pid else below
 
@@ -214,10 +214,10 @@ class Loading:
             self.pid = 0
 
 
-class _Prepared(sandbox.MemoryStore):
+class _Prepared(stores.MemoryStore):
     """The entries a loading child writes, read as they arrive, in front of another store."""
 
-    def __init__(self, loading: Loading, below: sandbox.CodeStore | None) -> None:
+    def __init__(self, loading: Loading, below: stores.CodeStore | None) -> None:
         super().__init__({}, below)
         self.loading = loading
 

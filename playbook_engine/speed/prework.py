@@ -18,6 +18,7 @@ from typing import Any
 from playbook_engine import sandbox
 from playbook_engine.compile.compiler import BODY_MODE
 from playbook_engine.load.documents import SourceDoc
+from playbook_engine.speed import stores
 from playbook_engine.speed.doccache import Checked, load_checked
 
 
@@ -39,9 +40,9 @@ class TemplateWork:
         """Code-store entries for the templates of `found`, then for `wanted()`'s."""
         kinds = _channel_kinds(self.policy)
         done: set[tuple[str, str]] = set()  # libraries repeat templates: each is made once
-        below = sandbox.active_store()
-        store = sandbox.MemoryStore({}, below)
-        sandbox.use_code_store(store)
+        below = stores.active_store()
+        store = stores.MemoryStore({}, below)
+        stores.use_code_store(store)
         try:
             for template in _ordered(found, kinds):
                 if template not in done:
@@ -56,7 +57,7 @@ class TemplateWork:
                     yield store.entries
                     store.entries = {}
         finally:
-            sandbox.use_code_store(below)
+            stores.use_code_store(below)
 
 
 def _ordered(found: list[Checked], kinds: dict[str, str]) -> Iterator[tuple[str, str]]:
