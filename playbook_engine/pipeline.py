@@ -64,7 +64,7 @@ def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
     shown = [display_path(p) for p in paths]
     policy = next((root / name for name in POLICY_NAMES if (root / name).is_file()), None)
     work = None
-    if len(paths) >= FORK_MIN_FILES:  # the only case that forks (prework costs ~1 ms to import)
+    if len(paths) >= FORK_MIN_FILES:  # the only case that forks (prework is imported only then)
         from playbook_engine.speed.prework import TemplateWork
 
         work = TemplateWork(policy)
@@ -177,7 +177,7 @@ def _mappings(docs: list[SourceDoc]) -> tuple[dict[str, Any], list[Diagnostic]]:
     """The library's payload mappings by id, and the problems `adapters` finds in them."""
     if not docs:
         return {}, []
-    from playbook_engine import adapters  # only for a library that has mappings (2-4 ms)
+    from playbook_engine import adapters  # only for a library that has mappings
 
     mappings: dict[str, Any] = {}
     diagnostics: list[Diagnostic] = []

@@ -34,7 +34,7 @@ _MAXREPEAT = _constants.MAXREPEAT
 def _parse(pattern: str) -> tuple[Any, str]:
     """The parsed pattern (None if it does not parse) and the parser's first FutureWarning
     ('' if none), caught, never printed; memoised (libraries repeat their patterns, and
-    parsing one costs about 0.2 ms). `re.compile` warns only when it first compiles a
+    parsing is slow). `re.compile` warns only when it first compiles a
     pattern: asking the parser, through this memo, gives the same answer every time."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FutureWarning)

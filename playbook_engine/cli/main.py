@@ -125,7 +125,7 @@ def console() -> NoReturn:
     the same process.
     """
     # The cyclic collector is off for the process: its passes over the objects that imports
-    # and loading build cost ~8 ms of a 125 ms one-file validate, and evaluating and
+    # and loading build are a measurable part of a one-file validate, and evaluating and
     # rendering a plan leaves no cyclic garbage (tested), so a long --jsonl batch does not grow.
     gc.disable()
     lifetime.end_without_teardown()
@@ -154,7 +154,7 @@ def _flushed(code: int) -> int:
 
 def _internal_error(exc: Exception, debug: bool) -> int:
     if debug:
-        import traceback  # only here: the import costs every run 2 ms
+        import traceback  # only here: the import would cost every run
 
         traceback.print_exc()
     click.echo(

@@ -59,7 +59,7 @@ Context = Mapping[str, Any]
 
 def _trace(*args: Any, **kwargs: Any) -> ConditionTrace:
     """A `plan.ConditionTrace`, its module imported on first use (creating the plan's
-    dataclasses costs ~7 ms at import, and `playbook validate` never explains)."""
+    dataclasses is slow at import, and `playbook validate` never explains)."""
     from playbook_engine.plan import ConditionTrace
 
     return ConditionTrace(*args, **kwargs)
