@@ -81,7 +81,9 @@ def am(group: str, *alerts: tuple[str, str, str]) -> dict[str, Any]:
                 "labels": {"alertname": "DiskFull", "instance": fp, "severity": "critical"},
                 "annotations": {"summary": "Disk full"},
                 "startsAt": starts,
-                "endsAt": "2026-03-14T03:00:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+                "endsAt": "2026-03-14T03:00:00Z"
+                if status == "resolved"
+                else "0001-01-01T00:00:00Z",
                 "fingerprint": fp,
             }
             for fp, status, starts in alerts

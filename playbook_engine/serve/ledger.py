@@ -96,13 +96,15 @@ def incident_id_for(group: str) -> str:
 class Ledger:
     """The SQLite ledger; thread-safe (one connection, one lock), process-safe (SQLite locks)."""
 
-    def __init__(self, path: Path, flap_window: timedelta = FLAP_WINDOW) -> None:
+    def __init__(
+        self, path: Path, flap_window: timedelta = FLAP_WINDOW, busy_timeout: float = 10.0
+    ) -> None:
         self.path = path
         self.flap_window = flap_window
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(
-                path, timeout=10.0, isolation_level=None, check_same_thread=False
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")

@@ -33,6 +33,15 @@ from playbook_engine.diagnostics import Span, error
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between timer passes.")
 @click.option("--max-body", default=1 << 20, show_default=True, help="Largest request body.")
 @click.option(
+    "--body-timeout", default=10.0, show_default=True, help="Seconds a request body may take."
+)
+@click.option(
+    "--busy-timeout",
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for a locked store before answering 503.",
+)
+@click.option(
     "--start",
     "start_text",
     metavar="TIMESTAMP",
@@ -53,6 +62,8 @@ def command(
     attempts: int,
     interval: float,
     max_body: int,
+    body_timeout: float,
+    busy_timeout: float,
     start_text: str | None,
     time_scale: float,
     log_level: str,
@@ -74,7 +85,7 @@ def command(
 
     root = library_root(library_dir)
     compiled = cached_library(root)
-    ledger = open_store(store_path(store, root))
+    ledger = open_store(store_path(store, root), busy_timeout)
     try:
         credentials = Credentials()
     except ConfigError as exc:
@@ -88,6 +99,7 @@ def command(
         policy=delivery_policy(allow_hosts, delivery_timeout, attempts),
         deliver=deliver,
         max_body=max_body,
+        body_timeout=body_timeout,
         interval=interval,
     )
     logs.configure(log_level)
