@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS timers (
   outcome TEXT, PRIMARY KEY (incident_id, action, due_at)
 );
 CREATE INDEX IF NOT EXISTS timers_due ON timers (fired_at, due_at);
+CREATE INDEX IF NOT EXISTS timers_incident ON timers (incident_id);
 CREATE TABLE IF NOT EXISTS outbox (
   key TEXT PRIMARY KEY, incident_id TEXT NOT NULL, channel TEXT NOT NULL,
   notification TEXT NOT NULL, revision TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL,
@@ -195,6 +196,8 @@ class Ledger:
                         ident = row[0]
                         updated.append(ident)
                     self._alert(db, ident, alert, now)
+                    if alert.data.get("status") == "acknowledged":
+                        self._acknowledge(db, ident, now, "intake")
                 elif row is not None and row[1] == "open":
                     ident = row[0]
                     self._alert(db, ident, alert, now)
@@ -345,14 +348,17 @@ class Ledger:
     def acknowledge(self, incident_id: str, by: str, at: datetime) -> bool:
         """Acknowledge an open, unacknowledged incident; False when it was not."""
         with self._write() as db:
-            cur = db.execute(
-                "UPDATE incidents SET acknowledged_at = ? WHERE id = ? AND status = 'open' "
-                "AND acknowledged_at IS NULL",
-                (_ts(at), incident_id),
-            )
-            if cur.rowcount:
-                self._event(db, incident_id, _ts(at), "acknowledged", by, "")
-            return bool(cur.rowcount)
+            return self._acknowledge(db, incident_id, _ts(at), by)
+
+    def _acknowledge(self, db: sqlite3.Connection, ident: str, now: float, by: str) -> bool:
+        cur = db.execute(
+            "UPDATE incidents SET acknowledged_at = ? WHERE id = ? AND status = 'open' "
+            "AND acknowledged_at IS NULL",
+            (now, ident),
+        )
+        if cur.rowcount:
+            self._event(db, ident, now, "acknowledged", by, "")
+        return bool(cur.rowcount)
 
     def resolve(self, incident_id: str, by: str, at: datetime, why: str = "") -> bool:
         """Resolve an open incident by hand; False when it was not open."""
