@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -103,6 +105,9 @@ def command(
         interval=interval,
     )
     logs.configure(log_level)
+    # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again with
+    # the handler found at start: make that one a clean exit (0), as a stop asked for is.
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         create_app(config),
         host=host,
@@ -114,3 +119,7 @@ def command(
         limit_concurrency=512,
         server_header=False,
     )
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
