@@ -27,6 +27,8 @@ class Outbox(Protocol):
 
     def claim_outbox(self, at: datetime, limit: int = 50) -> list[OutboxItem]: ...
 
+    def dry_run_outbox(self, at: datetime) -> int: ...
+
     def finish_outbox(
         self, item: OutboxItem, state: str, at: datetime, error: str, retry_at: datetime | None
     ) -> None: ...
@@ -84,14 +86,13 @@ def _redact(text: str, url: str) -> str:
 
 def run(store: Outbox, at: datetime, policy: Policy, live: bool, limit: int = 50) -> int:
     """Deliver what is due at `at`; how many rows were handled."""
+    if not live:
+        return store.dry_run_outbox(at)
     handled = 0
     while True:
         items = store.claim_outbox(at, limit)
         for item in items:
             handled += 1
-            if not live:
-                store.finish_outbox(item, "dry-run", at, "", None)
-                continue
             try:
                 url = destination(item.channel, policy)
             except DestinationError as exc:

@@ -57,7 +57,8 @@ class ServeConfig:
     deliver: bool = False
     max_body: int = 1 << 20
     body_timeout: float = 10.0
-    interval: float = 2.0  # seconds between scheduler passes; 0 = no background scheduler
+    interval: float = 2.0  # seconds between scheduler passes; 0 = timers only by `tick`
+    inline_planning: bool = False  # plan in the intake transaction (else right after it)
     metrics: Metrics = field(default_factory=Metrics)
 
 
@@ -151,14 +152,14 @@ def create_app(config: ServeConfig) -> Starlette:
             return _problem(400, str(exc))
         receipt = receipt_key(source, body)
         try:
-            result = await run_in_threadpool(
-                config.store.ingest, receipt, alerts, at, follow(config.compiled, at)
-            )
+            planner = follow(config.compiled, at) if config.inline_planning else None
+            result = await run_in_threadpool(config.store.ingest, receipt, alerts, at, planner)
         except StoreUnavailable as exc:
             log("store unavailable", logging.ERROR, source=source, reason=str(exc))
             return _problem(503, "store unavailable; retry", **{"Retry-After": RETRY_AFTER})
         if result.duplicate:
             return JSONResponse({"duplicate": True})
+        kick.set()
         metrics.alerts.labels(source).inc(len(alerts))
         answer = {
             "opened": list(result.opened),
@@ -196,12 +197,24 @@ def create_app(config: ServeConfig) -> Starlette:
             metrics.open_incidents.set(count)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    kick = asyncio.Event()
+
     async def scheduler_loop() -> None:
+        """Plan what intake stored (woken by it) and, every `interval`, fire due timers and
+        deliver the outbox."""
         from playbook_engine.serve.scheduler import tick
 
+        last_tick = 0.0
         while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(kick.wait(), config.interval or None)
+            kick.clear()
             at = config.clock.now()
             try:
+                await run_in_threadpool(config.store.plan_pending, follow(config.compiled, at), at)
+                if not config.interval or time.monotonic() - last_tick < config.interval:
+                    continue
+                last_tick = time.monotonic()
                 result = await run_in_threadpool(
                     tick, config.store, config.compiled, at, config.policy, config.deliver
                 )
@@ -213,19 +226,17 @@ def create_app(config: ServeConfig) -> Starlette:
                 log("tick: store unavailable", logging.ERROR, reason=str(exc))
             except Exception:  # the loop must outlive one bad pass; it is logged
                 logging.getLogger("playbook.serve").exception("tick failed")
-            await asyncio.sleep(config.interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(scheduler_loop()) if config.interval > 0 else None
+        task = asyncio.create_task(scheduler_loop())
         log("serving", deliver=config.deliver)
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
             log("stopped")
 
     routes: list[BaseRoute] = [

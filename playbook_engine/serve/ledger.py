@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS steps (
 );
 CREATE TABLE IF NOT EXISTS timers (
   incident_id TEXT NOT NULL, action TEXT NOT NULL, due_at REAL NOT NULL, fired_at REAL,
-  outcome TEXT, PRIMARY KEY (incident_id, action, due_at)
+  outcome TEXT, subject TEXT NOT NULL DEFAULT '', body TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (incident_id, action, due_at)
 );
 CREATE INDEX IF NOT EXISTS timers_due ON timers (fired_at, due_at);
 CREATE INDEX IF NOT EXISTS timers_incident ON timers (incident_id);
@@ -71,6 +72,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   last_error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_at);
+CREATE TABLE IF NOT EXISTS replan (incident_id TEXT PRIMARY KEY);
 """
 
 Follow = Callable[[IncidentRow], tuple[list[Timer], list[OutboxItem]]]
@@ -87,6 +89,10 @@ def _ts(moment: datetime) -> float:
 
 def _dt(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _queued(item: OutboxItem) -> str:
+    return f"{item.notification} to {item.channel} queued (revision {item.revision})"
 
 
 def incident_id_for(group: str) -> str:
@@ -166,6 +172,7 @@ class Ledger:
         updated: list[str] = []
         reopened: list[str] = []
         resolved: list[str] = []
+        changed: list[str] = []  # updated in a way that changes the plan (acknowledged)
         now = _ts(at)
         with self._write() as db:
             if db.execute("SELECT 1 FROM receipts WHERE key = ?", (receipt,)).fetchone():
@@ -196,8 +203,10 @@ class Ledger:
                         ident = row[0]
                         updated.append(ident)
                     self._alert(db, ident, alert, now)
-                    if alert.data.get("status") == "acknowledged":
-                        self._acknowledge(db, ident, now, "intake")
+                    if alert.data.get("status") == "acknowledged" and self._acknowledge(
+                        db, ident, now, "intake"
+                    ):
+                        changed.append(ident)
                 elif row is not None and row[1] == "open":
                     ident = row[0]
                     self._alert(db, ident, alert, now)
@@ -210,9 +219,16 @@ class Ledger:
                         resolved.append(ident)
                     else:
                         updated.append(ident)
+            # a further alert of an open incident changes nothing the plan reads (the
+            # incident's data is its first alert's), so only these are planned again
+            touched = list(dict.fromkeys([*opened, *reopened, *changed]))
             if follow is not None:
-                for ident in dict.fromkeys([*opened, *reopened, *updated]):
+                for ident in touched:
                     self._follow(db, ident, follow, now)
+            else:  # planned soon by `plan_pending`, committed now so no restart loses it
+                db.executemany(
+                    "INSERT OR IGNORE INTO replan VALUES (?)", [(ident,) for ident in touched]
+                )
         new = {*opened, *reopened}
         return IntakeResult(
             False,
@@ -228,10 +244,28 @@ class Ledger:
         timers, items = follow(row)
         db.execute("DELETE FROM timers WHERE incident_id = ? AND fired_at IS NULL", (ident,))
         db.executemany(
-            "INSERT OR IGNORE INTO timers (incident_id, action, due_at) VALUES (?, ?, ?)",
-            [(t.incident_id, t.action, _ts(t.due_at)) for t in timers],
+            "INSERT OR IGNORE INTO timers (incident_id, action, due_at, subject, body) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(t.incident_id, t.action, _ts(t.due_at), t.subject, t.body) for t in timers],
         )
         self._enqueue(db, items, now)
+
+    def plan_pending(self, follow: Follow, at: datetime, limit: int = 200) -> int:
+        """Plan the incidents intake marked (timers and notifications); how many."""
+        done = 0
+        while True:
+            with self._write() as db:
+                rows = db.execute("SELECT incident_id FROM replan LIMIT ?", (limit,)).fetchall()
+                for (ident,) in rows:
+                    status = db.execute(
+                        "SELECT status FROM incidents WHERE id = ?", (ident,)
+                    ).fetchone()
+                    if status is not None and status[0] == "open":
+                        self._follow(db, ident, follow, _ts(at))
+                    db.execute("DELETE FROM replan WHERE incident_id = ?", (ident,))
+            done += len(rows)
+            if len(rows) < limit:
+                return done
 
     def refresh(self, incident_id: str, follow: Follow, at: datetime) -> None:
         """Recompute an open incident's timers and notifications (after an ack, a step)."""
@@ -391,8 +425,9 @@ class Ledger:
                 "DELETE FROM timers WHERE incident_id = ? AND fired_at IS NULL", (incident_id,)
             )
             db.executemany(
-                "INSERT OR IGNORE INTO timers (incident_id, action, due_at) VALUES (?, ?, ?)",
-                [(t.incident_id, t.action, _ts(t.due_at)) for t in timers],
+                "INSERT OR IGNORE INTO timers (incident_id, action, due_at, subject, body) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(t.incident_id, t.action, _ts(t.due_at), t.subject, t.body) for t in timers],
             )
 
     def next_due(self, incident_id: str) -> Timer | None:
@@ -411,40 +446,47 @@ class Ledger:
     def fire_due(
         self,
         at: datetime,
-        decide: Callable[[IncidentRow, Timer], tuple[str, list[OutboxItem]]],
-        limit: int = 500,
+        decide: Callable[[datetime | None, Timer], tuple[str, list[OutboxItem]]],
+        limit: int = 2000,
     ) -> list[tuple[Timer, str]]:
         """Fire the timers due at `at`: each is claimed, decided, its outbox rows enqueued and
         its fire recorded in one transaction, so it fires once even across restarts and
-        processes. `decide` gives an outcome (`fired`, `cancelled: why`) and the notifications."""
+        processes. `decide`, given the incident's acknowledgement time and the timer, gives an
+        outcome (`fired`, `cancelled: why`) and the notifications."""
         fired: list[tuple[Timer, str]] = []
         now = _ts(at)
         while True:
             with self._write() as db:
                 rows = db.execute(
-                    "SELECT t.incident_id, t.action, t.due_at FROM timers t "
+                    "SELECT t.incident_id, t.action, t.due_at, t.subject, t.body, i.status, "
+                    "i.acknowledged_at FROM timers t LEFT JOIN incidents i ON i.id = t.incident_id "
                     "WHERE t.fired_at IS NULL AND t.due_at <= ? ORDER BY t.due_at LIMIT ?",
                     (now, limit),
                 ).fetchall()
-                for ident, action, due in rows:
+                updates, events, queued = [], [], []
+                for ident, action, due, subject, body, status, acked in rows:
                     due_at = _dt(due)
                     assert due_at is not None
-                    timer = Timer(ident, action, due_at)
-                    found = db.execute(
-                        f"SELECT {self._COLUMNS} FROM incidents WHERE id = ?", (ident,)
-                    ).fetchone()
-                    if found is None or found[1] != "open":
+                    timer = Timer(ident, action, due_at, subject, body)
+                    if status != "open":
                         outcome, items = "cancelled: incident not open", list[OutboxItem]()
                     else:
-                        outcome, items = decide(self._row(found, db), timer)
-                    db.execute(
-                        "UPDATE timers SET fired_at = ?, outcome = ? WHERE incident_id = ? "
-                        "AND action = ? AND due_at = ?",
-                        (now, outcome, ident, action, due),
-                    )
-                    self._event(db, ident, now, "timer", "scheduler", f"{action}: {outcome}")
-                    self._enqueue(db, items, now)
+                        outcome, items = decide(_dt(acked), timer)
+                    updates.append((now, outcome, ident, action, due))
+                    events.append((ident, now, "timer", "scheduler", f"{action}: {outcome}"))
+                    queued.extend(items)
                     fired.append((timer, outcome))
+                # batched: one statement each for the claims, their events and the pages
+                db.executemany(
+                    "UPDATE timers SET fired_at = ?, outcome = ? WHERE incident_id = ? "
+                    "AND action = ? AND due_at = ? AND fired_at IS NULL",
+                    updates,
+                )
+                db.executemany(
+                    "INSERT INTO events (incident_id, at, kind, by, detail) VALUES (?, ?, ?, ?, ?)",
+                    events,
+                )
+                self._enqueue(db, queued, now)
             if len(rows) < limit:
                 return fired
 
@@ -456,32 +498,42 @@ class Ledger:
             return self._enqueue(db, items, _ts(at))
 
     def _enqueue(self, db: sqlite3.Connection, items: Sequence[OutboxItem], now: float) -> int:
-        added = 0
-        for item in items:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO outbox (key, incident_id, channel, notification, revision,"
-                " subject, body, state, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+        before = db.total_changes
+        db.executemany(
+            "INSERT OR IGNORE INTO outbox (key, incident_id, channel, notification, revision,"
+            " subject, body, state, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            [
                 (
-                    item.key,
-                    item.incident_id,
-                    item.channel,
-                    item.notification,
-                    item.revision,
-                    item.subject,
-                    item.body,
+                    i.key,
+                    i.incident_id,
+                    i.channel,
+                    i.notification,
+                    i.revision,
+                    i.subject,
+                    i.body,
                     now,
-                ),
-            )
-            if cur.rowcount:
-                added += 1
-                self._event(
-                    db,
-                    item.incident_id,
-                    now,
-                    "notification",
-                    "outbox",
-                    f"{item.notification} to {item.channel} queued (revision {item.revision})",
                 )
+                for i in items
+            ],
+        )
+        added = db.total_changes - before
+        if added == len(items):
+            fresh = list(items)
+        else:  # some keys were there already: record only the new ones
+            fresh = [
+                i
+                for i in items
+                if db.execute(
+                    "SELECT 1 FROM events WHERE incident_id = ? AND kind = 'notification' "
+                    "AND detail = ?",
+                    (i.incident_id, _queued(i)),
+                ).fetchone()
+                is None
+            ]
+        db.executemany(
+            "INSERT INTO events (incident_id, at, kind, by, detail) VALUES (?, ?, ?, ?, ?)",
+            [(i.incident_id, now, "notification", "outbox", _queued(i)) for i in fresh],
+        )
         return added
 
     def claim_outbox(self, at: datetime, limit: int = 50) -> list[OutboxItem]:
@@ -499,6 +551,24 @@ class Ledger:
                 [(row[0],) for row in rows],
             )
         return [OutboxItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] + 1) for r in rows]
+
+    def dry_run_outbox(self, at: datetime) -> int:
+        """Record every due notification as a dry run (nothing sent), in one transaction."""
+        now = _ts(at)
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO events (incident_id, at, kind, by, detail) "
+                "SELECT incident_id, ?, 'delivery', 'outbox', notification || ' to ' || channel "
+                "|| ': attempt ' || (attempts + 1) || ' dry-run' FROM outbox "
+                "WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, key",
+                (now, now),
+            )
+            cur = db.execute(
+                "UPDATE outbox SET state = 'dry-run', attempts = attempts + 1 "
+                "WHERE state = 'pending' AND next_at <= ?",
+                (now,),
+            )
+            return cur.rowcount
 
     def finish_outbox(
         self, item: OutboxItem, state: str, at: datetime, error: str, retry_at: datetime | None

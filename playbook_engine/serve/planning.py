@@ -54,15 +54,45 @@ def plan_of(compiled: CompiledLibrary, row: IncidentRow, at: datetime) -> Plan:
 
 
 def timers_of(row: IncidentRow, plan: Plan) -> list[Timer]:
-    """The timers an open incident's plan sets."""
-    timers = [
-        Timer(row.id, f"escalate:t{entry.tier}c{entry.cycle}", entry.at)
-        for entry in plan.escalation.entries
-        if entry.status != "cancelled"
-    ]
+    """The timers an open incident's plan sets, each with the page it sends when it fires
+    (written now, so firing needs no evaluation)."""
+    title = f"[{plan.priority.id}] {plan.incident_title}"
+    timers = []
+    for entry in plan.escalation.entries:
+        if entry.status == "cancelled":
+            continue
+        whom = ", ".join(f"{t.name} ({t.team})" if t.team else t.name for t in entry.targets)
+        repeat = f" (repeat {entry.cycle})" if entry.cycle else ""
+        timers.append(
+            Timer(
+                row.id,
+                f"escalate:t{entry.tier}c{entry.cycle}",
+                entry.at,
+                f"{title}: escalation tier {entry.tier}{repeat}",
+                f"Incident {row.id} is not acknowledged. Paging: {whom}.",
+            )
+        )
+    deadlines = plan.deadlines
     if row.acknowledged_at is None:
-        timers.append(Timer(row.id, "sla:respond", plan.deadlines.respond_by))
-    timers.append(Timer(row.id, "sla:resolve", plan.deadlines.resolve_by))
+        timers.append(
+            Timer(
+                row.id,
+                "sla:respond",
+                deadlines.respond_by,
+                f"{title}: respond-by deadline breached",
+                f"Incident {row.id} was due a response by "
+                f"{format_timestamp(deadlines.respond_by)}.",
+            )
+        )
+    timers.append(
+        Timer(
+            row.id,
+            "sla:resolve",
+            deadlines.resolve_by,
+            f"{title}: resolve-by deadline breached",
+            f"Incident {row.id} was due resolution by {format_timestamp(deadlines.resolve_by)}.",
+        )
+    )
     return timers
 
 
@@ -94,49 +124,22 @@ def follow(compiled: CompiledLibrary, at: datetime) -> Any:
     return run
 
 
-def decide(compiled: CompiledLibrary, at: datetime) -> Any:
-    """The scheduler's decision for a due timer: fire it (and what to send) or cancel it."""
-
-    def run(row: IncidentRow, timer: Timer) -> tuple[str, list[OutboxItem]]:
-        plan = plan_of(compiled, row, at)
-        title = f"[{plan.priority.id}] {plan.incident_title}"
-        if timer.action.startswith("escalate:"):
-            entry = next(
-                (
-                    e
-                    for e in plan.escalation.entries
-                    if f"escalate:t{e.tier}c{e.cycle}" == timer.action
-                ),
-                None,
-            )
-            if entry is None:
-                return "cancelled: no longer in the plan", []
-            if entry.status == "cancelled":
-                return "cancelled: acknowledged", []
-            whom = ", ".join(f"{t.name} ({t.team})" if t.team else t.name for t in entry.targets)
-            subject = f"{title}: escalation tier {entry.tier}" + (
-                f" (repeat {entry.cycle})" if entry.cycle else ""
-            )
-            body = f"Incident {row.id} is not acknowledged. Paging: {whom}."
-        elif timer.action == "sla:respond":
-            if row.acknowledged_at is not None:
-                return "cancelled: acknowledged", []
-            subject = f"{title}: respond-by deadline breached"
-            body = f"Incident {row.id} was due a response by {format_timestamp(timer.due_at)}."
-        else:
-            subject = f"{title}: resolve-by deadline breached"
-            body = f"Incident {row.id} was due resolution by {format_timestamp(timer.due_at)}."
-        stamp = format_timestamp(timer.due_at)
-        item = OutboxItem(
-            key=f"{row.id}/{timer.action}/{stamp}",
-            incident_id=row.id,
-            channel=PAGER_CHANNEL,
-            notification=timer.action,
-            revision=stamp,
-            subject=subject,
-            body=body,
-            attempts=0,
-        )
-        return "fired", [item]
-
-    return run
+def decide(acknowledged_at: datetime | None, timer: Timer) -> tuple[str, list[OutboxItem]]:
+    """The scheduler's decision for a due timer of an open incident: fire it and send its
+    page. Timers follow the plan (an acknowledgement or edit plans the incident again and
+    replaces its pending timers), so a timer still pending is still meant; the respond-by
+    warning is also checked against the acknowledgement itself."""
+    if timer.action == "sla:respond" and acknowledged_at is not None:
+        return "cancelled: acknowledged", []
+    stamp = format_timestamp(timer.due_at)
+    item = OutboxItem(
+        key=f"{timer.incident_id}/{timer.action}/{stamp}",
+        incident_id=timer.incident_id,
+        channel=PAGER_CHANNEL,
+        notification=timer.action,
+        revision=stamp,
+        subject=timer.subject,
+        body=timer.body,
+        attempts=0,
+    )
+    return "fired", [item]

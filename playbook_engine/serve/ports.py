@@ -60,6 +60,8 @@ class Timer:
     incident_id: str
     action: str
     due_at: datetime
+    subject: str = ""  # the page sent when it fires, written when the plan set it
+    body: str = ""
 
 
 @dataclass(frozen=True, slots=True)

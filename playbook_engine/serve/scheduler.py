@@ -36,8 +36,10 @@ def tick(
 ) -> TickResult:
     """Fire the timers due at `at`, then deliver the outbox."""
     from playbook_engine.deliver.outbox import run
+    from playbook_engine.serve.planning import follow
 
-    fired = store.fire_due(at, decide(compiled, at))
+    store.plan_pending(follow(compiled, at), at)
+    fired = store.fire_due(at, decide)
     done = sum(1 for _timer, outcome in fired if outcome == "fired")
     delivered = run(store, at, policy, live)
     return TickResult(done, len(fired) - done, delivered)
