@@ -87,11 +87,11 @@ def command(
 
     root = library_root(library_dir)
     compiled = cached_library(root)
-    ledger = open_store(store_path(store, root), busy_timeout)
     try:
         credentials = Credentials()
     except ConfigError as exc:
-        fail_input([error("SV102", str(exc), Span("<environment>"))])
+        fail_input([error("IN109", str(exc), Span("<environment>"))])
+    ledger = open_store(store_path(store, root), busy_timeout)
     start = parse_at(start_text) if start_text else None
     config = ServeConfig(
         compiled=compiled,

@@ -30,7 +30,7 @@ def open_store(path: Path, busy_timeout: float = 10.0) -> Any:
     try:
         return Ledger(path, busy_timeout=busy_timeout)
     except StoreUnavailable as exc:
-        fail_input([error("SV101", str(exc), Span(str(path)))])
+        fail_input([error("IN108", str(exc), Span(str(path)))])
 
 
 def delivery_policy(allow_hosts: tuple[str, ...], timeout: float, attempts: int) -> Any:
