@@ -252,4 +252,12 @@ def create_app(config: ServeConfig) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         return PlainTextResponse("not found", status_code=404)
 
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        log("store unavailable", logging.ERROR, path=request.url.path, reason=str(exc))
+        return _problem(503, "store unavailable; retry", **{"Retry-After": RETRY_AFTER})
+
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_found, StoreUnavailable: unavailable},
+    )

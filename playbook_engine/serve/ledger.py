@@ -134,18 +134,24 @@ class Ledger:
             try:
                 yield self._db
                 self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                self._db.execute("ROLLBACK")
+            except sqlite3.DatabaseError as exc:  # disk full, I/O error, locked, corrupt
+                self._rollback()
                 raise StoreUnavailable(f"store write failed: {exc}") from None
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back (a full disk does): nothing left to undo then
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             try:
                 return self._db.execute(sql, args).fetchall()
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 raise StoreUnavailable(f"store read failed: {exc}") from None
 
     def healthy(self) -> bool:
