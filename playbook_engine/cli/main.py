@@ -41,6 +41,8 @@ COMMANDS = {
     "new": "Scaffold a new playbook and its test.",
     "convert": "Convert an alert payload into a canonical incident.",
     "schema": "Print a JSON Schema (policy, playbook, incident, plan, ...).",
+    "serve": "Serve webhook intake, timers, delivery and the web page.",
+    "tick": "Fire the timers due now and deliver the outbox, once (for cron).",
 }
 
 

@@ -1,0 +1,145 @@
+"""An incident's plan as the store makes it, and what the plan asks of the service now:
+the timers still to fire and the notifications to send.
+
+The plan is the pure engine's evaluation of the library on the incident as stored (its
+acknowledgement and resolution filled in) at a given moment. Timers:
+
+- `escalate:t{tier}c{cycle}` at each escalation entry's time (tiers, and repeats as cycles);
+- `sla:respond` at the respond-by deadline while nobody acknowledged (a breach warning);
+- `sla:resolve` at the resolve-by deadline.
+
+A timer is keyed by (incident, action, due time): when an edit moves a deadline, the new time
+is a new timer, and one already fired is never fired again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from playbook_engine.compile.compiler import CompiledLibrary
+from playbook_engine.plan import Plan
+from playbook_engine.serve.ports import IncidentRow, OutboxItem, Timer
+from playbook_engine.timeparse import format_timestamp
+
+PAGER_CHANNEL = "pager"
+"""The channel of escalation pages and SLA warnings (destination: $PLAYBOOK_CHANNEL_PAGER)."""
+
+
+def incident_data(row: IncidentRow) -> dict[str, Any]:
+    """The canonical incident the engine sees: the stored data with the store's state."""
+    data = dict(row.data)
+    data["id"] = row.id
+    data["status"] = (
+        "resolved"
+        if row.status == "resolved"
+        else "acknowledged"
+        if row.acknowledged_at
+        else "triggered"
+    )
+    data.pop("acknowledgedAt", None)
+    data.pop("resolvedAt", None)
+    if row.acknowledged_at is not None:
+        data["acknowledgedAt"] = format_timestamp(row.acknowledged_at)
+    if row.resolved_at is not None:
+        data["resolvedAt"] = format_timestamp(row.resolved_at)
+    return data
+
+
+def plan_of(compiled: CompiledLibrary, row: IncidentRow, at: datetime) -> Plan:
+    """The incident's plan at `at`."""
+    from playbook_engine.engine.evaluation import evaluate
+
+    return evaluate(compiled, incident_data(row), at)
+
+
+def timers_of(row: IncidentRow, plan: Plan) -> list[Timer]:
+    """The timers an open incident's plan sets, each with the page it sends when it fires
+    (written now, so firing needs no evaluation)."""
+    title = f"[{plan.priority.id}] {plan.incident_title}"
+    timers = []
+    for entry in plan.escalation.entries:
+        if entry.status == "cancelled":
+            continue
+        whom = ", ".join(f"{t.name} ({t.team})" if t.team else t.name for t in entry.targets)
+        repeat = f" (repeat {entry.cycle})" if entry.cycle else ""
+        timers.append(
+            Timer(
+                row.id,
+                f"escalate:t{entry.tier}c{entry.cycle}",
+                entry.at,
+                f"{title}: escalation tier {entry.tier}{repeat}",
+                f"Incident {row.id} is not acknowledged. Paging: {whom}.",
+            )
+        )
+    deadlines = plan.deadlines
+    if row.acknowledged_at is None:
+        timers.append(
+            Timer(
+                row.id,
+                "sla:respond",
+                deadlines.respond_by,
+                f"{title}: respond-by deadline breached",
+                f"Incident {row.id} was due a response by "
+                f"{format_timestamp(deadlines.respond_by)}.",
+            )
+        )
+    timers.append(
+        Timer(
+            row.id,
+            "sla:resolve",
+            deadlines.resolve_by,
+            f"{title}: resolve-by deadline breached",
+            f"Incident {row.id} was due resolution by {format_timestamp(deadlines.resolve_by)}.",
+        )
+    )
+    return timers
+
+
+def notifications_of(row: IncidentRow, plan: Plan) -> list[OutboxItem]:
+    """The plan's rendered notifications, keyed by (incident, notification, revision)."""
+    revision = str(row.revision)
+    return [
+        OutboxItem(
+            key=f"{row.id}/{note.id}/{revision}",
+            incident_id=row.id,
+            channel=note.channel,
+            notification=note.id,
+            revision=revision,
+            subject=note.subject or plan.incident_title,
+            body=note.body,
+            attempts=0,
+        )
+        for note in plan.notifications
+    ]
+
+
+def follow(compiled: CompiledLibrary, at: datetime) -> Any:
+    """The store's `follow` callback: an incident's timers and notifications at `at`."""
+
+    def run(row: IncidentRow) -> tuple[list[Timer], list[OutboxItem]]:
+        plan = plan_of(compiled, row, at)
+        return timers_of(row, plan), notifications_of(row, plan)
+
+    return run
+
+
+def decide(acknowledged_at: datetime | None, timer: Timer) -> tuple[str, list[OutboxItem]]:
+    """The scheduler's decision for a due timer of an open incident: fire it and send its
+    page. Timers follow the plan (an acknowledgement or edit plans the incident again and
+    replaces its pending timers), so a timer still pending is still meant; the respond-by
+    warning is also checked against the acknowledgement itself."""
+    if timer.action == "sla:respond" and acknowledged_at is not None:
+        return "cancelled: acknowledged", []
+    stamp = format_timestamp(timer.due_at)
+    item = OutboxItem(
+        key=f"{timer.incident_id}/{timer.action}/{stamp}",
+        incident_id=timer.incident_id,
+        channel=PAGER_CHANNEL,
+        notification=timer.action,
+        revision=stamp,
+        subject=timer.subject,
+        body=timer.body,
+        attempts=0,
+    )
+    return "fired", [item]

@@ -1,0 +1,105 @@
+"""Durable timers and `playbook tick`: due at their time, once, across restarts and
+concurrent processes; the clock is moved with --at, never slept."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from conftest import PLAYBOOK
+from servekit import LIBRARY, serving
+
+T0 = "2026-03-14T02:00:00Z"
+P1 = {
+    "id": "INC-1",
+    "title": "Checkout down",
+    "startedAt": T0,
+    "severity": "critical",
+    "service": "checkout-api",
+    "environment": "production",
+    "customersAffected": 5000,
+}
+
+
+def tick(store: Path, at: str, *extra: str) -> dict[str, int]:
+    done = subprocess.run(
+        [*PLAYBOOK, "tick", "--library", str(LIBRARY), "--store", str(store), "--at", at,
+         "--format", "json", *extra],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result: dict[str, int] = json.loads(done.stdout)
+    return result
+
+
+def rows(store: Path, sql: str, *args: Any) -> list[Any]:
+    with sqlite3.connect(store) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def open_incidents(tmp: Path, *incidents: dict[str, Any]) -> Path:
+    """Post incidents to a server whose clock starts at T0 and has no background scheduler."""
+    with serving(tmp, "--start", T0, "--interval", "0") as server:
+        for incident in incidents:
+            assert server.post("/v1/incidents", incident).status == 202
+        return server.store
+
+
+def test_tiers_fire_at_their_time_once(tmp_path: Path) -> None:
+    store = open_incidents(tmp_path, P1)
+    assert tick(store, "2026-03-14T01:59:00Z")["fired"] == 0  # before anything is due
+    assert tick(store, "2026-03-14T02:01:00Z")["fired"] == 1  # tier 1 (after 0m)
+    assert tick(store, "2026-03-14T02:01:00Z")["fired"] == 0  # again: nothing twice
+    assert tick(store, "2026-03-14T02:09:59Z")["fired"] == 0
+    # 02:10 tier 2, 02:15 the respond-by deadline
+    assert tick(store, "2026-03-14T02:16:00Z")["fired"] == 2
+    fired = rows(store, "SELECT action FROM timers WHERE fired_at IS NOT NULL ORDER BY due_at")
+    assert fired == [("escalate:t1c0",), ("escalate:t2c0",), ("sla:respond",)]
+    pages = rows(store, "SELECT key, state FROM outbox WHERE channel = 'pager' ORDER BY key")
+    assert ("INC-1" not in str(pages)) and len([p for p in pages if "escalate" in p[0]]) == 2
+    assert all(state == "dry-run" for _key, state in pages)
+
+
+def test_a_stopped_scheduler_loses_nothing_and_fires_late_ones_once(tmp_path: Path) -> None:
+    store = open_incidents(tmp_path, P1)
+    # nobody ran tick for 40 minutes: 02:00 t1, 02:10 t2, 02:15 respond, 02:30 t3 are all due
+    assert tick(store, "2026-03-14T02:40:00Z")["fired"] == 4
+    assert tick(store, "2026-03-14T02:40:00Z")["fired"] == 0
+    assert tick(store, "2026-03-14T02:46:00Z")["fired"] == 1  # the repeat of tier 2 at 02:45
+
+
+def test_acknowledging_cancels_the_rest(tmp_path: Path) -> None:
+    acked = dict(P1, status="acknowledged", acknowledgedAt="2026-03-14T02:05:00Z")
+    store = open_incidents(tmp_path, P1)
+    assert tick(store, "2026-03-14T02:01:00Z")["fired"] == 1
+    with serving(tmp_path, "--store", str(store), "--start", "2026-03-14T02:05:00Z",
+                 "--interval", "0", store=store) as server:  # fmt: skip
+        assert server.post("/v1/incidents", acked).status == 202
+    # only the resolve-by deadline (06:00) is left
+    assert tick(store, "2026-03-14T05:00:00Z")["fired"] == 0
+    assert tick(store, "2026-03-14T06:00:00Z")["fired"] == 1
+    pending = rows(store, "SELECT count(*) FROM timers WHERE fired_at IS NULL")
+    assert pending == [(0,)]
+
+
+def test_two_tick_processes_at_once_fire_each_timer_once(tmp_path: Path) -> None:
+    incidents = [dict(P1, id=f"INC-{n}") for n in range(60)]
+    store = open_incidents(tmp_path, *incidents)
+    at = datetime(2026, 3, 14, 3, 0, tzinfo=UTC).timestamp()
+    due = rows(store, "SELECT count(*) FROM timers WHERE due_at <= ?", at)[0][0]
+    assert due == 60 * 5  # t1, t2, respond-by, t3, the repeat of t2 at 02:45
+    command = [*PLAYBOOK, "tick", "--library", str(LIBRARY), "--store", str(store),
+               "--at", "2026-03-14T03:00:00Z", "--format", "json"]  # fmt: skip
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    results = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sum(r["fired"] + r["cancelled"] for r in results) == due, results
+    events = rows(store, "SELECT count(*) FROM events WHERE kind = 'timer'")[0][0]
+    assert events == due
+    sql = "SELECT count(*) FROM outbox WHERE notification GLOB '[es][sl][ca]*:*'"
+    pages = rows(store, sql)[0][0]
+    assert pages == sum(r["fired"] for r in results)
