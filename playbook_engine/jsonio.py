@@ -6,15 +6,22 @@ import json
 import re
 from typing import Any
 
+from playbook_engine.textsafe import FORMAT_CHARACTERS
+
 # Characters JSON leaves raw under ensure_ascii=False that can still hurt where the JSON is
 # shown or stored: C1 controls (0x9b starts an escape sequence in some terminals), bidi
-# controls, line separators, and lone surrogates, which no UTF-8 encoder accepts. They only
+# controls and the other invisible format characters (Unicode Cf), line separators, and lone
+# surrogates, which no UTF-8 encoder accepts. They only
 # ever occur inside string literals, so writing them as \uXXXX keeps the same JSON value.
-_RISKY = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_RISKY = re.compile(f"[\x7f-\x9f\u2028\u2029{FORMAT_CHARACTERS}\ud800-\udfff]")
 
 
 def _escape(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # JSON writes a character beyond the BMP as its UTF-16 surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def dumps(data: Any, indent: int | None = 2) -> str:
@@ -24,4 +31,6 @@ def dumps(data: Any, indent: int | None = 2) -> str:
     that a lone surrogate or a C1 control in an incident cannot break the output.
     """
     text = json.dumps(data, ensure_ascii=False, indent=indent, allow_nan=False)
+    if text.isascii() and "\x7f" not in text:  # the common case: nothing to look for
+        return text + "\n"
     return _RISKY.sub(_escape, text) + "\n"

@@ -185,6 +185,7 @@ class Channel:
     address: str
     max_length: int
     span: Span
+    allow_private: bool = False  # rendered webhook recipients may name private addresses
 
 
 @dataclass(frozen=True, slots=True)

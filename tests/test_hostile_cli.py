@@ -294,7 +294,8 @@ def test_markdown_shows_hostile_text_inertly(hostile_file: Path) -> None:
     result = playbook(
         "run", hostile_file, "--library", ECHO, *CLOCK, "--format", "markdown", "--explain"
     )
-    assert (result.returncode, result.stderr) == (0, "")
+    # Exit 1: the plan reports the refused recipient (see the JSON test).
+    assert (result.returncode, result.stderr) == (1, "")
     text = result.stdout
     assert not UNSAFE.search(text)
     prose = _outside_code(text)
@@ -316,7 +317,7 @@ def test_text_shows_hostile_text_inertly(hostile_file: Path) -> None:
     result = playbook(
         "run", hostile_file, "--library", ECHO, *CLOCK, "--format", "text", "--explain", "--color"
     )
-    assert (result.returncode, result.stderr) == (0, "")
+    assert (result.returncode, result.stderr) == (1, "")
     # Colour adds SGR sequences of our own; anything else escaping is the incident's.
     own_colours = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
     assert not UNSAFE.search(own_colours)
@@ -329,7 +330,7 @@ def test_json_round_trips_hostile_text_and_escapes_it_per_channel(hostile_file: 
     result = playbook(
         "run", hostile_file, "--library", ECHO, *CLOCK, "--format", "json", "--explain"
     )
-    assert (result.returncode, result.stderr) == (0, "")
+    assert (result.returncode, result.stderr) == (1, "")
     assert not UNSAFE.search(result.stdout)  # JSON escapes controls
     plan = json.loads(result.stdout)
     assert plan["incident"] == {"id": HOSTILE["id"], "title": HOSTILE_TITLE}
@@ -343,7 +344,13 @@ def test_json_round_trips_hostile_text_and_escapes_it_per_channel(hostile_file: 
     assert "&lt;!channel&gt;" in chat and "@\u200dhere" in chat and "@\u200dchannel" in chat
     email = notes["email"]["body"]
     assert "<script>" not in email and "&lt;script&gt;" in email
-    assert notes["email"]["to"] == ["evil@example.com Bcc: all@example.com"]
+    # A rendered recipient with header text is refused, never shown as an address.
+    assert notes["email"]["to"] == []
+    [refused] = [e for e in plan["errors"] if "recipient" in e["message"]]
+    assert refused["message"] == (
+        "recipient 'evil@example.com Bcc: all@example.com' refused: it is not one e-mail "
+        "address (write one address per entry, no names or headers)"
+    )
     assert json.loads(notes["hook"]["body"])["title"] == HOSTILE_TITLE
     step = plan["steps"][0]
     assert "\n" not in step["title"] and "{{ 7\\*7 }}" in step["title"]

@@ -391,7 +391,7 @@ HOSTILE = {
             "chat",
             "mention",
             "@\u200dchannel @\u200dHere @\u200deveryone &lt;!here&gt; &lt;!channel&gt; "
-            "&lt;@U123&gt; &lt;#C123&gt; &lt;https://x.example|click&gt;",
+            "&lt;@\u200dU123&gt; &lt;#C123&gt; &lt;https://x.example|click&gt;",
         ),
         ("chat", "checklist", "ok\n- [ ] forged"),
         ("chat", "header", "Outage\nBcc: attacker@example.com"),
@@ -646,3 +646,18 @@ def test_checking_a_template_evaluates_nothing_in_it() -> None:
     assert found.variables == frozenset()
     with pytest.raises(TemplateError, match="has no attribute 'y'"):
         run("{{ 'x' ~ (1).y }}", "markdown")
+
+
+@given(
+    text=st.text(alphabet=st.characters(blacklist_characters="{\r"), max_size=60),
+    mode=st.sampled_from(["plain", "markdown", "chat", "html", "header"]),
+)
+def test_a_template_without_syntax_renders_as_jinja2_would(text: str, mode: str) -> None:
+    """The fast path for constant templates (most step titles) gives Jinja2's own output."""
+    from playbook_engine.sandbox.environments import environment
+    from playbook_engine.sandbox.escaping import inert_links
+
+    template = compile_template(text, mode)
+    assert template.constant is not None
+    jinja = environment(mode).from_string(text).render()
+    assert render(template, {}) == (inert_links(jinja) if mode == "html" else jinja)

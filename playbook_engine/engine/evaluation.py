@@ -17,12 +17,14 @@ from playbook_engine import sandbox
 from playbook_engine.compile.compiler import (
     CompiledEscalation,
     CompiledLibrary,
+    CompiledNotification,
     CompiledPlaybook,
     CompiledRule,
     LazyTemplate,
 )
 from playbook_engine.compile.conditions import CompiledCondition, expression_failures
 from playbook_engine.diagnostics import InputError, Span, error
+from playbook_engine.engine.recipients import recipient_problem
 from playbook_engine.load.incident import Incident, build_incident, pointer_span
 from playbook_engine.model import Priority, Repeat, Rule, Tier
 from playbook_engine.plan import (
@@ -44,6 +46,7 @@ from playbook_engine.plan import (
     Target,
     Trace,
 )
+from playbook_engine.textsafe import visible
 from playbook_engine.timeparse import format_duration, format_timestamp
 
 Context = dict[str, Any]
@@ -383,8 +386,8 @@ class _Evaluation:
             truncated = len(body) > limit
             if truncated:
                 body = fit(body, limit)
-            recipients = tuple(self.render(t, playbook_ctx) for t in cn.to)
-            if not recipients and channel is not None and channel.address:
+            recipients = tuple(self._recipients(cn, playbook_ctx))
+            if not recipients and not cn.to and channel is not None and channel.address:
                 recipients = (channel.address,)
             out.append(
                 RenderedNotification(
@@ -393,12 +396,35 @@ class _Evaluation:
                     channel=n.channel,
                     kind=channel.kind if channel else "",
                     to=recipients,
-                    subject=self.render(cn.subject, playbook_ctx) if cn.subject else None,
+                    subject=cap_subject(self.render(cn.subject, playbook_ctx))
+                    if cn.subject
+                    else None,
                     body=body,
                     truncated=truncated,
                 )
             )
         return out
+
+    def _recipients(self, cn: CompiledNotification, ctx: Context) -> Iterator[str]:
+        """The notification's rendered recipients that suit its channel; each refused one is a
+        plan error naming the template and why."""
+        channel = cn.channel
+        kind = channel.kind if channel else ""
+        allow_private = channel.allow_private if channel else False
+        for template in cn.to:
+            value = self.render(template, ctx)
+            if not value.strip():
+                continue  # `{{ x | default('') }}`: this template names no recipient here
+            problem = recipient_problem(kind, value, allow_private)
+            if problem is None:
+                yield value
+            else:
+                self.errors.append(
+                    PlanError(
+                        str(template.source.span),
+                        f"recipient {visible(value, keep_newlines=False)!r} refused: {problem}",
+                    )
+                )
 
     def _item(
         self,
@@ -411,6 +437,20 @@ class _Evaluation:
     ) -> None:
         if self.explain:
             self.items.append(ItemTrace(kind, ident, playbook, kept, reason, trace))
+
+
+SUBJECT_OCTETS = 998 - len("Subject: ")
+"""RFC 5322 caps a header line at 998 octets: a subject fits one line with its field name."""
+
+
+def cap_subject(subject: str) -> str:
+    """`subject` cut to fit one header line (UTF-8 octets, whole characters), ending in `…`
+    when cut."""
+    if len(subject.encode("utf-8")) <= SUBJECT_OCTETS:
+        return subject
+    room = SUBJECT_OCTETS - len("…".encode())
+    cut = subject.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return cut + "…"
 
 
 TAIL_SHARE = 3

@@ -376,6 +376,7 @@ def build_policy(doc: SourceDoc) -> tuple[Policy, list[Diagnostic]]:
                 address=c.get("address", ""),
                 max_length=c.get("maxLength", DEFAULT_MAX_LENGTH[c["kind"]]),
                 span=b.span(f"/spec/channels/{i}"),
+                allow_private=c.get("allowPrivateAddresses", False),
             )
             for i, c in enumerate(spec.get("channels", ()))
         ),

@@ -12,7 +12,7 @@ from jinja2.nodes import EvalContext
 
 from playbook_engine.sandbox.budget import _check_size, _run
 from playbook_engine.sandbox.errors import _MacroText
-from playbook_engine.textsafe import visible
+from playbook_engine.textsafe import UNSAFE_CHARACTERS, visible
 
 MODES = ("plain", "markdown", "chat", "html", "header", "chat-header")
 
@@ -20,10 +20,14 @@ MODES = ("plain", "markdown", "chat", "html", "header", "chat-header")
 # --- escaping per output ------------------------------------------------------------------
 
 _LINE_BREAKS = re.compile("\r\n|[\n\r\v\f\x85\u2028\u2029]")
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<>|#]|(?<![^\W_])_|_(?![^\W_])")
+_INVISIBLE = re.compile(f"[\x00-\x1f{UNSAFE_CHARACTERS}]")
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<>|#&]|(?<![^\W_])_|_(?![^\W_])")
 _MARKDOWN_LEADING = re.compile(r"^(\s*)(?:([-+=])|([0-9]+)([.)]))")
-_MENTION = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
+# Every mention a chat tool reads in plain text: `@here`, `@channel`, `@everyone`, `@all`,
+# `@team` and `@user.name` (Mattermost, Discord, Teams, Telegram). Slack's `<@U0123>`,
+# `<!subteam^…>` and `<!here>` need `<`, which becomes `&lt;`. A zero-width joiner after the `@`
+# keeps the text as it reads and stops the tool from resolving it.
+_MENTION = re.compile(r"(?<![\w.+-])@(?=[\w.-])")  # not the @ of an e-mail address
 
 
 def _escape_plain(text: str) -> str:
@@ -40,8 +44,8 @@ def _escape_markdown(text: str) -> str:
 
 def _escape_chat(text: str) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MENTION.sub("@\u200d\\1", _LINE_BREAKS.sub("\n", text))
-    return visible(text)
+    # visible() first: it would show the joiner that neutralises a mention.
+    return _MENTION.sub("@\u200d", visible(_LINE_BREAKS.sub("\n", text)))
 
 
 def _escape_html(text: str) -> str:
@@ -69,11 +73,12 @@ def escape(text: str, mode: str) -> str:
 
     - `plain`: line breaks become spaces; other control and bidi characters become visible
       escapes such as `\\x1b`.
-    - `markdown`: as plain, and `\\`, `` ` ``, `*`, `_`, `[`, `]`, `<`, `>`, `|`, `#` and a
+    - `markdown`: as plain, and `\\`, `` ` ``, `*`, `_`, `[`, `]`, `<`, `>`, `|`, `#`, `&` and a
       leading `-`, `+`, `=` or `1.` are backslash-escaped (an `_` between letters or digits is
       kept, so identifiers stay readable): a value cannot forge a list, link or heading.
     - `chat`: line breaks kept; `&`, `<`, `>` become entities (Slack's `<!here>`, `<@U123>`,
-      `<url|text>` stay text) and `@here`, `@channel`, `@everyone` get a zero-width joiner.
+      `<url|text>` stay text) and every `@` mention (`@here`, `@team`, `@user`) gets a
+      zero-width joiner.
     - `html`: control characters as in plain, line breaks kept; HTML escaping itself is done
       by the environment's autoescape.
     - `header`: line breaks and tabs become spaces, other control and bidi characters are
@@ -98,3 +103,43 @@ def _make_finalize(mode: str) -> Callable[[EvalContext, Any], Any]:
         return text
 
     return finalize
+
+
+# --- live links in HTML ---------------------------------------------------------------------
+
+LIVE_SCHEMES = frozenset({"http", "https", "mailto"})
+"""The only URL schemes a link may keep in any output (`javascript:`, `data:`, `vbscript:`,
+`file:` and the rest are shown as text)."""
+
+_URL_ATTRIBUTE = re.compile(
+    r"""(?P<name>\b(?:href|src|action|formaction|xlink:href|background|poster|srcset))"""
+    r"""(?P<eq>\s*=\s*)(?P<value>"[^"]*"|'[^']*'|[^\s"'=<>`]+)""",
+    re.IGNORECASE,
+)
+_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
+_IGNORED_IN_URLS = re.compile("[\x00-\x20\x7f]")
+
+
+def live_url(url: str) -> bool:
+    """Whether `url` may stay a live link: http, https or mailto, or no scheme at all (a
+    relative reference), read as a browser reads it (entities decoded, whitespace and
+    controls ignored, any case)."""
+    import html
+
+    cleaned = _IGNORED_IN_URLS.sub("", html.unescape(url)).lower()
+    found = _SCHEME.match(cleaned)
+    return found is None or found.group(1) in LIVE_SCHEMES
+
+
+def inert_links(markup: str) -> str:
+    """HTML with every URL attribute whose scheme is not http, https or mailto renamed to
+    `data-inert-...`: the link is shown, not followed (`<a href="javascript:...">` cannot run,
+    `<img src="data:...">` does not load). The author's own links pass the same test."""
+
+    def check(match: re.Match[str]) -> str:
+        value = match.group("value")
+        if live_url(value.strip("\"'")):
+            return match.group(0)
+        return f"data-inert-{match.group('name').lower().replace(':', '-')}{match['eq']}{value}"
+
+    return _URL_ATTRIBUTE.sub(check, markup) if "=" in markup else markup
