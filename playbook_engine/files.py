@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 
 def user_file_mode(replaced: Path | None = None) -> int:
@@ -39,6 +42,23 @@ def write_atomically(path: Path, text: str) -> None:
         os.fchmod(fd, user_file_mode(path))  # mkstemp makes it private
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def open_atomically(path: Path) -> Iterator[TextIO]:
+    """A text handle whose content replaces `path` when the block ends without error, as
+    `write_atomically` does, for output written as it is made (a `--jsonl` stream)."""
+    import tempfile
+
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, user_file_mode(path))
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from playbook_engine.compile.compiler import CompiledLibrary
 from playbook_engine.diagnostics import InputError, Span, error
 from playbook_engine.engine.evaluation import evaluate
 from playbook_engine.jsonio import dumps
+from playbook_engine.limits import DEFAULT_LIMITS
 from playbook_engine.load import documents
 from playbook_engine.load.incident import Incident, parse_incident, read_source
 from playbook_engine.render.diagnostics import diagnostic_dict
@@ -111,18 +112,24 @@ def run_one(
 
 def run_jsonl(
     compiled: CompiledLibrary,
-    source: str,
-    stdin_text: str | None,
+    display: str,
+    stream: BinaryIO,
     at: datetime,
     overrides: Iterable[str],
     explain: bool,
-) -> tuple[str, bool]:
-    """One JSON plan per JSON incident line; a bad line yields an error line, not a stop."""
-    display, content = read_source(source, stdin_text)
-    text = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content
-    out: list[str] = []
+    write: Callable[[str], object],
+) -> bool:
+    """One JSON plan per JSON incident line, each written (`write`) as soon as its line is
+    read, so memory does not grow with the stream; a bad line yields an error line, not a
+    stop. Whether any line failed or any plan has errors."""
     failed = False
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(stream), start=1):
+        if line is None:
+            failed = True
+            cap = DEFAULT_LIMITS.incident_bytes
+            message = f"line is longer than {cap:,} bytes"
+            write(dumps({"line": number, "errors": [_line_error(display, number, message)]}, None))
+            continue
         if not line.strip():
             continue
         where = f"{display}:{number}"
@@ -132,8 +139,28 @@ def run_jsonl(
         except InputError as exc:
             failed = True
             errors = [diagnostic_dict(d) for d in exc.diagnostics]
-            out.append(dumps({"line": number, "errors": errors}, indent=None))
+            write(dumps({"line": number, "errors": errors}, indent=None))
             continue
         failed = failed or bool(plan.errors)
-        out.append(dumps(plan_to_dict(plan, explain), indent=None))
-    return "".join(out), failed
+        write(dumps(plan_to_dict(plan, explain), indent=None))
+    return failed
+
+
+def _lines(stream: BinaryIO) -> Iterator[str | None]:
+    """The stream's lines as text, one at a time (None for a line over the incident size
+    limit, which is skipped, never held whole)."""
+    cap = DEFAULT_LIMITS.incident_bytes
+    while True:
+        raw = stream.readline(cap + 1)
+        if not raw:
+            return
+        if len(raw) > cap and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):  # the rest of the long line
+                raw = stream.readline(cap + 1)
+            yield None
+            continue
+        yield raw.decode("utf-8", errors="replace")
+
+
+def _line_error(display: str, number: int, message: str) -> dict[str, object]:
+    return diagnostic_dict(error("IN101", message, Span(f"{display}:{number}")))

@@ -18,6 +18,7 @@ from playbook_engine.limits import DEFAULT_LIMITS
 from playbook_engine.sandbox.budget import _RUN, _Run
 from playbook_engine.sandbox.environments import SandboxEnvironment, environment
 from playbook_engine.sandbox.errors import TemplateError
+from playbook_engine.sandbox.escaping import inert_links
 from playbook_engine.speed.stores import active_store
 from playbook_engine.speed.stores import stored as _stored
 
@@ -29,6 +30,7 @@ class CompiledTemplate:
     source: str
     mode: str
     template: Template
+    constant: str | None = None  # the output of a template without Jinja2 syntax
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +109,20 @@ def compile_template(source: str, mode: str, macros: str = "") -> CompiledTempla
         # What `env.from_string` does, with the code possibly from the store.
         code = _template_code(env, source, mode)
         template = env.template_class.from_code(env, code, env.make_globals(shared), None)
-        return CompiledTemplate(source, mode, template)
+        return CompiledTemplate(source, mode, template, _constant(source, mode))
     except Exception as exc:
         raise _compile_error(exc) from exc
+
+
+def _constant(source: str, mode: str) -> str | None:
+    """What a template renders whatever the context, if it has no Jinja2 syntax at all (most
+    step titles): its text, less the one final newline Jinja2 drops. Such a template renders
+    without a context or a generator; its text is the author's, and counts against the plan's
+    budget like any rendered text."""
+    if "{" in source or "\r" in source or len(source) > DEFAULT_LIMITS.rendered_output_chars:
+        return None
+    text = source[:-1] if source.endswith("\n") else source
+    return inert_links(text) if mode == "html" else text
 
 
 @lru_cache(maxsize=64)
@@ -143,6 +156,9 @@ def render(template: CompiledTemplate, context: Mapping[str, Any]) -> str:
     Raises `TemplateError` for undefined names and attributes, refused operations, any error a
     value causes, and reached limits; never anything else.
     """
+    if template.constant is not None:
+        _Run(context).charge(len(template.constant))
+        return template.constant
     cap = DEFAULT_LIMITS.rendered_output_chars
     token = _RUN.set(_Run(context))
     try:
@@ -153,7 +169,8 @@ def render(template: CompiledTemplate, context: Mapping[str, Any]) -> str:
             if size > cap:
                 raise TemplateError(f"the rendered text is longer than {cap:,} characters")
             chunks.append(chunk)
-        return "".join(chunks)
+        text = "".join(chunks)
+        return inert_links(text) if template.mode == "html" else text
     except TemplateError:
         raise
     except Exception as exc:

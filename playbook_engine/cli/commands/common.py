@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 
 import click
 
 from playbook_engine.cli.errors import fail_input
 from playbook_engine.diagnostics import Span, error
-from playbook_engine.files import write_atomically
+from playbook_engine.files import open_atomically, write_atomically
 from playbook_engine.limits import DEFAULT_LIMITS
 
 
@@ -37,6 +39,73 @@ def write_output(text: str, output: Path | None) -> None:
         write_atomically(output.resolve() if output.is_symlink() else output, text)
     except OSError as exc:
         _cannot_write(output, exc.strerror or type(exc).__name__)
+
+
+@contextmanager
+def output_lines(output: Path | None) -> Iterator[Callable[[str], object]]:
+    """A function writing one line of a stream as soon as it is made: to stdout (flushed, so a
+    reader sees each plan as its incident is read), or into `output`, which is replaced
+    whole when the stream ends (a device or pipe is written in place)."""
+    if output is None:
+        stdout = sys.stdout
+
+        def to_stdout(line: str) -> None:
+            stdout.write(line)
+            stdout.flush()
+
+        yield to_stdout
+        return
+    if output.is_dir():
+        _cannot_write(output, "is a directory")
+    try:
+        if output.exists() and not output.is_file():
+            with output.open("w", encoding="utf-8", newline="") as handle:
+                yield handle.write
+        else:
+            target = output.resolve() if output.is_symlink() else output
+            with open_atomically(target) as replacing:
+                yield replacing.write
+    except OSError as exc:
+        _cannot_write(output, exc.strerror or type(exc).__name__)
+
+
+@contextmanager
+def open_stream(source: str) -> Iterator[tuple[str, BinaryIO]]:
+    """A stream of incident lines, read as it comes: a file, or `-` for standard input (a
+    terminal or closed stdin is an input error, not a hang). Each line is bounded by the
+    incident size limit, the stream by nothing: a `--jsonl` batch can be any length."""
+    if source == "-":
+        stream = sys.stdin
+        if stream is None or stream.closed:
+            fail_input([error("IN101", "standard input is closed", Span("<stdin>"))])
+        if stream.isatty():
+            fail_input(
+                [
+                    error(
+                        "IN101",
+                        "standard input is a terminal; pipe incidents in",
+                        Span("<stdin>"),
+                        hint="playbook run --jsonl - < incidents.jsonl",
+                    )
+                ]
+            )
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:  # a text stream of the caller's (click's test runner): bounded
+            import io
+
+            text = stream.read(DEFAULT_LIMITS.input_bytes + 1)
+            buffer = io.BytesIO(text.encode("utf-8", "surrogateescape"))
+        yield "<stdin>", buffer
+        return
+    path = Path(source)
+    if path.is_dir():
+        fail_input([error("IN101", "is a directory; expected an incident file", Span(source))])
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        fail_input([error("IN101", f"cannot read incident: {exc.strerror or exc}", Span(source))])
+    with handle:
+        yield source, handle
 
 
 def _cannot_write(output: Path, reason: str) -> NoReturn:

@@ -12,6 +12,8 @@ from playbook_engine.cli.commands.common import (
     at_option,
     library_option,
     library_root,
+    open_stream,
+    output_lines,
     parse_at,
     read_stdin,
     write_output,
@@ -85,12 +87,14 @@ def command(
             f"--jsonl writes one JSON plan per line; --format {fmt} is not possible"
         )
     at = parse_at(at_text)
+    if jsonl:
+        with open_stream(incident) as (display, stream):
+            compiled = cached_library(library_root(library_dir), use_cache=not no_cache)
+            with output_lines(output) as write:
+                failed = runner.run_jsonl(compiled, display, stream, at, overrides, explain, write)
+        raise Failure(EXIT_FINDINGS if failed else EXIT_OK)
     stdin_text = read_stdin() if incident == "-" else None
     compiled = cached_library(library_root(library_dir), use_cache=not no_cache)
-    if jsonl:
-        text, failed = runner.run_jsonl(compiled, incident, stdin_text, at, overrides, explain)
-        write_output(text, output)
-        raise Failure(EXIT_FINDINGS if failed else EXIT_OK)
     terminal = output is None and sys.stdout.isatty()
     chosen = fmt or _format_of(output) or ("text" if terminal else "markdown")
     use_color = color if color is not None else terminal and "NO_COLOR" not in os.environ
