@@ -122,10 +122,11 @@ def test_a_group_is_one_incident_resolved_when_all_its_alerts_are(server: Server
 
 def test_after_the_flap_window_a_new_incident_opens(tmp_path: Path) -> None:
     # the service clock starts at a fixed moment and runs 3600x: 11 real seconds would be far
-    # more than needed; 0.5 s is 30 service minutes, beyond the 10-minute window
+    # more than needed; 0.5 s is 30 service minutes, beyond the 5-minute window given
     import time
 
-    with serving(tmp_path, "--start", "2026-03-14T02:00:00Z", "--time-scale", "3600") as srv:
+    clock = ("--start", "2026-03-14T02:00:00Z", "--time-scale", "3600", "--flap-window", "5m")
+    with serving(tmp_path, *clock) as srv:
         t0 = "2026-03-14T02:00:00Z"
         first = srv.post("/v1/alerts/alertmanager", am("{}:{g=2}", ("b1", "firing", t0)))
         ident = first.body["opened"][0]

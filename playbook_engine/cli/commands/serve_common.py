@@ -22,13 +22,15 @@ def store_path(option: Path | None, library: Path) -> Path:
     return Path(env) if env else library / ".playbook-store.sqlite"
 
 
-def open_store(path: Path, busy_timeout: float = 10.0) -> Any:
+def open_store(path: Path, busy_timeout: float = 10.0, flap_window: Any = None) -> Any:
     """The store at `path`, or exit 2 saying why not."""
     from playbook_engine.serve.ledger import Ledger
     from playbook_engine.serve.ports import StoreUnavailable
 
     try:
-        return Ledger(path, busy_timeout=busy_timeout)
+        if flap_window is None:
+            return Ledger(path, busy_timeout=busy_timeout)
+        return Ledger(path, flap_window=flap_window, busy_timeout=busy_timeout)
     except StoreUnavailable as exc:
         fail_input([error("IN108", str(exc), Span(str(path)))])
 
