@@ -103,3 +103,34 @@ def test_two_tick_processes_at_once_fire_each_timer_once(tmp_path: Path) -> None
     sql = "SELECT count(*) FROM outbox WHERE notification GLOB '[es][sl][ca]*:*'"
     pages = rows(store, sql)[0][0]
     assert pages == sum(r["fired"] for r in results)
+
+
+def test_two_serve_replicas_on_one_store_page_once(tmp_path: Path) -> None:
+    import time
+
+    store = tmp_path / "shared.sqlite"
+    clock = ("--start", T0, "--time-scale", "600", "--interval", "0.1")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        serving(tmp_path / "a", *clock, store=store) as one,
+        serving(tmp_path / "b", *clock, store=store) as two,
+    ):
+        for n in range(20):
+            server = one if n % 2 else two
+            assert server.post("/v1/incidents", dict(P1, id=f"INC-{n}")).status == 202
+        # 10 service minutes (tier 2) are 1 real second at 600x; wait for both tiers of all
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done = rows(store, "SELECT count(*) FROM timers WHERE action GLOB 'escalate:t[12]c0' "
+                        "AND fired_at IS NOT NULL")[0][0]  # fmt: skip
+            if done == 40:
+                break
+            time.sleep(0.2)
+    assert done == 40
+    fires = rows(store, "SELECT detail, incident_id, count(*) FROM events WHERE kind = 'timer' "
+                 "GROUP BY detail, incident_id HAVING count(*) > 1")  # fmt: skip
+    assert fires == []
+    pages = rows(store, "SELECT count(*), count(DISTINCT key) FROM outbox "
+                 "WHERE notification GLOB 'escalate:*'")[0]  # fmt: skip
+    assert pages[0] == pages[1] and pages[0] >= 40
