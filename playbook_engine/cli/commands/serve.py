@@ -61,7 +61,7 @@ from playbook_engine.diagnostics import Span, error
 @click.option("--log-level", default="info", show_default=True)
 def command(
     library_dir: Path | None,
-    store: Path | None,
+    store: str | None,
     host: str,
     port: int,
     deliver: bool,
