@@ -3,9 +3,14 @@ concurrent processes; the clock is moved with --at, never slept."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import os
 import sqlite3
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -134,3 +139,58 @@ def test_two_serve_replicas_on_one_store_page_once(tmp_path: Path) -> None:
     pages = rows(store, "SELECT count(*), count(DISTINCT key) FROM outbox "
                  "WHERE notification GLOB 'escalate:*'")[0]  # fmt: skip
     assert pages[0] == pages[1] and pages[0] >= 40
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    got: list[bytes] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        type(self).got.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def receiver() -> Iterator[tuple[int, list[bytes]]]:
+    handler = type("Hook", (_Hook,), {"got": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_port, handler.got
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def deliver_tick(store: Path, port: int, *extra: str) -> None:
+    env = {**os.environ, "PLAYBOOK_CHANNEL_PAGER": f"json://127.0.0.1:{port}/"}
+    command = [*PLAYBOOK, "tick", "--library", str(LIBRARY), "--store", str(store),
+               "--at", "2026-03-14T02:01:00Z", "--deliver", *extra]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_tick_deliver_refuses_loopback_unless_allowed(tmp_path: Path) -> None:
+    with receiver() as (port, got):
+        store = open_incidents(tmp_path, P1)
+        deliver_tick(store, port)
+        assert got == []
+        refused = rows(store, "SELECT count(*) FROM outbox WHERE channel = 'pager' "
+                       "AND state = 'failed' AND last_error LIKE '%loopback%'")  # fmt: skip
+        assert refused == [(2,)]
+
+
+def test_tick_deliver_with_the_host_allowed_sends_each_page_once(tmp_path: Path) -> None:
+    with receiver() as (port, got):
+        store = open_incidents(tmp_path, P1)
+        deliver_tick(store, port, "--allow-host", "127.0.0.1")
+        deliver_tick(store, port, "--allow-host", "127.0.0.1")
+        # the pager channel: the plan's page-incident-commander and the tier-1 page, once each
+        titles = sorted(json.loads(body)["title"] for body in got)
+        assert len(titles) == 2 and any("escalation tier 1" in t for t in titles), titles
+        sent = rows(store, "SELECT count(*) FROM outbox WHERE channel = 'pager' AND state = 'sent'")
+        assert sent == [(2,)]
