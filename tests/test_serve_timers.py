@@ -84,9 +84,18 @@ def test_acknowledging_cancels_the_rest(tmp_path: Path) -> None:
     with serving(tmp_path, "--store", str(store), "--start", "2026-03-14T02:05:00Z",
                  "--interval", "0", store=store) as server:  # fmt: skip
         assert server.post("/v1/incidents", acked).status == 202
-    # only the resolve-by deadline (06:00) is left
-    assert tick(store, "2026-03-14T05:00:00Z")["fired"] == 0
-    assert tick(store, "2026-03-14T06:00:00Z")["fired"] == 1
+    # no escalation is left: hourly reminders from the acknowledgement (03:05, 04:05, 05:05),
+    # the warning at 75 % of the 4 h to resolve (05:00) and the resolve-by deadline (06:00)
+    assert tick(store, "2026-03-14T03:04:00Z")["fired"] == 0
+    assert tick(store, "2026-03-14T05:00:00Z")["fired"] == 3
+    assert tick(store, "2026-03-14T06:00:00Z")["fired"] == 2
+    fired = rows(store, "SELECT action FROM timers WHERE fired_at IS NOT NULL ORDER BY due_at")
+    assert [a for (a,) in fired] == [
+        "escalate:t1c0", "remind:1", "remind:2", "warn:resolve", "remind:3", "sla:resolve",
+    ]  # fmt: skip
+    reminder = rows(store, "SELECT subject, body FROM outbox WHERE notification = 'remind:1'")
+    assert reminder[0][0] == "[P1] Checkout down: still open"
+    assert "0 of 19 steps done" in reminder[0][1]
     pending = rows(store, "SELECT count(*) FROM timers WHERE fired_at IS NULL")
     assert pending == [(0,)]
 
