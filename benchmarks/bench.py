@@ -230,6 +230,7 @@ def evaluation_timings(args: argparse.Namespace) -> dict[str, Any]:
     """In-process: evaluation per incident as the library grows, rendering, leaf predicates."""
     from playbook_engine import sandbox
     from playbook_engine.compile.conditions import ConditionCompiler
+    from playbook_engine.engine.evaluation import evaluate
     from playbook_engine.load.documents import load_file
     from playbook_engine.model import Leaf
     from playbook_engine.pipeline import load_library
@@ -264,7 +265,7 @@ def evaluation_timings(args: argparse.Namespace) -> dict[str, Any]:
         )
 
     assert compiled is not None
-    plan = compiled.evaluate(load_file(REPO / INCIDENT)[0].data, at)  # type: ignore[union-attr]
+    plan = evaluate(compiled, load_file(REPO / INCIDENT)[0].data, at)  # type: ignore[union-attr]
     for fmt in ("markdown", "text", "json"):
         seconds = _best(lambda f=fmt: [render_plan(plan, f, True, False) for _ in range(50)])  # type: ignore[misc]
         results[f"render {fmt} (explain) µs"] = round(seconds / 50 * 1e6, 1)
@@ -303,7 +304,9 @@ def plan_span() -> Any:
 def _evaluate(
     compiled: Any, incidents: list[Any], at: datetime, load_ms: float | None
 ) -> dict[str, Any]:
-    seconds = _best(lambda: [compiled.evaluate(data, at) for data in incidents], 3)
+    from playbook_engine.engine.evaluation import evaluate
+
+    seconds = _best(lambda: [evaluate(compiled, data, at) for data in incidents], 3)
     per = seconds / len(incidents)
     return {
         "playbooks": len(compiled.playbooks),
@@ -316,14 +319,15 @@ def _evaluate(
 MEMORY_SCRIPT = """
 import resource, sys
 from pathlib import Path
-from playbook_engine.pipeline import load_library
+from playbook_engine.engine.evaluation import evaluate
 from playbook_engine.load.documents import load_file
+from playbook_engine.pipeline import load_library
 from playbook_engine.timeparse import parse_timestamp
 lib = Path(sys.argv[1])
 compiled = load_library(lib).compiled
 at = parse_timestamp("2026-02-01T00:30:00Z")
 for path in sorted((lib / "incidents").glob("*.json")):
-    compiled.evaluate(load_file(path)[0].data, at)
+    evaluate(compiled, load_file(path)[0].data, at)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 

@@ -32,7 +32,7 @@ def write_atomically(path: Path, text: str) -> None:
     """Write `text` to `path` exactly (UTF-8, no newline translation) through a temporary
     file renamed into place: readers see the old file or the new one, never half of one. On
     any failure the temporary file is removed and the error raised."""
-    import tempfile  # here: importing it costs every command ~4 ms (random, weakref...)
+    import tempfile  # here, not at the top: its imports (random, weakref) cost every command
 
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

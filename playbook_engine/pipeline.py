@@ -64,7 +64,7 @@ def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
     shown = [display_path(p) for p in paths]
     policy = next((root / name for name in POLICY_NAMES if (root / name).is_file()), None)
     work = None
-    if len(paths) >= FORK_MIN_FILES:  # the only case that forks (prework costs ~1 ms to import)
+    if len(paths) >= FORK_MIN_FILES:  # the only case that forks (prework is imported only then)
         from playbook_engine.speed.prework import TemplateWork
 
         work = TemplateWork(policy)
@@ -79,7 +79,32 @@ def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
 def build_check_compile(root: Path, shown: list[str], loading: Loading) -> LoadResult:
     """Build the model from the loaded documents, check, lint and compile it: the stages after
     loading, with every diagnostic collected."""
+    documents, diagnostics, complete, invalid_policy = _documents_by_kind(loading)
+    root_display = display_path(root)
+    library = _build_library(documents, diagnostics, root_display, shown, invalid_policy)
+    if library is None:
+        return LoadResult(root_display, tuple(shown), None, sorted_diagnostics(diagnostics))
+    fields = incident_fields()
+    diagnostics += check_library(library, fields, complete)
+    # Linting before compiling gives a loading child more time to check templates for us.
+    diagnostics += lint_library(library, schema.load_schema("incident"), complete)
+    # Template checks a loading child has made meanwhile, in front of the store (if any).
+    below = stores.active_store()
+    stores.use_code_store(loading.store(below))
+    try:
+        compiled, found = compile_library(library, fields)
+    finally:
+        stores.use_code_store(below)
+    diagnostics += found
+    kept = apply_suppressions(sorted_diagnostics(diagnostics))
+    return LoadResult(root_display, tuple(shown), compiled, kept)
 
+
+def _documents_by_kind(
+    loading: Loading,
+) -> tuple[dict[str, list[SourceDoc]], list[Diagnostic], bool, bool]:
+    """The loaded documents that passed their schema, by kind; the diagnostics so far; whether
+    every document loaded and passed (`complete`); and whether a Policy failed its schema."""
     diagnostics: list[Diagnostic] = []
     documents: dict[str, list[SourceDoc]] = {
         "Policy": [],
@@ -88,7 +113,7 @@ def build_check_compile(root: Path, shown: list[str], loading: Loading) -> LoadR
         "PayloadMapping": [],
     }
     invalid_policy = False
-    complete = True  # every document loaded and passed its schema
+    complete = True
     for doc, found, checked in loading.results:
         diagnostics += found
         if doc is None:
@@ -110,6 +135,17 @@ def build_check_compile(root: Path, shown: list[str], loading: Loading) -> LoadR
                 hint="move it into tests/ so that `playbook test` finds it",
             )
         )
+    return documents, diagnostics, complete, invalid_policy
+
+
+def _build_library(
+    documents: dict[str, list[SourceDoc]],
+    diagnostics: list[Diagnostic],
+    root_display: str,
+    shown: list[str],
+    invalid_policy: bool,
+) -> Library | None:
+    """The model of the library (its build diagnostics appended), or None without a Policy."""
     shared, found = build_shared(documents["Shared"])
     diagnostics += found
     policies: list[Policy] = []
@@ -122,19 +158,17 @@ def build_check_compile(root: Path, shown: list[str], loading: Loading) -> LoadR
         playbook, found = build_playbook(doc, shared)
         playbooks.append(playbook)
         diagnostics += found
-    root_display = display_path(root)
     if not policies:
-        if invalid_policy:
-            return LoadResult(root_display, tuple(shown), None, sorted_diagnostics(diagnostics))
-        diagnostics.append(
-            error(
-                "PB305",
-                "the library has no Policy document",
-                Span(root_display),
-                hint="a library needs exactly one document with `kind: Policy` (see README)",
+        if not invalid_policy:
+            diagnostics.append(
+                error(
+                    "PB305",
+                    "the library has no Policy document",
+                    Span(root_display),
+                    hint="a library needs exactly one document with `kind: Policy` (see README)",
+                )
             )
-        )
-        return LoadResult(root_display, tuple(shown), None, sorted_diagnostics(diagnostics))
+        return None
     for extra in policies[1:]:
         diagnostics.append(
             error(
@@ -148,7 +182,7 @@ def build_check_compile(root: Path, shown: list[str], loading: Loading) -> LoadR
     diagnostics += found
     mappings, found = _mappings(documents["PayloadMapping"])
     diagnostics += found
-    library = Library(
+    return Library(
         root_display,
         policies[0],
         tuple(playbooks),
@@ -157,27 +191,13 @@ def build_check_compile(root: Path, shown: list[str], loading: Loading) -> LoadR
         tuple(holders),
         mappings,
     )
-    fields = incident_fields()
-    diagnostics += check_library(library, fields, complete)
-    # Linting before compiling gives a loading child more time to check templates for us.
-    diagnostics += lint_library(library, schema.load_schema("incident"), complete)
-    # Template checks a loading child has made meanwhile, in front of the store (if any).
-    below = stores.active_store()
-    stores.use_code_store(loading.store(below))
-    try:
-        compiled, found = compile_library(library, fields)
-    finally:
-        stores.use_code_store(below)
-    diagnostics += found
-    kept = apply_suppressions(sorted_diagnostics(diagnostics))
-    return LoadResult(root_display, tuple(shown), compiled, kept)
 
 
 def _mappings(docs: list[SourceDoc]) -> tuple[dict[str, Any], list[Diagnostic]]:
     """The library's payload mappings by id, and the problems `adapters` finds in them."""
     if not docs:
         return {}, []
-    from playbook_engine import adapters  # only for a library that has mappings (2-4 ms)
+    from playbook_engine import adapters  # only for a library that has mappings
 
     mappings: dict[str, Any] = {}
     diagnostics: list[Diagnostic] = []

@@ -47,6 +47,9 @@ def _require_ascii(text: str, what: str) -> None:
 # --- durations --------------------------------------------------------------------------
 
 
+_MAX_DURATION_SECONDS = int(MAX_DURATION.total_seconds())
+
+
 def parse_duration(text: str) -> timedelta:
     """Parse a duration such as `15m`, `4h`, `1h30m`, `2w3d`; at most 366 days in total.
 
@@ -82,10 +85,10 @@ def _parse_duration(text: str) -> timedelta:
         if len(digits) > 12:
             raise ValueError("a duration may be at most 366 days")
         total += int(digits) * _UNIT_SECONDS[unit]
-    result = timedelta(seconds=total)
-    if result > MAX_DURATION:
+    # Compared as seconds: a timedelta of 999999999999 days overflows before it can be compared.
+    if total > _MAX_DURATION_SECONDS:
         raise ValueError("a duration may be at most 366 days")
-    return result
+    return timedelta(seconds=total)
 
 
 def format_duration(value: timedelta) -> str:

@@ -154,6 +154,16 @@ def test_a_new_engine_misses(
     assert store.load(library, fingerprint(library)) is None
 
 
+def test_the_engine_is_known_by_every_module_of_the_whole_package() -> None:
+    # A cache entry written by the flat layout of before names modules such as `engine.py`;
+    # the engine's identity now lists each module by its path in the package, subpackages
+    # included, so such an entry cannot match and is rebuilt.
+    parts = cache.engine_fingerprint()
+    paths = {part.split(":", 1)[0] for part in parts[3:]}
+    assert {"engine/evaluation.py", "load/documents.py", "sandbox/templates.py"} <= paths
+    assert "engine.py" not in paths and "sandbox.py" not in paths
+
+
 def test_another_working_directory_has_its_own_entry(
     store: LibraryCache, library: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

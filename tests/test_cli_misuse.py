@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pty
+import shutil
 import signal
 import stat
 import subprocess
@@ -332,3 +333,42 @@ def test_output_files_get_ordinary_permissions(env: dict[str, str], tmp_path: Pa
         assert stat.S_IMODE(target.stat().st_mode) == 0o640
     finally:
         os.umask(old)
+
+
+# --- crashes found by the hostile tester (issue #15) ----------------------------------------
+
+
+def test_closed_standard_output_is_said_not_a_traceback(env: dict[str, str]) -> None:
+    command = " ".join([*PLAYBOOK, "run", str(INCIDENT), "--library", str(LIBRARY), *CLOCK])
+    result = subprocess.run(
+        ["sh", "-c", f"exec {command} >&-"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=env,
+        check=False,
+    )
+    one_error(result, 2, "playbook: standard output is closed")
+
+
+def test_a_huge_duration_is_a_diagnostic_not_an_overflow(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    library = tmp_path / "lib"
+    shutil.copytree(LIBRARY, library)
+    step = library / "echo.yaml"
+    text = step.read_text(encoding="utf-8")
+    assert "due: 5m" in text
+    step.write_text(text.replace("due: 5m", 'due: "999999999999d"', 1), encoding="utf-8")
+    result = playbook(env, "validate", library)
+    assert result.returncode == 1, result.stderr
+    assert "error PB301 invalid value '999999999999d': a duration may be at most 366 days" in (
+        result.stdout
+    )
+    assert "internal error" not in result.stderr
+
+
+def test_set_deeper_than_an_incident_may_nest_is_refused(env: dict[str, str]) -> None:
+    deep = ".".join(["a"] * 5000) + "=1"
+    result = run(env, INCIDENT, "--set", deep)
+    one_error(result, 2, "--set: error IN104 --set names a field 5000 levels deep")

@@ -15,7 +15,7 @@ import pytest
 from playbook_engine import sandbox
 from playbook_engine.cli import runner
 from playbook_engine.speed import cache, stores
-from playbook_engine.speed.cache import CodeStore, LibraryCache, fingerprint
+from playbook_engine.speed.cache import FileCodeStore, LibraryCache, fingerprint
 from playbook_engine.timeparse import parse_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,17 +76,17 @@ def test_damaged_or_swapped_code_is_refused_and_replaced(directory: Path, librar
 
 
 def test_another_secret_or_engine_does_not_read_the_code(directory: Path) -> None:
-    store = CodeStore(directory / "code", b"k" * 32, ("engine 1",))
+    store = FileCodeStore(directory / "code", b"k" * 32, ("engine 1",))
     store.put("plain\0{{ incident.title }}", b"data")
     assert store.get("plain\0{{ incident.title }}") == b"data"
     assert store.get("plain\0{{ incident.id }}") is None
-    assert CodeStore(directory / "code", b"x" * 32, ("engine 1",)).get("plain\0{{ x }}") is None
-    other = CodeStore(directory / "code", b"k" * 32, ("engine 2",))
+    assert FileCodeStore(directory / "code", b"x" * 32, ("engine 1",)).get("plain\0{{ x }}") is None
+    other = FileCodeStore(directory / "code", b"k" * 32, ("engine 2",))
     assert other.get("plain\0{{ incident.title }}") is None
 
 
 def test_only_code_that_compiles_is_stored(directory: Path) -> None:
-    stores.use_code_store(CodeStore(directory / "code", b"k" * 32, ("engine",)))
+    stores.use_code_store(FileCodeStore(directory / "code", b"k" * 32, ("engine",)))
     with pytest.raises(sandbox.TemplateError, match="nosuch"):
         sandbox.compile_template("{{ incident.title | nosuch }}", "plain")
     with pytest.raises(sandbox.TemplateError):
@@ -132,8 +132,8 @@ def test_validate_reports_the_same_with_a_cold_and_a_warm_store(
 def test_the_store_is_pruned_at_most_daily_to_half_when_too_large(tmp_path: Path) -> None:
     folder = tmp_path / "code"
 
-    def store() -> CodeStore:
-        made = CodeStore(folder, b"k" * 32, ("engine",))
+    def store() -> FileCodeStore:
+        made = FileCodeStore(folder, b"k" * 32, ("engine",))
         made.max_files = 10
         return made
 

@@ -107,20 +107,18 @@ def test_fast_text_paths_agree_with_the_general_rule(
     assert holds("oneOf", options, {"x": value}) is any(reference_same(value, o) for o in options)
 
 
-def test_a_posix_class_is_a_warning_not_a_python_warning(recwarn: pytest.WarningsRecorder) -> None:
-    """`[[:alpha:]]` (RE2, grep) is a literal set in Python's `re`: PB409 says so, every
-    time the library is checked (`re` warns only when it first compiles a pattern), and no
-    Python warning escapes to the terminal."""
+def test_a_posix_class_is_read_as_a_class(recwarn: pytest.WarningsRecorder) -> None:
+    """`[[:alpha:]]` (RE2, grep, Alertmanager) is a class for RE2, which runs `matches`: no
+    diagnostic, and no Python warning escapes to the terminal (Python's `re`, which read it
+    literally, warned and needed PB409)."""
     from playbook_engine.compile.conditions import ConditionCompiler
     from playbook_engine.diagnostics import Span
     from playbook_engine.model import Leaf
 
-    leaf = Leaf("incident.title", "matches", "[[:alpha:]]+", Span("p.yaml", 3, 5), "", False)
-    for _ in range(2):
-        compiler = ConditionCompiler({})
-        compiler.check(leaf)
-        assert [(d.code, d.severity.value) for d in compiler.diagnostics] == [("PB409", "warning")]
-    plain = ConditionCompiler({})
-    plain.check(Leaf("incident.title", "matches", "[a-z]+", Span("p.yaml", 3, 5), "", False))
-    assert plain.diagnostics == []
+    leaf = Leaf("incident.title", "matches", "^[[:alpha:]]+$", Span("p.yaml", 3, 5), "", False)
+    compiler = ConditionCompiler({})
+    compiler.check(leaf)
+    assert compiler.diagnostics == []
+    assert holds("matches", "^[[:alpha:]]+$", {"x": "Checkout"})
+    assert not holds("matches", "^[[:alpha:]]+$", {"x": "502"})
     assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]

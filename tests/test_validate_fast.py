@@ -32,7 +32,7 @@ from playbook_engine.authoring.validate import validate_paths
 from playbook_engine.diagnostics import sorted_diagnostics
 from playbook_engine.load.discovery import discover, display_path
 from playbook_engine.speed import doccache, stores
-from playbook_engine.speed.cache import CodeStore
+from playbook_engine.speed.cache import FileCodeStore
 from playbook_engine.speed.doccache import load_checked
 from playbook_engine.speed.prework import TemplateWork
 
@@ -150,8 +150,8 @@ def forget() -> None:
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Iterator[CodeStore]:
-    code = CodeStore(tmp_path / "code", b"k" * 32, ("engine",))
+def store(tmp_path: Path) -> Iterator[FileCodeStore]:
+    code = FileCodeStore(tmp_path / "code", b"k" * 32, ("engine",))
     forget()
     stores.use_code_store(code)
     yield code
@@ -159,7 +159,7 @@ def store(tmp_path: Path) -> Iterator[CodeStore]:
     forget()
 
 
-def test_analyses_from_the_store_equal_fresh_ones(store: CodeStore) -> None:
+def test_analyses_from_the_store_equal_fresh_ones(store: FileCodeStore) -> None:
     stores.use_code_store(None)
     fresh = [analyses(*case) for case in ANALYSED]
     assert fresh[1][1] == {"__class__", "_b", "_z"} and fresh[3][0] == {"incident.labels.a\0b"}
@@ -173,7 +173,7 @@ def test_analyses_from_the_store_equal_fresh_ones(store: CodeStore) -> None:
     assert sorted(store.directory.iterdir()) == stored
 
 
-def test_the_store_is_what_answers_when_warm(store: CodeStore) -> None:
+def test_the_store_is_what_answers_when_warm(store: FileCodeStore) -> None:
     source = "{{ incident.title }}"
     assert sandbox.attribute_paths(source) == {"incident.title"}
     # An authentic entry is believed: proof that a warm run does not parse again.
@@ -184,7 +184,7 @@ def test_the_store_is_what_answers_when_warm(store: CodeStore) -> None:
     assert sandbox.template_variables(source) == {"forged_root"}
 
 
-def test_damaged_or_foreign_analyses_are_recomputed(store: CodeStore, tmp_path: Path) -> None:
+def test_damaged_or_foreign_analyses_are_recomputed(store: FileCodeStore, tmp_path: Path) -> None:
     source = "{{ incident.title }} {{ x._y }}"
     expected = analyses(source, False)
     (entry,) = store.directory.iterdir()
@@ -193,7 +193,7 @@ def test_damaged_or_foreign_analyses_are_recomputed(store: CodeStore, tmp_path: 
     entry.write_bytes(bytes(blob))
     forget()
     assert analyses(source, False) == expected
-    other = CodeStore(tmp_path / "code", b"x" * 32, ("engine",))  # another user's secret
+    other = FileCodeStore(tmp_path / "code", b"x" * 32, ("engine",))  # another user's secret
     other.put(f"analysis\0{0}\0{source}", marshal.dumps((("forged",), (), (), None)))
     forget()
     assert analyses(source, False) == expected
@@ -202,7 +202,7 @@ def test_damaged_or_foreign_analyses_are_recomputed(store: CodeStore, tmp_path: 
     assert analyses(source, False) == expected
 
 
-def test_a_template_that_does_not_parse_is_never_stored(store: CodeStore) -> None:
+def test_a_template_that_does_not_parse_is_never_stored(store: FileCodeStore) -> None:
     with pytest.raises(sandbox.TemplateError):
         sandbox.attribute_paths("{{ incident.title ")
     assert not store.directory.exists()
@@ -230,7 +230,7 @@ def documents(tmp_path: Path) -> list[tuple[Path, str]]:
     return [(p, display_path(p)) for p in [*found, *sorted(folder.iterdir())]]
 
 
-def test_documents_from_the_store_equal_fresh_ones(store: CodeStore, tmp_path: Path) -> None:
+def test_documents_from_the_store_equal_fresh_ones(store: FileCodeStore, tmp_path: Path) -> None:
     files = documents(tmp_path)
     stores.use_code_store(None)
     fresh = [load_checked(path, shown) for path, shown in files]
@@ -245,7 +245,7 @@ def test_documents_from_the_store_equal_fresh_ones(store: CodeStore, tmp_path: P
     assert repr(load_checked(*files[0])) == repr(fresh[0])
 
 
-def test_the_store_answers_for_unchanged_bytes_only(store: CodeStore, tmp_path: Path) -> None:
+def test_the_store_answers_for_unchanged_bytes_only(store: FileCodeStore, tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("apiVersion: playbook-engine/v1\nkind: Playbook\n")
     first = load_checked(path, "p.yaml")
@@ -264,7 +264,7 @@ def test_the_store_answers_for_unchanged_bytes_only(store: CodeStore, tmp_path: 
     assert load_checked(path, "other.yaml")[0].path == "other.yaml"  # type: ignore[union-attr]
 
 
-def test_damaged_or_foreign_documents_are_reloaded(store: CodeStore, tmp_path: Path) -> None:
+def test_damaged_or_foreign_documents_are_reloaded(store: FileCodeStore, tmp_path: Path) -> None:
     path = ROOT / "playbooks" / "policy.yaml"
     fresh = load_checked(path, "policy.yaml")
     (entry,) = store.directory.iterdir()
@@ -275,7 +275,7 @@ def test_damaged_or_foreign_documents_are_reloaded(store: CodeStore, tmp_path: P
     key = "document\0{}\0{}\0{}\0{}".format(
         doccache.FORMAT, 0, "policy.yaml", hashlib.sha256(path.read_bytes()).hexdigest()
     )
-    CodeStore(store.directory, b"x" * 32, ("engine",)).put(key, doccache._encode(None, [], []))
+    FileCodeStore(store.directory, b"x" * 32, ("engine",)).put(key, doccache._encode(None, [], []))
     assert load_checked(path, "policy.yaml") == fresh
     store.put(key, marshal.dumps("not an entry"))
     assert load_checked(path, "policy.yaml") == fresh
@@ -427,7 +427,7 @@ apiVersion: playbook-engine/v1
 kind: Playbook
 metadata: {id: broken-conditions, title: Broken conditions, owner: sre}
 spec:
-  appliesWhen: {field: incident.description, matches: "(a+)+$"}
+  appliesWhen: {field: incident.description, matches: '(a+)b\\1'}
   classification:
     rules:
       - id: bad-regex
@@ -483,7 +483,7 @@ def test_checking_a_library_reports_what_compiling_all_of_it_reports(tmp_path: P
     everything = eager.diagnostics + eager.conditions.diagnostics
     assert sorted_diagnostics(checked) == sorted_diagnostics(everything)
     codes = {d.code for d in checked}
-    assert {"PB401", "PB402", "PB403", "PB404", "PB405", "PB407", "PB408"} <= codes
+    assert {"PB401", "PB402", "PB403", "PB404", "PB405", "PB408"} <= codes
     # Predicates and templates are made when first used, and behave.
     ctx = {"incident": {"service": "postgres-main", "description": "x", "title": "t"}}
     (database,) = [p for p in compiled.playbooks if p.id == "database-failure"]

@@ -83,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point: run the CLI inside the one error boundary."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if sys.stdout is None or sys.stderr is None:  # started with `>&-` or `2>&-`
+        _closed_streams()
     try:
         cli.main(args=args, prog_name="playbook", standalone_mode=False)
         code = EXIT_OK
@@ -127,7 +129,7 @@ def console() -> NoReturn:
     the same process.
     """
     # The cyclic collector is off for the process: its passes over the objects that imports
-    # and loading build cost ~8 ms of a 125 ms one-file validate, and evaluating and
+    # and loading build are a measurable part of a one-file validate, and evaluating and
     # rendering a plan leaves no cyclic garbage (tested), so a long --jsonl batch does not grow.
     gc.disable()
     lifetime.end_without_teardown()
@@ -136,6 +138,14 @@ def console() -> NoReturn:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else EXIT_INTERNAL
     os._exit(_flushed(code))
+
+
+def _closed_streams() -> NoReturn:
+    """A closed standard output or error: say so where it is still possible, exit 2."""
+    if sys.stderr is not None:
+        sys.stderr.write("playbook: standard output is closed: nothing could be written\n")
+        sys.stderr.flush()
+    os._exit(EXIT_INPUT)
 
 
 def _flushed(code: int) -> int:
@@ -156,7 +166,7 @@ def _flushed(code: int) -> int:
 
 def _internal_error(exc: Exception, debug: bool) -> int:
     if debug:
-        import traceback  # only here: the import costs every run 2 ms
+        import traceback  # only here: the import would cost every run
 
         traceback.print_exc()
     click.echo(

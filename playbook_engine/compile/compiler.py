@@ -382,7 +382,7 @@ class _Compiler:
         self.lazy = lazy
         self.incident_fields = incident_fields
         calendars = {c.id: c for c in library.policy.calendars}
-        self.conditions = ConditionCompiler(calendars, check_regexes=not lazy)
+        self.conditions = ConditionCompiler(calendars)
         self.diagnostics: list[Diagnostic] = []
         self.templates: dict[tuple[str, str], tuple[bool, list[Diagnostic]]] = {}
         self.macros = "\n".join(m.source for m in library.macros)

@@ -9,8 +9,6 @@ The context is a mapping with the roots `incident` and, after classification, `p
 from __future__ import annotations
 
 import math
-import re
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,8 +18,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from playbook_engine import calendars as calendar_math
-from playbook_engine.check.regexes import ambiguous_set, backtracking_risk
-from playbook_engine.diagnostics import Diagnostic, error, warning
+from playbook_engine.check.regexes import compile_linear
+from playbook_engine.diagnostics import Diagnostic, error
 from playbook_engine.limits import DEFAULT_LIMITS
 from playbook_engine.model import AllOf, AnyOf, Calendar, Condition, Expr, Leaf, Not, leaves
 from playbook_engine.sandbox import (
@@ -59,7 +57,7 @@ Context = Mapping[str, Any]
 
 def _trace(*args: Any, **kwargs: Any) -> ConditionTrace:
     """A `plan.ConditionTrace`, its module imported on first use (creating the plan's
-    dataclasses costs ~7 ms at import, and `playbook validate` never explains)."""
+    dataclasses is slow at import, and `playbook validate` never explains)."""
     from playbook_engine.plan import ConditionTrace
 
     return ConditionTrace(*args, **kwargs)
@@ -130,11 +128,8 @@ class CompiledCondition:
 class ConditionCompiler:
     """Compiles conditions of one library, collecting diagnostics."""
 
-    def __init__(self, calendars: Mapping[str, Calendar], check_regexes: bool = True) -> None:
-        """`check_regexes=False` skips the backtracking analysis, for a library that already
-        passed it (the cache's): it costs more than compiling the pattern."""
+    def __init__(self, calendars: Mapping[str, Calendar]) -> None:
         self.calendars = calendars
-        self.check_regexes = check_regexes
         self.diagnostics: list[Diagnostic] = []
 
     def compile(self, condition: Condition) -> CompiledCondition:
@@ -266,50 +261,22 @@ class ConditionCompiler:
 
     def _regex_test(self, leaf: Leaf) -> LeafTest:
         limit = DEFAULT_LIMITS.regex_subject_chars
-        try:
-            # Python's `re` warns (FutureWarning) about sets it may read differently one day,
-            # such as POSIX classes it lacks (`[[:alpha:]]`, common in RE2 and grep rules):
-            # said as PB409 below, never printed as a Python warning.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                pattern = re.compile(leaf.value)
-        except re.error as exc:
+        search, reason, hint = compile_linear(leaf.value)
+        if search is None:
             self.diagnostics.append(
                 error(
                     "PB401",
-                    f"regular expression does not compile: {exc}",
+                    f"regular expression does not compile: {reason}",
                     leaf.span,
-                    hint="Python `re` syntax; escape literal characters such as . ( [ with \\",
+                    hint=hint,
                 )
             )
             return lambda actual: (False, "invalid regular expression")
-        ambiguous = ambiguous_set(leaf.value) if self.check_regexes else ""
-        if ambiguous:
-            self.diagnostics.append(
-                warning(
-                    "PB409",
-                    f"regular expression has a set Python reads literally: {ambiguous}",
-                    leaf.span,
-                    hint="Python `re` has no POSIX classes: write [a-zA-Z] for [[:alpha:]], "
-                    "\\d for [[:digit:]], \\s for [[:space:]]; escape a literal [ in a set",
-                )
-            )
-        risk = backtracking_risk(leaf.value) if self.check_regexes else None
-        if risk:
-            self.diagnostics.append(
-                error(
-                    "PB407",
-                    f"regular expression can backtrack catastrophically: {risk}",
-                    leaf.span,
-                    hint="avoid a repeated group that itself repeats, e.g. (a+)+ — write a+",
-                )
-            )
-            return lambda actual: (False, "refused regular expression")
 
         def test(actual: Any) -> tuple[bool, str]:
             if not isinstance(actual, str):
                 return False, "" if actual is MISSING else f"not a string ({_kind(actual)})"
-            return pattern.search(actual[:limit]) is not None, ""
+            return search(actual[:limit]) is not None, ""
 
         return test
 

@@ -490,7 +490,7 @@ def evaluate(
     datetime). Incident data is validated first; invalid data raises `InputError`."""
     if not isinstance(incident, Incident):
         incident = build_incident(dict(incident), pointer_span("<incident>"))
-    with expression_failures() as failures:
+    with expression_failures() as failures, sandbox.plan_budget():
         plan = _evaluate(compiled, incident, at, explain)
     if not failures:
         return plan

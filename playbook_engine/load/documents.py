@@ -366,7 +366,8 @@ def _tag_refusal(tag: str, kind: str) -> _Refused:
 @lru_cache(maxsize=1)
 def _event_source() -> Any:
     """libyaml's parser when present. PyYAML is imported here, on the first document read:
-    a `playbook validate` whose documents all come from the store needs none (~8 ms)."""
+    a `playbook validate` whose documents all come from the store needs none
+    (docs/benchmarks.md, "Shapes")."""
     import yaml
 
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)

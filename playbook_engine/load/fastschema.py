@@ -1,9 +1,9 @@
 """A fast yes/no JSON Schema check for the common case: a document that is valid.
 
-`jsonschema` is the authority and writes every message, but it costs about 85 ms to import and
-about 4 ms per playbook to validate. Almost every document a library holds is valid, and for a
-valid document nothing needs explaining, so `schema` first asks this module whether the
-document is valid, and only when it is not (or when this module cannot tell) does it import
+`jsonschema` is the authority and writes every message, but it is slow to import and to
+validate with (docs/benchmarks.md, "Shapes"). Almost every document a library holds is valid,
+and for a valid document nothing needs explaining, so `schema` first asks this module whether
+the document is valid, and only when it is not (or when this module cannot tell) does it import
 `jsonschema` to say why.
 
 A schema is translated once into Python source, as ajv does into JavaScript, and compiled:
@@ -19,9 +19,8 @@ follows jsonschema's Draft 2020-12 semantics keyword by keyword (booleans are no
 schemas use are supported; a schema with any other validating keyword compiles to None, which
 sends every document to jsonschema. The differential tests check that both always agree.
 
-Translating costs about 3 ms for the playbook or policy schema (a third writing the source,
-two thirds `compile()`), once per process; with a code store (`validate FILE`), the compiled
-code is kept there. Checking is about 4x faster than closures were.
+Translating a schema is paid once per process (a third writing the source, two thirds
+`compile()`); with a code store (`validate FILE`), the compiled code is kept there.
 """
 
 from __future__ import annotations

@@ -186,6 +186,11 @@ def _apply_override(data: dict[str, Any], assignment: str) -> tuple[list[Diagnos
     where = Span("--set")
     path, sep, text = assignment.partition("=")
     parts = path.strip().split(".")
+    depth = DEFAULT_LIMITS.incident_depth
+    if len(parts) > depth:  # an incident nests at most this deep, whatever sets the field
+        hint = f"an incident nests at most {depth} levels deep"
+        message = f"--set names a field {len(parts)} levels deep"
+        return [error("IN104", message, where, hint=hint)], ""
     pointer = "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
     if not sep or not all(parts):
         hint = "for example --set severity=critical --set labels.team=payments"

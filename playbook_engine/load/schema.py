@@ -29,8 +29,8 @@ from playbook_engine.load.documents import SourceDoc
 from playbook_engine.model import OPERATORS
 from playbook_engine.speed.stores import active_store
 
-# jsonschema costs ~85 ms to import: it is imported only when a document is not valid (the
-# fast check of `fastschema` says so) and a message is needed.
+# jsonschema is slow to import (docs/benchmarks.md, "Shapes"): it is imported only when a
+# document is not valid (the fast check of `fastschema` says so) and a message is needed.
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError

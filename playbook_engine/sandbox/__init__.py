@@ -58,7 +58,13 @@ if TYPE_CHECKING:
         private_lookups,
         template_variables,
     )
-    from playbook_engine.sandbox.budget import MAX_INT_BITS, MAX_STEPS, WORK_FACTOR
+    from playbook_engine.sandbox.budget import (
+        MAX_INT_BITS,
+        MAX_STEPS,
+        PLAN_STEPS,
+        WORK_FACTOR,
+        plan_budget,
+    )
     from playbook_engine.sandbox.environments import SandboxEnvironment, environment
     from playbook_engine.sandbox.errors import TemplateError
     from playbook_engine.sandbox.escaping import MODES, escape
@@ -77,6 +83,7 @@ __all__ = [
     "CompiledTemplate",
     "MAX_INT_BITS",
     "MAX_STEPS",
+    "PLAN_STEPS",
     "MODES",
     "SandboxEnvironment",
     "TemplateAnalysis",
@@ -92,6 +99,7 @@ __all__ = [
     "forget_templates",
     "macro_module",
     "macro_uses",
+    "plan_budget",
     "prepare_template",
     "private_lookups",
     "render",
@@ -107,6 +115,8 @@ __getattr__, __dir__ = lazy_names(
         "MAX_STEPS": "budget",
         "WORK_FACTOR": "budget",
         "MAX_INT_BITS": "budget",
+        "PLAN_STEPS": "budget",
+        "plan_budget": "budget",
         "SandboxEnvironment": "environments",
         "environment": "environments",
         "CompiledTemplate": "templates",

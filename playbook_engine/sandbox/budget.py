@@ -4,6 +4,7 @@ counted against the caps, so no template can run or grow without limit."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -20,6 +21,12 @@ WORK_FACTOR = 10
 many times `rendered_output_chars`."""
 MAX_INT_BITS = 4096
 """Largest integer arithmetic may produce (about 1,200 digits)."""
+PLAN_STEPS = 100_000
+"""Loop iterations plus calls all the templates and expressions of one plan may run together
+(`plan_budget`): many templates each just under `MAX_STEPS` cannot add up to a long run."""
+PLAN_WORK_FACTOR = 4
+"""Text produced by all the templates of one plan is capped at this many times the text one
+render may produce."""
 
 _VALUE_CHARS = DEFAULT_LIMITS.rendered_output_chars
 _WORK_CHARS = WORK_FACTOR * _VALUE_CHARS
@@ -28,15 +35,51 @@ _WORK_CHARS = WORK_FACTOR * _VALUE_CHARS
 # --- per-render budget --------------------------------------------------------------------
 
 
+class PlanBudget:
+    """What all the renders and evaluations of one plan may still spend together."""
+
+    __slots__ = ("steps", "work")
+
+    def __init__(self) -> None:
+        self.steps = PLAN_STEPS
+        self.work = PLAN_WORK_FACTOR * _WORK_CHARS
+
+    def spent(self) -> _LimitError:
+        if self.steps < 0:
+            return _LimitError(
+                f"the plan's templates and expressions run more than {PLAN_STEPS:,} loop "
+                "iterations and calls in all"
+            )
+        return _LimitError(
+            f"the plan's templates produce more than {PLAN_WORK_FACTOR * _WORK_CHARS:,} "
+            "characters of text in all"
+        )
+
+
+_PLAN: ContextVar[PlanBudget | None] = ContextVar("playbook_engine_plan_budget", default=None)
+
+
+@contextmanager
+def plan_budget() -> Iterator[PlanBudget]:
+    """Give the renders and evaluations inside the block one shared budget besides their own
+    (the engine opens one per plan). Once it is spent, every render fails at once."""
+    token = _PLAN.set(PlanBudget())
+    try:
+        yield _PLAN.get() or PlanBudget()
+    finally:
+        _PLAN.reset(token)
+
+
 class _Run:
     """The budget and data of one render or evaluation (a context variable, so thread-safe)."""
 
-    __slots__ = ("steps", "work", "context", "_paths")
+    __slots__ = ("steps", "work", "context", "plan", "_paths")
 
     def __init__(self, context: Mapping[str, Any]) -> None:
         self.steps = MAX_STEPS
         self.work = _WORK_CHARS
         self.context = context
+        self.plan = _PLAN.get()
         self._paths: dict[int, str] | None = None
 
     def step(self) -> None:
@@ -45,6 +88,11 @@ class _Run:
             raise _LimitError(
                 f"the template runs more than {MAX_STEPS:,} loop iterations and calls"
             )
+        plan = self.plan
+        if plan is not None:
+            plan.steps -= 1
+            if plan.steps < 0:
+                raise plan.spent()
 
     def charge(self, chars: int) -> None:
         self.work -= chars
@@ -52,6 +100,11 @@ class _Run:
             raise _LimitError(
                 f"the template produces more than {_WORK_CHARS:,} characters of text in all"
             )
+        plan = self.plan
+        if plan is not None:
+            plan.work -= chars
+            if plan.work < 0:
+                raise plan.spent()
 
     def path_of(self, obj: object) -> str | None:
         """The dotted path of a dict or list of the context, for error messages."""

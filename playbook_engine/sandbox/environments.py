@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import StrictUndefined
 from jinja2.exceptions import SecurityError
 from jinja2.filters import FILTERS
-from jinja2.runtime import Context, Macro, Undefined, markup_join
+from jinja2.runtime import Context, LoopContext, Macro, Undefined, markup_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.tests import TESTS
 
@@ -88,6 +88,10 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         _run().step()
+        if isinstance(obj, LoopContext) and args:
+            # `loop(items)` in a recursive for-loop iterates `items` in a loop of its own that
+            # the instrumented `for` never sees: count those iterations too.
+            args = (self.pe_iter(args[0]), *args[1:])
         if isinstance(obj, types.BuiltinMethodType) and isinstance(obj.__self__, str):
             if obj.__name__ == "replace":
                 _check_replace(obj.__self__, *args, **kwargs)

@@ -29,6 +29,7 @@ from playbook_engine.compile.compiler import CompiledLibrary
 from playbook_engine.deliver.destinations import Policy
 from playbook_engine.serve import sns
 from playbook_engine.serve.auth import Credentials
+from playbook_engine.serve.bodies import BodyError, read_body
 from playbook_engine.serve.clock import Clock
 from playbook_engine.serve.intake import (
     PayloadError,
@@ -60,40 +61,6 @@ class ServeConfig:
     interval: float = 2.0  # seconds between scheduler passes; 0 = timers only by `tick`
     inline_planning: bool = False  # plan in the intake transaction (else right after it)
     metrics: Metrics = field(default_factory=Metrics)
-
-
-class BodyError(Exception):
-    """A request body that cannot be read: too large or too slow."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-async def read_body(request: Request, limit: int, timeout: float) -> bytes:
-    """The request body, at most `limit` bytes, arriving within `timeout` seconds."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise BodyError(400, "Content-Length is not a number")
-        if int(declared) > limit:
-            raise BodyError(413, f"body larger than {limit} bytes")
-
-    async def collect() -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BodyError(413, f"body larger than {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    try:
-        return await asyncio.wait_for(collect(), timeout)
-    except TimeoutError:
-        raise BodyError(408, f"body not received within {timeout:g} s") from None
 
 
 def _problem(status: int, message: str, **headers: str) -> JSONResponse:

@@ -14,6 +14,7 @@ import hmac
 import time
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from playbook_engine.sandbox.pages import render_page
+from playbook_engine.serve.bodies import BodyError, read_body
 from playbook_engine.serve.planning import follow, plan_of
 from playbook_engine.serve.ports import IncidentRow, StoreUnavailable
 from playbook_engine.timeparse import format_duration, format_timestamp
@@ -202,10 +204,6 @@ def web_routes(config: Any) -> list[BaseRoute]:
 
 async def _form(request: Request) -> dict[str, str]:
     """An urlencoded form (the page posts nothing else), bounded in size."""
-    from urllib.parse import parse_qsl
-
-    from playbook_engine.serve.app import BodyError, read_body
-
     try:
         body = await read_body(request, MAX_FORM, 10.0)
     except BodyError:

@@ -220,7 +220,7 @@ class LibraryCache:
         key = self.secret(create=True)
         if key is None:
             return None
-        import tempfile  # here: importing it costs every warm run ~4 ms (random, weakref...)
+        import tempfile  # here: its imports (random, weakref) would cost every warm run
 
         try:
             fd, temp = tempfile.mkstemp(prefix=".entry.", dir=self.directory)
@@ -278,7 +278,7 @@ class _Pending:
         self.temp.unlink(missing_ok=True)
 
 
-class CodeStore:
+class FileCodeStore:
     """Compiled template code in `directory`, one HMAC-checked file per key (a
     `stores.CodeStore`); every method fails soft.
 
@@ -417,7 +417,7 @@ def open_code_store(engine: tuple[str, ...] | None = None, create: bool = True) 
     directory = cache_dir()
     key = LibraryCache(directory).secret(create)
     engine = engine if engine is not None else engine_fingerprint()
-    stores.use_code_store(CodeStore(directory / "code", key, engine) if key else None)
+    stores.use_code_store(FileCodeStore(directory / "code", key, engine) if key else None)
 
 
 def cached_library(root: Path, use_cache: bool = True) -> CompiledLibrary:

@@ -43,8 +43,8 @@ FORK_MIN_FILES = 64
 
 TRANSFER_VERSION = 2
 """The marshal format of documents a loading child sends: without version 3's references it
-writes about 40 % faster and reads about 20 % slower, and the parent is waiting for it (about
-35 ms less for 1,000 files). Stored entries, read far more often than written, keep 4."""
+writes faster and reads slower, and the parent is waiting for it (docs/benchmarks.md,
+"Shapes"). Stored entries, read far more often than written, keep 4."""
 
 Checked = tuple[SourceDoc | None, list[Diagnostic], list[Diagnostic]]
 """A document (None if it cannot be loaded), the loader's diagnostics, the schema's."""
@@ -126,7 +126,7 @@ class Loading:
             opened += (stopped, self.stop)
             asked, self.ask = os.pipe()
             opened += (asked, self.ask)
-            import tempfile  # only a forking load needs it (~4 ms to import)
+            import tempfile  # only a forking load needs it (slow to import)
 
             with tempfile.TemporaryFile() as spool:
                 self.spool = os.dup(spool.fileno())

@@ -2,8 +2,9 @@
 rather than frees.
 
 Freeing is work: the documents and source maps of a 1,000-file library are about a million
-small objects, and deallocating them when loading returns took ~30 ms of a ~900 ms
-`playbook validate`, in a process that exits a moment later without tearing anything down.
+small objects, and deallocating them when loading returns is a measurable part of a
+`playbook validate` (docs/benchmarks.md, "Shapes"), in a process that exits a moment later
+without tearing anything down.
 A caller in a long-lived process (the library API, tests) never turns this on, so its memory
 is freed as usual. The memory kept stays in use until the process ends: a command loads one
 library, or two for `playbook diff`.
@@ -38,7 +39,7 @@ def collector_paused() -> Iterator[None]:
     Loading builds hundreds of thousands of long-lived objects (scalars, source maps, model
     dataclasses) and almost no cyclic garbage (about 350 objects for 1,000 playbooks), yet
     each of those allocations counts towards the collector's thresholds: its passes over the
-    growing heap were a quarter of `playbook validate` on 1,000 files (4.5 -> 3.3 s).
+    growing heap were a quarter of `playbook validate` on 1,000 files (docs/benchmarks.md).
     """
     enabled = gc.isenabled()
     gc.disable()

@@ -1,6 +1,6 @@
 """Where deterministic work is kept between runs and between the processes of one run.
 
-A `CodeStore` holds bytes by key: the cache's HMAC-checked folder (`cache.CodeStore`), or a
+A `CodeStore` holds bytes by key: the cache's HMAC-checked folder (`cache.FileCodeStore`), or a
 `MemoryStore` carrying what a forked child made. `use_code_store` sets the store of this
 process (a context variable); the sandbox keeps template code and checks there, `doccache`
 loaded documents, `schema` the code of its generated checks. This module imports nothing
@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 
 class CodeStore(Protocol):
-    """Bytes by key, kept between processes (`cache.CodeStore`) or in memory, authenticated
+    """Bytes by key, kept between processes (`cache.FileCodeStore`) or in memory, authenticated
     by the store: what `get` returns is what `put` was given."""
 
     def get(self, key: str) -> bytes | None:
