@@ -90,7 +90,13 @@ def webhook(n: int, now: datetime, groups: int = 0) -> bytes:
 
 
 def load(
-    port: int, path: str, body_of: Any, seconds: float, clients: int, headers: dict[str, str]
+    port: int,
+    path: str,
+    body_of: Any,
+    seconds: float,
+    clients: int,
+    headers: dict[str, str],
+    limit: int = 10**9,
 ) -> dict[str, float]:
     """`clients` keep-alive connections posting for `seconds`: rate and latency percentiles."""
     latencies: list[float] = []
@@ -104,6 +110,8 @@ def load(
         while time.monotonic() < stop:
             with lock:
                 n = next(counter)
+            if n >= limit:
+                return
             body = body_of(n)
             began = time.perf_counter()
             conn.request("POST", path, body, {"Content-Type": "application/json", **headers})
@@ -265,12 +273,128 @@ def bench_tick(tmp: Path, incidents: int) -> dict[str, float]:
     }
 
 
+def bench_replicas_pg(tmp: Path, alerts: int, clients: int) -> dict[str, Any] | None:
+    """Two `serve` replicas on one PostgreSQL: `alerts` alerts (5 per group) split between
+    them, the service clock at 600x; then count pages fired more than once (must be 0)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pgkit import available, postgres
+
+    if available() is not None:
+        return None
+    import psycopg
+
+    with postgres(tmp) as url:
+        env = {**os.environ, "PLAYBOOK_SERVE_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+        start = datetime.now(UTC).replace(microsecond=0)
+        ports = [free_port(), free_port()]
+        procs = []
+        for n, port in enumerate(ports):
+            log = (tmp / f"replica-{n}.log").open("wb")
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "playbook_engine",
+                        "serve",
+                        "--library",
+                        str(LIBRARY),
+                        "--store",
+                        url,
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
+                        "--interval",
+                        "0.2",
+                        "--start",
+                        start.isoformat(),
+                        "--time-scale",
+                        "600",
+                    ],
+                    env=env,
+                    stdout=log,
+                    stderr=log,
+                )  # fmt: skip
+            )
+            time.sleep(1)  # one creates the schema first
+        try:
+            for port in ports:
+                wait_http(port, "/healthz")
+            groups = alerts // 5
+            began = time.monotonic()
+            results: list[dict[str, float]] = []
+
+            def post_half(half: int, port: int) -> None:
+                results.append(
+                    load(
+                        port,
+                        "/v1/alerts/alertmanager",
+                        lambda n: webhook(2 * n + half, start, groups),
+                        120,  # at most; the run ends after alerts/2 requests per replica
+                        clients // 2,
+                        {"Authorization": f"Bearer {TOKEN}"},
+                        alerts // 2,
+                    )
+                )
+
+            halves = [
+                threading.Thread(target=post_half, args=(half, port))
+                for half, port in enumerate(ports)
+            ]
+            for thread in halves:
+                thread.start()
+            for thread in halves:
+                thread.join()
+            intake_seconds = time.monotonic() - began
+            sent = sum(int(r["requests"]) for r in results)
+            # wait until tier 2 (10 service minutes = 1 s) fired for every incident
+            deadline = time.monotonic() + 120
+            with psycopg.connect(url) as conn:
+                while time.monotonic() < deadline:
+                    done = conn.execute(
+                        "SELECT count(*) FROM timers WHERE action = 'escalate:t2c0' "
+                        "AND fired_at IS NOT NULL"
+                    ).fetchone()
+                    total = conn.execute("SELECT count(*) FROM incidents").fetchone()
+                    if done and total and done[0] >= total[0] > 0:
+                        break
+                    time.sleep(0.5)
+                twice = conn.execute(
+                    "SELECT count(*) FROM (SELECT incident_id, detail FROM events WHERE "
+                    "kind = 'timer' GROUP BY incident_id, detail HAVING count(*) > 1) AS d"
+                ).fetchone()
+                pages = conn.execute(
+                    "SELECT count(*), count(DISTINCT key) FROM outbox "
+                    "WHERE notification LIKE 'escalate:%'"
+                ).fetchone()
+                incidents = conn.execute("SELECT count(*) FROM incidents").fetchone()
+            assert twice is not None and pages is not None and incidents is not None
+            return {
+                "alerts_sent": sent,
+                "incidents": incidents[0],
+                "intake_seconds": round(intake_seconds, 1),
+                "alerts_per_second_both": round(sent / intake_seconds, 1),
+                "seconds_until_tier2_everywhere": round(time.monotonic() - began, 1),
+                "pages": pages[0],
+                "pages_distinct": pages[1],
+                "timers_fired_twice": twice[0],
+            }
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--incidents", type=int, default=10000)
-    parser.add_argument("--skip", choices=["intake", "tick"], action="append", default=[])
+    parser.add_argument(
+        "--skip", choices=["intake", "tick", "replicas"], action="append", default=[]
+    )
+    parser.add_argument("--replica-alerts", type=int, default=10000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -287,6 +411,8 @@ def main() -> None:
                 result["ratio_grouped"] = round(grouped["per_second"] / am_rate, 2)
         if "tick" not in args.skip:
             result["tick"] = bench_tick(tmp, args.incidents)
+        if "replicas" not in args.skip:
+            result["replicas_postgres"] = bench_replicas_pg(tmp, args.replica_alerts, args.clients)
     print(json.dumps(result, indent=2))
 
 

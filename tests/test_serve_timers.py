@@ -3,9 +3,14 @@ concurrent processes; the clock is moved with --at, never slept."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import os
 import sqlite3
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,9 +84,18 @@ def test_acknowledging_cancels_the_rest(tmp_path: Path) -> None:
     with serving(tmp_path, "--store", str(store), "--start", "2026-03-14T02:05:00Z",
                  "--interval", "0", store=store) as server:  # fmt: skip
         assert server.post("/v1/incidents", acked).status == 202
-    # only the resolve-by deadline (06:00) is left
-    assert tick(store, "2026-03-14T05:00:00Z")["fired"] == 0
-    assert tick(store, "2026-03-14T06:00:00Z")["fired"] == 1
+    # no escalation is left: hourly reminders from the acknowledgement (03:05, 04:05, 05:05),
+    # the warning at 75 % of the 4 h to resolve (05:00) and the resolve-by deadline (06:00)
+    assert tick(store, "2026-03-14T03:04:00Z")["fired"] == 0
+    assert tick(store, "2026-03-14T05:00:00Z")["fired"] == 3
+    assert tick(store, "2026-03-14T06:00:00Z")["fired"] == 2
+    fired = rows(store, "SELECT action FROM timers WHERE fired_at IS NOT NULL ORDER BY due_at")
+    assert [a for (a,) in fired] == [
+        "escalate:t1c0", "remind:1", "remind:2", "warn:resolve", "remind:3", "sla:resolve",
+    ]  # fmt: skip
+    reminder = rows(store, "SELECT subject, body FROM outbox WHERE notification = 'remind:1'")
+    assert reminder[0][0] == "[P1] Checkout down: still open"
+    assert "0 of 19 steps done" in reminder[0][1]
     pending = rows(store, "SELECT count(*) FROM timers WHERE fired_at IS NULL")
     assert pending == [(0,)]
 
@@ -103,3 +117,89 @@ def test_two_tick_processes_at_once_fire_each_timer_once(tmp_path: Path) -> None
     sql = "SELECT count(*) FROM outbox WHERE notification GLOB '[es][sl][ca]*:*'"
     pages = rows(store, sql)[0][0]
     assert pages == sum(r["fired"] for r in results)
+
+
+def test_two_serve_replicas_on_one_store_page_once(tmp_path: Path) -> None:
+    import time
+
+    store = tmp_path / "shared.sqlite"
+    clock = ("--start", T0, "--time-scale", "600", "--interval", "0.1")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        serving(tmp_path / "a", *clock, store=store) as one,
+        serving(tmp_path / "b", *clock, store=store) as two,
+    ):
+        for n in range(20):
+            server = one if n % 2 else two
+            assert server.post("/v1/incidents", dict(P1, id=f"INC-{n}")).status == 202
+        # 10 service minutes (tier 2) are 1 real second at 600x; wait for both tiers of all
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done = rows(store, "SELECT count(*) FROM timers WHERE action GLOB 'escalate:t[12]c0' "
+                        "AND fired_at IS NOT NULL")[0][0]  # fmt: skip
+            if done == 40:
+                break
+            time.sleep(0.2)
+    assert done == 40
+    fires = rows(store, "SELECT detail, incident_id, count(*) FROM events WHERE kind = 'timer' "
+                 "GROUP BY detail, incident_id HAVING count(*) > 1")  # fmt: skip
+    assert fires == []
+    pages = rows(store, "SELECT count(*), count(DISTINCT key) FROM outbox "
+                 "WHERE notification GLOB 'escalate:*'")[0]  # fmt: skip
+    assert pages[0] == pages[1] and pages[0] >= 40
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    got: list[bytes] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        type(self).got.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def receiver() -> Iterator[tuple[int, list[bytes]]]:
+    handler = type("Hook", (_Hook,), {"got": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_port, handler.got
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def deliver_tick(store: Path, port: int, *extra: str) -> None:
+    env = {**os.environ, "PLAYBOOK_CHANNEL_PAGER": f"json://127.0.0.1:{port}/"}
+    command = [*PLAYBOOK, "tick", "--library", str(LIBRARY), "--store", str(store),
+               "--at", "2026-03-14T02:01:00Z", "--deliver", *extra]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_tick_deliver_refuses_loopback_unless_allowed(tmp_path: Path) -> None:
+    with receiver() as (port, got):
+        store = open_incidents(tmp_path, P1)
+        deliver_tick(store, port)
+        assert got == []
+        refused = rows(store, "SELECT count(*) FROM outbox WHERE channel = 'pager' "
+                       "AND state = 'failed' AND last_error LIKE '%loopback%'")  # fmt: skip
+        assert refused == [(2,)]
+
+
+def test_tick_deliver_with_the_host_allowed_sends_each_page_once(tmp_path: Path) -> None:
+    with receiver() as (port, got):
+        store = open_incidents(tmp_path, P1)
+        deliver_tick(store, port, "--allow-host", "127.0.0.1")
+        deliver_tick(store, port, "--allow-host", "127.0.0.1")
+        # the pager channel: the plan's page-incident-commander and the tier-1 page, once each
+        titles = sorted(json.loads(body)["title"] for body in got)
+        assert len(titles) == 2 and any("escalation tier 1" in t for t in titles), titles
+        sent = rows(store, "SELECT count(*) FROM outbox WHERE channel = 'pager' AND state = 'sent'")
+        assert sent == [(2,)]

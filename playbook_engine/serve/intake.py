@@ -54,26 +54,18 @@ def alerts_of(
     if len(converted) > MAX_ALERTS:
         raise PayloadError(f"payload: {len(converted)} alerts; at most {MAX_ALERTS} at once")
     group_key = payload.get("groupKey") if isinstance(payload, dict) else None
+    # Each alert keeps its whole `source` (the notification too): conditions and templates
+    # read `incident.source.payload` as in `playbook run --from`. Only an incident's first
+    # alert is stored as its data, so a big notification is kept once per incident.
     alerts = []
     for data in converted:
         if fmt in GROUPED_FORMATS and isinstance(group_key, str) and group_key:
             group = f"{fmt}:{group_key}"
         else:
             group = f"{fmt}:{data['id']}"
-        data = {key: value for key, value in data.items() if key != "source"} | {
-            "source": _slim_source(data.get("source"))
-        }
         firing = data.get("status") != "resolved"
         alerts.append(AlertIn(group, str(data["id"]), firing, data))
     return alerts
-
-
-def _slim_source(source: Any) -> Any:
-    """The source without the whole notification for grouped formats (each alert keeps its
-    own alert), so a store row does not hold a thousand-alert payload per alert."""
-    if isinstance(source, dict) and "alert" in source:
-        return {key: value for key, value in source.items() if key != "payload"}
-    return source
 
 
 def canonical_alerts(body: bytes) -> list[AlertIn]:

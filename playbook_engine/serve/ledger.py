@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from playbook_engine.serve.dialect import Db, postgres_schema
 from playbook_engine.serve.ports import (
     AlertIn,
     IncidentRow,
@@ -101,40 +103,87 @@ def incident_id_for(group: str) -> str:
 
 
 class Ledger:
-    """The SQLite ledger; thread-safe (one connection, one lock), process-safe (SQLite locks)."""
+    """The ledger; thread-safe (one connection, one lock), process-safe (the database's locks).
+
+    `Ledger(path)` is an SQLite file; `Ledger.postgres(url)` a PostgreSQL database (psycopg 3),
+    for replicas on several machines: due timers and outbox rows are claimed with
+    `SELECT ... FOR UPDATE SKIP LOCKED`, intake takes the incidents table's share-row-exclusive
+    lock so two replicas never open the same group twice.
+    """
 
     def __init__(
-        self, path: Path, flap_window: timedelta = FLAP_WINDOW, busy_timeout: float = 10.0
+        self,
+        path: Path | str,
+        flap_window: timedelta = FLAP_WINDOW,
+        busy_timeout: float = 10.0,
     ) -> None:
         self.path = path
         self.flap_window = flap_window
         self._lock = threading.Lock()
+        self._busy_timeout = busy_timeout
+        self._postgres = isinstance(path, str) and path.startswith(("postgresql://", "postgres://"))
+        self._errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
+        if self._postgres:
+            import psycopg
+
+            self._errors = (psycopg.OperationalError, psycopg.InterfaceError)
+        self._db = self._connect()
+
+    @classmethod
+    def postgres(cls, url: str, flap_window: timedelta = FLAP_WINDOW) -> Ledger:
+        """The ledger in the PostgreSQL database at `url`."""
+        return cls(url, flap_window)
+
+    def _connect(self) -> Db:
         try:
-            self._db = sqlite3.connect(
-                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            if self._postgres:
+                import psycopg
+
+                raw: Any = psycopg.connect(
+                    str(self.path), autocommit=True, connect_timeout=max(1, int(self._busy_timeout))
+                )
+                db = Db(raw, True)
+                db.execute("SELECT pg_advisory_lock(724061)")  # one schema creation at a time
+                try:
+                    raw.execute(postgres_schema(SCHEMA))
+                finally:
+                    db.execute("SELECT pg_advisory_unlock(724061)")
+                return db
+            raw = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"{path}: cannot open the store: {exc}") from None
+            raw.execute("PRAGMA journal_mode=WAL")
+            raw.execute("PRAGMA synchronous=FULL")
+            raw.executescript(SCHEMA)
+            return Db(raw, False)
+        except Exception as exc:
+            if not isinstance(exc, (sqlite3.Error, *self._errors)):
+                raise
+            raise StoreUnavailable(f"{self._shown()}: cannot open the store: {exc}") from None
+
+    def _shown(self) -> str:
+        """The store's name for messages, without a URL's password."""
+        text = str(self.path)
+        return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", text)
 
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
-            self._db.close()
+            self._db.raw.close()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Db]:
         with self._lock:
+            if self._postgres and self._db.raw.closed:
+                self._db = self._connect()  # the connection was lost: a new one
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
+                self._db.execute("BEGIN" if self._postgres else "BEGIN IMMEDIATE")
+            except self._errors as exc:
                 raise StoreUnavailable(f"store busy or unavailable: {exc}") from None
             try:
                 yield self._db
                 self._db.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:  # disk full, I/O error, locked, corrupt
+            except self._errors as exc:  # disk full, I/O error, locked, connection lost
                 self._rollback()
                 raise StoreUnavailable(f"store write failed: {exc}") from None
             except BaseException:
@@ -143,15 +192,21 @@ class Ledger:
 
     def _rollback(self) -> None:
         # SQLite may already have rolled back (a full disk does): nothing left to undo then
-        if self._db.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
+        if self._postgres or self._db.raw.in_transaction:
+            with contextlib.suppress(Exception):
                 self._db.execute("ROLLBACK")
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
+            if self._postgres and self._db.raw.closed:
+                try:
+                    self._db = self._connect()
+                except StoreUnavailable:
+                    raise
             try:
-                return self._db.execute(sql, args).fetchall()
-            except sqlite3.DatabaseError as exc:
+                rows: list[Any] = self._db.execute(sql, args).fetchall()
+                return rows
+            except self._errors as exc:
                 raise StoreUnavailable(f"store read failed: {exc}") from None
 
     def healthy(self) -> bool:
@@ -181,6 +236,8 @@ class Ledger:
         changed: list[str] = []  # updated in a way that changes the plan (acknowledged)
         now = _ts(at)
         with self._write() as db:
+            if db.postgres:  # SQLite's BEGIN IMMEDIATE already serialises writers
+                db.execute("LOCK TABLE incidents IN SHARE ROW EXCLUSIVE MODE")
             if db.execute("SELECT 1 FROM receipts WHERE key = ?", (receipt,)).fetchone():
                 return IntakeResult(duplicate=True)
             db.execute("INSERT INTO receipts VALUES (?, ?)", (receipt, now))
@@ -244,7 +301,7 @@ class Ledger:
             tuple(dict.fromkeys(resolved)),
         )
 
-    def _follow(self, db: sqlite3.Connection, ident: str, follow: Follow, now: float) -> None:
+    def _follow(self, db: Db, ident: str, follow: Follow, now: float) -> None:
         found = db.execute(f"SELECT {self._COLUMNS} FROM incidents WHERE id = ?", (ident,))
         row = self._row(found.fetchone(), db)
         timers, items = follow(row)
@@ -282,7 +339,7 @@ class Ledger:
             if found is not None and found[0] == "open":
                 self._follow(db, incident_id, follow, _ts(at))
 
-    def _open(self, db: sqlite3.Connection, alert: AlertIn, previous: Any, now: float) -> str:
+    def _open(self, db: Db, alert: AlertIn, previous: Any, now: float) -> str:
         ident = incident_id_for(alert.group)
         if previous is not None:
             count = db.execute(
@@ -298,7 +355,7 @@ class Ledger:
         self._event(db, ident, now, "opened", "intake", str(data.get("title", "")))
         return ident
 
-    def _alert(self, db: sqlite3.Connection, ident: str, alert: AlertIn, now: float) -> None:
+    def _alert(self, db: Db, ident: str, alert: AlertIn, now: float) -> None:
         db.execute(
             "INSERT INTO alerts VALUES (?, ?, ?, ?) ON CONFLICT (incident_id, key) "
             "DO UPDATE SET firing = excluded.firing, at = excluded.at",
@@ -313,7 +370,7 @@ class Ledger:
             f"{alert.key} {'firing' if alert.firing else 'resolved'}",
         )
 
-    def _resolve(self, db: sqlite3.Connection, ident: str, now: float, by: str, why: str) -> None:
+    def _resolve(self, db: Db, ident: str, now: float, by: str, why: str) -> None:
         db.execute(
             "UPDATE incidents SET status = 'resolved', resolved_at = ? WHERE id = ?", (now, ident)
         )
@@ -321,9 +378,7 @@ class Ledger:
         self._event(db, ident, now, "resolved", by, why)
 
     @staticmethod
-    def _event(
-        db: sqlite3.Connection, ident: str, now: float, kind: str, by: str, detail: str
-    ) -> None:
+    def _event(db: Db, ident: str, now: float, kind: str, by: str, detail: str) -> None:
         db.execute(
             "INSERT INTO events (incident_id, at, kind, by, detail) VALUES (?, ?, ?, ?, ?)",
             (ident, now, kind, by, detail),
@@ -333,7 +388,7 @@ class Ledger:
 
     _COLUMNS = "id, status, data, opened_at, resolved_at, acknowledged_at, revision"
 
-    def _row(self, row: Any, db: sqlite3.Connection | None = None) -> IncidentRow:
+    def _row(self, row: Any, db: Db | None = None) -> IncidentRow:
         ident = row[0]
         sql = "SELECT step_id, state, note FROM steps WHERE incident_id = ?"
         found = db.execute(sql, (ident,)).fetchall() if db else self._read(sql, (ident,))
@@ -390,7 +445,7 @@ class Ledger:
         with self._write() as db:
             return self._acknowledge(db, incident_id, _ts(at), by)
 
-    def _acknowledge(self, db: sqlite3.Connection, ident: str, now: float, by: str) -> bool:
+    def _acknowledge(self, db: Db, ident: str, now: float, by: str) -> bool:
         cur = db.execute(
             "UPDATE incidents SET acknowledged_at = ? WHERE id = ? AND status = 'open' "
             "AND acknowledged_at IS NULL",
@@ -466,7 +521,8 @@ class Ledger:
                 rows = db.execute(
                     "SELECT t.incident_id, t.action, t.due_at, t.subject, t.body, i.status, "
                     "i.acknowledged_at FROM timers t LEFT JOIN incidents i ON i.id = t.incident_id "
-                    "WHERE t.fired_at IS NULL AND t.due_at <= ? ORDER BY t.due_at LIMIT ?",
+                    "WHERE t.fired_at IS NULL AND t.due_at <= ? ORDER BY t.due_at LIMIT ?"
+                    + (" FOR UPDATE OF t SKIP LOCKED" if db.postgres else ""),
                     (now, limit),
                 ).fetchall()
                 updates, events, queued = [], [], []
@@ -503,44 +559,40 @@ class Ledger:
         with self._write() as db:
             return self._enqueue(db, items, _ts(at))
 
-    def _enqueue(self, db: sqlite3.Connection, items: Sequence[OutboxItem], now: float) -> int:
-        before = db.total_changes
-        db.executemany(
+    def _enqueue(self, db: Db, items: Sequence[OutboxItem], now: float) -> int:
+        sql = (
             "INSERT OR IGNORE INTO outbox (key, incident_id, channel, notification, revision,"
-            " subject, body, state, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-            [
-                (
-                    i.key,
-                    i.incident_id,
-                    i.channel,
-                    i.notification,
-                    i.revision,
-                    i.subject,
-                    i.body,
-                    now,
-                )
-                for i in items
-            ],
+            " subject, body, state, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)"
         )
-        added = db.total_changes - before
-        if added == len(items):
-            fresh = list(items)
-        else:  # some keys were there already: record only the new ones
+        rows = [
+            (i.key, i.incident_id, i.channel, i.notification, i.revision, i.subject, i.body, now)
+            for i in items
+        ]
+        if db.postgres:
             fresh = [
-                i
-                for i in items
-                if db.execute(
-                    "SELECT 1 FROM events WHERE incident_id = ? AND kind = 'notification' "
-                    "AND detail = ?",
-                    (i.incident_id, _queued(i)),
-                ).fetchone()
-                is None
+                item for item, row in zip(items, rows, strict=True) if db.execute(sql, row).rowcount
             ]
+        else:
+            before = db.raw.total_changes
+            db.executemany(sql, rows)
+            if db.raw.total_changes - before == len(items):
+                fresh = list(items)
+            else:  # some keys were there already: record only the new ones
+                fresh = [
+                    i
+                    for i in items
+                    if db.execute(
+                        "SELECT 1 FROM events WHERE incident_id = ? AND kind = 'notification' "
+                        "AND detail = ?",
+                        (i.incident_id, _queued(i)),
+                    ).fetchone()
+                    is None
+                ]
         db.executemany(
             "INSERT INTO events (incident_id, at, kind, by, detail) VALUES (?, ?, ?, ?, ?)",
             [(i.incident_id, now, "notification", "outbox", _queued(i)) for i in fresh],
         )
-        return added
+        return len(fresh)
 
     def claim_outbox(self, at: datetime, limit: int = 50) -> list[OutboxItem]:
         """Pending notifications due at `at`, each marked `sending` (committed) before any
@@ -549,7 +601,8 @@ class Ledger:
         with self._write() as db:
             rows = db.execute(
                 "SELECT key, incident_id, channel, notification, revision, subject, body, attempts "
-                "FROM outbox WHERE state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?",
+                "FROM outbox WHERE state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?"
+                + (" FOR UPDATE SKIP LOCKED" if db.postgres else ""),
                 (now, limit),
             ).fetchall()
             db.executemany(
@@ -574,7 +627,7 @@ class Ledger:
                 "WHERE state = 'pending' AND next_at <= ?",
                 (now,),
             )
-            return cur.rowcount
+            return int(cur.rowcount)
 
     def finish_outbox(
         self, item: OutboxItem, state: str, at: datetime, error: str, retry_at: datetime | None

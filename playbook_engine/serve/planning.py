@@ -6,7 +6,11 @@ acknowledgement and resolution filled in) at a given moment. Timers:
 
 - `escalate:t{tier}c{cycle}` at each escalation entry's time (tiers, and repeats as cycles);
 - `sla:respond` at the respond-by deadline while nobody acknowledged (a breach warning);
-- `sla:resolve` at the resolve-by deadline.
+- `warn:resolve` when 75 % of the time to the resolve-by deadline has passed (a warning
+  before the breach; 75 % of the wall-clock interval, also for business-hours priorities);
+- `sla:resolve` at the resolve-by deadline;
+- `remind:N` once acknowledged, every hour from the acknowledgement while the incident is
+  open, up to the resolve-by deadline (at most 24): "still open, N of M steps done".
 
 A timer is keyed by (incident, action, due time): when an edit moves a deadline, the new time
 is a new timer, and one already fired is never fired again.
@@ -14,14 +18,17 @@ is a new timer, and one already fired is never fired again.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from playbook_engine.compile.compiler import CompiledLibrary
 from playbook_engine.plan import Plan
 from playbook_engine.serve.ports import IncidentRow, OutboxItem, Timer
-from playbook_engine.timeparse import format_timestamp
+from playbook_engine.timeparse import format_duration, format_timestamp
 
+WARN_AT = 0.75
+REMIND_EVERY = timedelta(hours=1)
+MAX_REMINDERS = 24
 PAGER_CHANNEL = "pager"
 """The channel of escalation pages and SLA warnings (destination: $PLAYBOOK_CHANNEL_PAGER)."""
 
@@ -84,6 +91,32 @@ def timers_of(row: IncidentRow, plan: Plan) -> list[Timer]:
                 f"{format_timestamp(deadlines.respond_by)}.",
             )
         )
+    warn_at = deadlines.sla_start + (deadlines.resolve_by - deadlines.sla_start) * WARN_AT
+    timers.append(
+        Timer(
+            row.id,
+            "warn:resolve",
+            warn_at,
+            f"{title}: resolve-by deadline in {format_duration(deadlines.resolve_by - warn_at)}",
+            f"Incident {row.id} is due resolution by {format_timestamp(deadlines.resolve_by)}.",
+        )
+    )
+    if row.acknowledged_at is not None:
+        done = sum(1 for step in plan.steps if step.id in row.steps)
+        for n in range(1, MAX_REMINDERS + 1):
+            at = row.acknowledged_at + REMIND_EVERY * n
+            if at >= deadlines.resolve_by:
+                break
+            timers.append(
+                Timer(
+                    row.id,
+                    f"remind:{n}",
+                    at,
+                    f"{title}: still open",
+                    f"Incident {row.id} is still open: {done} of {len(plan.steps)} steps done; "
+                    f"resolve by {format_timestamp(deadlines.resolve_by)}.",
+                )
+            )
     timers.append(
         Timer(
             row.id,

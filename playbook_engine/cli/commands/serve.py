@@ -52,10 +52,16 @@ from playbook_engine.diagnostics import Span, error
 @click.option(
     "--time-scale", default=1.0, show_default=True, help="Service seconds per real second."
 )
+@click.option(
+    "--flap-window",
+    default="10m",
+    show_default=True,
+    help="An alert firing again this soon after its incident resolved reopens it.",
+)
 @click.option("--log-level", default="info", show_default=True)
 def command(
     library_dir: Path | None,
-    store: Path | None,
+    store: str | None,
     host: str,
     port: int,
     deliver: bool,
@@ -68,6 +74,7 @@ def command(
     busy_timeout: float,
     start_text: str | None,
     time_scale: float,
+    flap_window: str,
     log_level: str,
 ) -> None:
     """Serve webhook intake (POST /v1/alerts/FORMAT, /v1/incidents), the web page, /healthz
@@ -91,7 +98,13 @@ def command(
         credentials = Credentials()
     except ConfigError as exc:
         fail_input([error("IN109", str(exc), Span("<environment>"))])
-    ledger = open_store(store_path(store, root), busy_timeout)
+    from playbook_engine.timeparse import parse_duration
+
+    try:
+        flap = parse_duration(flap_window)
+    except ValueError as exc:
+        fail_input([error("IN103", f"--flap-window: {exc}", Span("--flap-window"))])
+    ledger = open_store(store_path(store, root), busy_timeout, flap)
     start = parse_at(start_text) if start_text else None
     config = ServeConfig(
         compiled=compiled,

@@ -14,23 +14,27 @@ from playbook_engine.diagnostics import Span, error
 STORE_ENV = "PLAYBOOK_STORE"
 
 
-def store_path(option: Path | None, library: Path) -> Path:
-    """--store, else $PLAYBOOK_STORE, else `.playbook-store.sqlite` inside the library."""
-    if option is not None:
-        return option
-    env = os.environ.get(STORE_ENV)
-    return Path(env) if env else library / ".playbook-store.sqlite"
+def store_path(option: str | None, library: Path) -> Path | str:
+    """--store, else $PLAYBOOK_STORE, else `.playbook-store.sqlite` inside the library; a
+    `postgresql://` URL stays a string."""
+    chosen = option or os.environ.get(STORE_ENV)
+    if not chosen:
+        return library / ".playbook-store.sqlite"
+    return chosen if chosen.startswith(("postgresql://", "postgres://")) else Path(chosen)
 
 
-def open_store(path: Path, busy_timeout: float = 10.0) -> Any:
+def open_store(path: Path | str, busy_timeout: float = 10.0, flap_window: Any = None) -> Any:
     """The store at `path`, or exit 2 saying why not."""
     from playbook_engine.serve.ledger import Ledger
     from playbook_engine.serve.ports import StoreUnavailable
 
     try:
-        return Ledger(path, busy_timeout=busy_timeout)
+        if flap_window is None:
+            return Ledger(path, busy_timeout=busy_timeout)
+        return Ledger(path, flap_window=flap_window, busy_timeout=busy_timeout)
     except StoreUnavailable as exc:
-        fail_input([error("IN108", str(exc), Span(str(path)))])
+        shown = str(exc).split(": cannot open", 1)[0]
+        fail_input([error("IN108", str(exc), Span(shown))])
 
 
 def delivery_policy(allow_hosts: tuple[str, ...], timeout: float, attempts: int) -> Any:
@@ -43,9 +47,9 @@ def delivery_policy(allow_hosts: tuple[str, ...], timeout: float, attempts: int)
 store_option = click.option(
     "--store",
     "store",
-    type=click.Path(path_type=Path),
-    help=f"The store (SQLite file; default: ${STORE_ENV}, else .playbook-store.sqlite in the "
-    "library).",
+    metavar="PATH|URL",
+    help=f"The store: an SQLite file, or a postgresql:// URL (default: ${STORE_ENV}, else "
+    ".playbook-store.sqlite in the library).",
 )
 deliver_option = click.option(
     "--deliver",

@@ -32,7 +32,7 @@ from playbook_engine.cli.commands.serve_common import (
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def command(
     library_dir: Path | None,
-    store: Path | None,
+    store: str | None,
     at_text: str | None,
     deliver: bool,
     allow_hosts: tuple[str, ...],
