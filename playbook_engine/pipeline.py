@@ -4,7 +4,7 @@ that must be valid. Which files are documents: `load.discovery`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,13 @@ from playbook_engine.load.build import (
     build_shared,
     shared_for_validation,
 )
-from playbook_engine.load.discovery import POLICY_NAMES, discover, display_path, incident_fields
+from playbook_engine.load.discovery import (
+    POLICY_NAMES,
+    confine,
+    discover,
+    display_path,
+    incident_fields,
+)
 from playbook_engine.model import Library
 from playbook_engine.speed import lifetime, stores
 from playbook_engine.speed.doccache import FORK_MIN_FILES, Loading
@@ -60,7 +66,7 @@ def load_library(root: Path, files: Iterable[Path] | None = None) -> LoadResult:
 
 def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
 
-    paths = list(files) if files is not None else discover(root)
+    paths, refused = confine(root, list(files) if files is not None else discover(root))
     shown = [display_path(p) for p in paths]
     policy = next((root / name for name in POLICY_NAMES if (root / name).is_file()), None)
     work = None
@@ -70,16 +76,20 @@ def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
         work = TemplateWork(policy)
     loading = Loading(list(zip(paths, shown, strict=True)), None, work)
     try:
-        return build_check_compile(root, shown, loading)
+        return build_check_compile(root, shown, loading, refused)
     finally:
         loading.close()
         lifetime.keep(loading.results)  # the documents: the library holds what it needs
 
 
-def build_check_compile(root: Path, shown: list[str], loading: Loading) -> LoadResult:
+def build_check_compile(
+    root: Path, shown: list[str], loading: Loading, refused: Sequence[Diagnostic] = ()
+) -> LoadResult:
     """Build the model from the loaded documents, check, lint and compile it: the stages after
-    loading, with every diagnostic collected."""
+    loading, with every diagnostic collected (`refused`: files discovery would not read)."""
     documents, diagnostics, complete, invalid_policy = _documents_by_kind(loading)
+    diagnostics[:0] = refused
+    complete = complete and not refused
     root_display = display_path(root)
     library = _build_library(documents, diagnostics, root_display, shown, invalid_policy)
     if library is None:

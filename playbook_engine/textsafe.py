@@ -15,7 +15,9 @@ FORMAT_CHARACTERS = (
     "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
     "\U000e0020-\U000e007f"
 )
-_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{FORMAT_CHARACTERS}]")
+# Lone surrogates too: a file name's undecodable bytes (`bad\xff.yaml` reads as `bad\udcff`)
+# would otherwise be written as raw invalid bytes.
+_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{FORMAT_CHARACTERS}\ud800-\udfff]")
 
 
 UNSAFE_CHARACTERS = _UNSAFE.pattern[1:-1]
@@ -38,3 +40,8 @@ def visible(text: str, keep_newlines: bool = True) -> str:
     # times slower to scan: one pass of isascii() picks the small class.
     escaped = (_UNSAFE_ASCII if text.isascii() else _UNSAFE).sub(_escape, text)
     return escaped if keep_newlines else escaped.replace("\n", "\\n")
+
+
+def one_line(text: str) -> str:
+    """`text` made visible on one line: line breaks and tabs too become escapes."""
+    return visible(text, keep_newlines=False).replace("\t", "\\t")

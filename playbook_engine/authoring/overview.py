@@ -21,7 +21,7 @@ from playbook_engine.authoring.describe import (
 from playbook_engine.engine.evaluation import rule_effect
 from playbook_engine.jsonio import dumps
 from playbook_engine.model import Library, Playbook, Rule
-from playbook_engine.render.common import one_line
+from playbook_engine.textsafe import one_line
 
 FORMATS = ("text", "json")
 

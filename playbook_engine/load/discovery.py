@@ -8,6 +8,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from playbook_engine.diagnostics import Diagnostic, Span, error
 from playbook_engine.load import schema
 
 DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
@@ -50,6 +51,37 @@ def discover(root: Path) -> list[Path]:
             if name.endswith(DOCUMENT_SUFFIXES) and not name.startswith("."):
                 found.append(Path(directory) / name)
     return found
+
+
+def confine(root: Path, paths: list[Path]) -> tuple[list[Path], list[Diagnostic]]:
+    """The paths that stay inside the library, and a PB113 error for each symbolic link whose
+    target lies outside it: a library never reads (or prints) a file from elsewhere, such as
+    a committed `x.yaml -> /etc/passwd`."""
+    real_root = os.path.join(os.path.realpath(root), "")
+    kept: list[Path] = []
+    refused: list[Diagnostic] = []
+    for path in paths:
+        if os.path.islink(path):
+            target = os.path.realpath(path)
+            if not target.startswith(real_root):
+                refused.append(
+                    error(
+                        "PB113",
+                        "is a symbolic link to a file outside the library; it is not read",
+                        Span(display_path_of_link(path)),
+                        hint="keep library documents inside the library (copy the file in)",
+                    )
+                )
+                continue
+        kept.append(path)
+    return kept, refused
+
+
+def display_path_of_link(path: Path) -> str:
+    """A link's own path as diagnostics show it (not its target's)."""
+    absolute = os.path.abspath(path)
+    here = os.path.join(os.path.abspath(os.getcwd()), "")
+    return absolute[len(here) :] if absolute.startswith(here) else str(path)
 
 
 def document_files(directory: Path) -> list[Path]:

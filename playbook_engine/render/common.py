@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from playbook_engine.plan import Plan, PlanStep
-from playbook_engine.textsafe import visible
+from playbook_engine.textsafe import one_line, visible
 from playbook_engine.timeparse import format_duration, format_timestamp
 
 # Explain values are for reading: a whole alert payload as an `actual` would bury the tree.
@@ -110,11 +110,6 @@ def value_text(value: Any) -> str:
     if len(text) > VALUE_LIMIT:
         text = text[: VALUE_LIMIT - 1] + "…"
     return one_line(text)
-
-
-def one_line(text: str) -> str:
-    """`text` on one line, every control, bidi and line-breaking character a visible escape."""
-    return visible(text, keep_newlines=False).replace("\t", "\\t")
 
 
 def lines(text: str) -> list[str]:

@@ -6,7 +6,7 @@ import os
 from collections import Counter
 
 from playbook_engine.diagnostics import Diagnostic
-from playbook_engine.textsafe import visible
+from playbook_engine.textsafe import one_line
 
 FORMATS = ("text", "json", "github")
 
@@ -37,9 +37,12 @@ def text_lines(diagnostics: list[Diagnostic]) -> list[str]:
     """Compiler-style lines: `file:line:col: severity CODE message`, then the hint."""
     lines = []
     for d in diagnostics:
-        lines.append(f"{visible(str(d.span))}: {d.severity.value} {d.code} {visible(d.message)}")
+        # One line each, whatever a file name or message holds: a newline in a name must not
+        # forge a diagnostic line of its own.
+        where, message = one_line(str(d.span)), one_line(d.message)
+        lines.append(f"{where}: {d.severity.value} {d.code} {message}")
         if d.hint:
-            lines.append(f"  hint: {visible(d.hint)}")
+            lines.append(f"  hint: {one_line(d.hint)}")
     return lines
 
 

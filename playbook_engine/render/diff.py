@@ -13,8 +13,9 @@ from typing import Any
 from playbook_engine.authoring.behaviour_diff import BehaviourDiff, IncidentDiff, Outcome
 from playbook_engine.authoring.plan_compare import Change
 from playbook_engine.jsonio import dumps
-from playbook_engine.render.common import one_line, timestamp
+from playbook_engine.render.common import timestamp
 from playbook_engine.render.markdown import code, md
+from playbook_engine.textsafe import one_line
 
 FORMATS = ("markdown", "text", "json")
 NO_CHANGE = "No behavioural change"

@@ -27,12 +27,12 @@ from playbook_engine.render.common import (
     clock_time,
     in_zone,
     lines,
-    one_line,
     plus,
     timestamp,
     value_text,
     zone_label,
 )
+from playbook_engine.textsafe import one_line
 
 # Backslash escapes for what could start inline syntax: code, emphasis, strikethrough, math,
 # table cells and backslashes always; `_` where it can open or close emphasis; `](` (links and

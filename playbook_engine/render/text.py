@@ -25,12 +25,12 @@ from playbook_engine.render.common import (
     clock_time,
     in_zone,
     lines,
-    one_line,
     plus,
     timestamp,
     value_text,
     zone_label,
 )
+from playbook_engine.textsafe import one_line
 
 _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "alarm": "1;31"}
 _STATUS_STYLE = {"due": "yellow", "pending": "", "cancelled": "dim"}

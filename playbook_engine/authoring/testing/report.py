@@ -20,7 +20,7 @@ from playbook_engine.diagnostics import Diagnostic
 from playbook_engine.jsonio import dumps
 from playbook_engine.render.diagnostics import diagnostic_dict, text_lines
 from playbook_engine.render.json_plan import API_VERSION
-from playbook_engine.textsafe import visible
+from playbook_engine.textsafe import one_line, visible
 
 FORMATS = ("text", "json", "junit")
 
@@ -55,7 +55,7 @@ def _where(result: CaseResult) -> str:
 
 def mismatch_lines(m: Mismatch) -> list[str]:
     """A mismatch as `file:line:col: what: message`, then its detail indented."""
-    lines = [f"{visible(str(m.span))}: {m.what}: {visible(m.message, keep_newlines=False)}"]
+    lines = [f"{one_line(str(m.span))}: {m.what}: {one_line(m.message)}"]
     lines += ["    " + visible(line) for line in m.detail.splitlines()]
     return lines
 
@@ -73,7 +73,7 @@ def as_text(
             continue
         lines.append(f"FAIL {_where(result)}: {name}")
         lines += ["  " + line for m in result.mismatches for line in mismatch_lines(m)]
-    lines += [f"updated {visible(path)}" for r in results for path in r.updated]
+    lines += [f"updated {one_line(path)}" for r in results for path in r.updated]
     lines.append(summary(results))
     return "\n".join(lines) + "\n"
 
