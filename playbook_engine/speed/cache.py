@@ -161,30 +161,48 @@ class LibraryCache:
         """The per-user HMAC key; None if it is missing (and not created) or not private."""
         path = self.directory / SECRET_NAME
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(path, _READ_FLAGS)
         except FileNotFoundError:
             return self._new_secret(path) if create else None
-        except OSError:
+        except OSError as exc:
+            _no_cache(f"{path} cannot be read: {exc.strerror or exc}")
             return None
-        with os.fdopen(fd, "rb") as handle:
-            st = os.fstat(handle.fileno())
-            private = stat.S_ISREG(st.st_mode) and st.st_mode & 0o077 == 0
-            if not private or st.st_uid != os.getuid():
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                _no_cache(f"{path} is not a regular file")
                 return None
-            key = handle.read(SECRET_BYTES + 1)
-        return key if len(key) == SECRET_BYTES else None
+            if st.st_mode & 0o077 or st.st_uid != os.getuid():
+                _no_cache(f"{path} is not private to this user")
+                return None
+            key = os.read(fd, SECRET_BYTES + 1)
+        finally:
+            os.close(fd)
+        if len(key) != SECRET_BYTES:
+            _no_cache(f"{path} is damaged: remove it and the cache starts afresh")
+            return None
+        return key
 
     def _new_secret(self, path: Path) -> bytes | None:
+        """A new key, written aside and linked into place whole: a full disk leaves no empty
+        key behind (which would disable the cache for good), and two runs agree on one key."""
+        temp = self.directory / f".{SECRET_NAME}.{os.getpid()}"
+        key = os.urandom(SECRET_BYTES)
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temp, path)  # fails if another run made one first: use theirs
         except FileExistsError:
-            return self.secret(create=False)  # another run made it first
-        except OSError:
+            return self.secret(create=False)
+        except OSError as exc:
+            _no_cache(f"{self.directory} cannot hold the cache: {exc.strerror or exc}")
             return None
-        key = os.urandom(SECRET_BYTES)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key)
+        finally:
+            temp.unlink(missing_ok=True)
         return key
 
     def load(self, root: Path, print_: Fingerprint) -> _Entry | None:
@@ -192,9 +210,8 @@ class LibraryCache:
         key = self.secret(create=False)
         if key is None:
             return None
-        try:
-            blob = self.entry_path(print_).read_bytes()
-        except OSError:
+        blob = _read_regular(self.entry_path(print_), MAX_ENTRY_BYTES)
+        if blob is None:
             return None
         head = len(MAGIC)
         mac, payload = blob[head : head + 32], blob[head + 32 :]
@@ -306,9 +323,8 @@ class FileCodeStore:
     def get(self, key: str) -> bytes | None:
         """The code stored under `key` if its HMAC matches, else None."""
         name = self._name(key)
-        try:
-            blob = (self.directory / name).read_bytes()
-        except OSError:
+        blob = _read_regular(self.directory / name, MAX_CODE_BYTES)
+        if blob is None:
             return None
         head = len(CODE_MAGIC)
         mac, payload = blob[head : head + 32], blob[head + 32 :]
@@ -404,10 +420,47 @@ def _playbook(blob: bytes) -> Playbook:
 
 
 def _digest(path: Path) -> str:
+    content = _read_regular(path, MAX_ENTRY_BYTES)
+    return "" if content is None else hashlib.sha256(content).hexdigest()
+
+
+# A cache file is opened without following a link and without waiting (a FIFO put in its
+# place would block the open), read only if it is a regular file, and only up to a cap (a link
+# to /dev/zero, or a huge file, costs nothing).
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+MAX_ENTRY_BYTES = 512 * 1024 * 1024
+MAX_CODE_BYTES = 16 * 1024 * 1024
+
+
+def _read_regular(path: Path, cap: int) -> bytes | None:
+    """The bytes of the regular file at `path` (not a link, FIFO, device or directory, at
+    most `cap` bytes), else None: a damaged cache means no cache, never a hang."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        fd = os.open(path, _READ_FLAGS)
     except OSError:
-        return ""
+        return None
+    try:
+        st = os.fstat(fd)  # before any buffered reader: fdopen refuses a directory itself
+        if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            content = handle.read(cap + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return content if len(content) <= cap else None
+
+
+_noted: set[str] = set()
+
+
+def _no_cache(reason: str) -> None:
+    """Say once, on standard error, why this run goes without the cache (it is only slower)."""
+    if reason not in _noted:
+        _noted.add(reason)
+        sys.stderr.write(f"playbook: no library cache: {reason}\n")
+    return None
 
 
 def open_code_store(engine: tuple[str, ...] | None = None, create: bool = True) -> None:
