@@ -697,3 +697,17 @@ def test_safe_dump_leaves_yaml_1_2_numbers_unquoted(text: str, number: float) ->
     assert dumped == f"v: {text}\n"
     assert load(dumped).data == {"v": number}
     assert read_differently(text)
+
+
+@pytest.mark.parametrize(
+    ("raw", "name", "line", "col"),
+    [(b'a: "x\x00y"\n', "U+0000 (NUL)", 1, 6), (b"b: 1\nc: x\x1by\n", "U+001B (ESC)", 2, 5)],
+)
+def test_a_control_character_is_named_with_its_column(
+    raw: bytes, name: str, line: int, col: int
+) -> None:
+    doc, problems = load_text(raw, "c.yaml")
+    assert doc is None
+    [problem] = problems
+    assert problem.message == f"YAML syntax error: control character {name} is not allowed"
+    assert (problem.span.line, problem.span.col) == (line, col)

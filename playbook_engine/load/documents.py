@@ -224,6 +224,24 @@ def _check_size(size: int, display: str, limits: Limits) -> None:
         )
 
 
+_CONTROL_NAMES = (
+    "NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN ETB "
+    "CAN EM SUB ESC FS GS RS US"
+).split()
+
+
+def _reader_reason(exc: yaml.reader.ReaderError) -> str:
+    """The reader's reason, naming the character it refused (`control character U+0000 (NUL)
+    is not allowed`)."""
+    code = exc.character if isinstance(exc.character, int) else None
+    if isinstance(exc.character, str) and len(exc.character) == 1:
+        code = ord(exc.character)
+    if code is None or not exc.reason.startswith(("control characters", "special characters")):
+        return str(exc.reason)
+    name = _CONTROL_NAMES[code] if code < 32 else "DEL" if code == 127 else ""
+    return f"control character U+{code:04X}{f' ({name})' if name else ''} is not allowed"
+
+
 def _line_col(text: str, index: int) -> tuple[int, int]:
     line_start = text.rfind("\n", 0, index) + 1
     return text.count("\n", 0, index) + 1, index - line_start + 1
@@ -460,7 +478,9 @@ class _Builder:
         except yaml.reader.ReaderError as exc:
             line, col = self._byte_position(exc.position)
             span = Span(self.display, line, col)
-            return None, [*self.problems, _fail("PB101", f"YAML syntax error: {exc.reason}", span)]
+            message = f"YAML syntax error: {_reader_reason(exc)}"
+            hint = "remove it; inside a double-quoted string it can be written as an escape (\\0)"
+            return None, [*self.problems, _fail("PB101", message, span, hint)]
         except yaml.YAMLError as exc:
             return None, [
                 *self.problems,
