@@ -122,3 +122,38 @@ def test_a_posix_class_is_read_as_a_class(recwarn: pytest.WarningsRecorder) -> N
     assert holds("matches", "^[[:alpha:]]+$", {"x": "Checkout"})
     assert not holds("matches", "^[[:alpha:]]+$", {"x": "502"})
     assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]
+
+
+@pytest.mark.parametrize(
+    ("source", "gives"),
+    [
+        ("'yes'", "the literal 'yes'"),
+        ("1 + 1", "a number or text computed by arithmetic"),
+        ("incident.title ~ 'x'", "text joined with ~"),
+        ("[incident.title]", "a list or mapping"),
+        ("incident.title | lower", "the result of the 'lower' filter"),
+    ],
+)
+def test_an_expression_that_is_not_a_condition_is_pb410(source: str, gives: str) -> None:
+    from playbook_engine.compile.conditions import ConditionCompiler
+    from playbook_engine.diagnostics import Span
+    from playbook_engine.model import Expr
+
+    compiler = ConditionCompiler({})
+    compiler.check(Expr(source, Span("p.yaml", 3, 5), ""))
+    assert [(d.code, d.message) for d in compiler.diagnostics] == [
+        ("PB410", f"expression is not a condition: it gives {gives}, not true or false")
+    ]
+
+
+@pytest.mark.parametrize(
+    "source", ["incident.customerFacing", "incident.title != ''", "(x | length) > 0", "true"]
+)
+def test_conditions_and_fields_are_accepted(source: str) -> None:
+    from playbook_engine.compile.conditions import ConditionCompiler
+    from playbook_engine.diagnostics import Span
+    from playbook_engine.model import Expr
+
+    compiler = ConditionCompiler({})
+    compiler.check(Expr(source, Span("p.yaml", 3, 5), ""))
+    assert compiler.diagnostics == []

@@ -315,18 +315,29 @@ def test_resource_caps_answer_quickly_with_an_error(source: str, message: str) -
 
 
 def test_constant_arithmetic_never_runs_at_compile_time() -> None:
-    # Stock Jinja2 folds `"a" * 10**9` while compiling and hangs; here it waits for the render.
+    # Stock Jinja2 folds `"a" * 10**9` while compiling and hangs. Here the compiler bounds
+    # literal arithmetic without computing it (and refuses what is past a cap, so `validate`
+    # reports it); anything else waits for the render.
     for source in (
         '{{ "a" * 10**9 }}',
         '{{ ("a" ~ "b") * 10**10 }}',
         '{{ "a\nb" | indent(10**9) }}',
+        '{{ ("a" ~ x) * 10**9 }}',
     ):
         with within_a_second():
-            compile_template(source, "markdown")
+            try:
+                compile_template(source, "markdown")
+            except TemplateError as refused:
+                assert refused.message == (
+                    "a value in the template is larger than 100,000 characters"
+                )
             template_variables(source)
             attribute_paths(source)
     with within_a_second(), pytest.raises(TemplateError) as info:
-        evaluate_expression(compile_expression('"a" * 10**9'), {})
+        compile_expression('"a" * 10**9')
+    assert info.value.message == "a value in the template is larger than 100,000 characters"
+    with within_a_second(), pytest.raises(TemplateError) as info:
+        evaluate_expression(compile_expression('("a" ~ x) * 10**9'), {"x": ""})
     assert info.value.message == "a value in the template is larger than 100,000 characters"
 
 
@@ -661,3 +672,25 @@ def test_a_template_without_syntax_renders_as_jinja2_would(text: str, mode: str)
     assert template.constant is not None
     jinja = environment(mode).from_string(text).render()
     assert render(template, {}) == (inert_links(jinja) if mode == "html" else jinja)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ 'a' * 10**9 }}", "a value in the template is larger than 100,000 characters"),
+        ("{{ 10**9 * 'a' }}", "a value in the template is larger than 100,000 characters"),
+        ("{{ 9**999999999 }}", "a number in the template is larger than 4,096 bits"),
+        ("{{ ('ab' ~ 'c') * 60000 }}", "a value in the template is larger than 100,000 characters"),
+        ("{% if incident.title is nosuchtest %}x{% endif %}", "no test named 'nosuchtest'"),
+    ],
+)
+def test_what_every_render_would_refuse_is_refused_when_compiling(
+    source: str, message: str
+) -> None:
+    """`validate` reports these (issue #15); before, only `run` did."""
+    with pytest.raises(TemplateError, match=message):
+        compile_template(source, "plain")
+
+
+def test_literal_arithmetic_within_the_caps_still_compiles() -> None:
+    assert render(compile_template("{{ 'ab' * 3 }}{{ 2**10 }}", "plain"), {}) == "ababab1024"

@@ -26,6 +26,7 @@ from playbook_engine.sandbox import (
     TemplateError,
     compile_expression,
     evaluate_expression,
+    not_a_condition,
     private_lookups,
 )
 from playbook_engine.timeparse import parse_timestamp
@@ -183,6 +184,17 @@ class ConditionCompiler:
             return CompiledCondition(
                 lambda ctx: False,
                 lambda ctx: _trace("expr", False, condition.name, note="does not compile"),
+            )
+        gives = not_a_condition(condition.source)
+        if gives is not None:
+            self.diagnostics.append(
+                error(
+                    "PB410",
+                    f"expression is not a condition: it gives {gives}, not true or false",
+                    condition.span,
+                    hint="compare it: `incident.title != ''`, `incident.title is defined`, "
+                    "`(incident.labels | length) > 0`",
+                )
             )
         for name in sorted(private_lookups(condition.source, expression=True)):
             self.diagnostics.append(

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         check_template,
         forget_templates,
         macro_uses,
+        not_a_condition,
         prepare_template,
         private_lookups,
         template_variables,
@@ -99,6 +100,7 @@ __all__ = [
     "forget_templates",
     "macro_module",
     "macro_uses",
+    "not_a_condition",
     "plan_budget",
     "prepare_template",
     "private_lookups",
@@ -134,5 +136,6 @@ __getattr__, __dir__ = lazy_names(
         "attribute_paths": "analysis",
         "private_lookups": "analysis",
         "macro_uses": "analysis",
+        "not_a_condition": "analysis",
     },
 )

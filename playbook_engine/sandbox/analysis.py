@@ -305,3 +305,35 @@ def prepare_template(source: str, mode: str) -> None:
         check_template(source, mode)
     except TemplateError:  # reported where the library is compiled
         return
+
+
+# Filters whose result is text, a number or a sequence, never true or false.
+_VALUE_FILTERS = frozenset(
+    "abs capitalize count default d dictsort filesizeformat first float groupby indent int items "
+    "join last length list lower map max min reject rejectattr replace reverse round select "
+    "selectattr sort string sum title tojson trim truncate unique upper urlencode wordcount "
+    "wordwrap".split()
+) - {"default", "d", "first", "last", "max", "min"}  # these pass a boolean through
+
+
+def not_a_condition(source: str) -> str | None:
+    """What an `expr:` condition gives instead of true or false, when its source says so (a
+    literal, arithmetic, joined text, a list, a filter that makes text or numbers), else None.
+    A field (`incident.customerFacing`) may hold a boolean, so it is accepted."""
+    tree = _parse(source, expression=True)
+    output = tree.body[0]
+    assert isinstance(output, nodes.Output)
+    node = output.nodes[0]
+    if isinstance(node, nodes.Const) and not isinstance(node.value, bool):
+        return f"the literal {node.value!r}"
+    if isinstance(node, nodes.BinExpr | nodes.Neg | nodes.Pos) and not isinstance(
+        node, nodes.And | nodes.Or
+    ):
+        return "a number or text computed by arithmetic"
+    if isinstance(node, nodes.Concat):
+        return "text joined with ~"
+    if isinstance(node, nodes.List | nodes.Tuple | nodes.Dict):
+        return "a list or mapping"
+    if isinstance(node, nodes.Filter) and node.name in _VALUE_FILTERS:
+        return f"the result of the '{node.name}' filter"
+    return None

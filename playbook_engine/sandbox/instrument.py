@@ -8,7 +8,11 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import LoopContext
+from jinja2.tests import TESTS
 from jinja2.visitor import NodeTransformer
+
+from playbook_engine.limits import DEFAULT_LIMITS
+from playbook_engine.sandbox.budget import MAX_INT_BITS
 
 # --- the environment --------------------------------------------------------------------------
 
@@ -67,7 +71,73 @@ def _known_value(node: nodes.Node) -> object | None:
     return None
 
 
+class _Unknown:
+    """A value the source does not fix."""
+
+
+_UNKNOWN = _Unknown()
+_TEXT_CAP = DEFAULT_LIMITS.rendered_output_chars
+
+
+def _literal(node: nodes.Node) -> object:
+    """The value of literal arithmetic (`'a' * 10**9`, `9**999999999`) as far as it can be
+    computed within the caps a render enforces, else `_UNKNOWN`; raises `ValueError` with the
+    reason when the literal alone is past a cap (every render would refuse it)."""
+    if isinstance(node, nodes.Const):
+        value = node.value
+        return value if isinstance(value, int | str) and not isinstance(value, bool) else _UNKNOWN
+    if isinstance(node, nodes.Neg | nodes.Pos):
+        inner = _literal(node.node)
+        return -inner if isinstance(node, nodes.Neg) and isinstance(inner, int) else inner
+    if not isinstance(node, nodes.Pow | nodes.Mul | nodes.Add | nodes.Concat):
+        return _UNKNOWN
+    if isinstance(node, nodes.Concat):
+        parts = [_literal(n) for n in node.nodes]
+        if any(p is _UNKNOWN for p in parts):
+            return _UNKNOWN
+        text = "".join(str(p) for p in parts)
+        return _capped(text)
+    left, right = _literal(node.left), _literal(node.right)
+    if left is _UNKNOWN or right is _UNKNOWN:
+        return _UNKNOWN
+    if isinstance(node, nodes.Pow):
+        if isinstance(left, int) and isinstance(right, int):
+            if right > 0 and left.bit_length() * right > MAX_INT_BITS:
+                raise ValueError(f"a number in the template is larger than {MAX_INT_BITS:,} bits")
+            return left**right if right >= 0 else _UNKNOWN
+        return _UNKNOWN
+    if isinstance(node, nodes.Mul):
+        if isinstance(left, str) and isinstance(right, int):
+            left, right = right, left
+        if isinstance(left, int) and isinstance(right, str):
+            if len(right) * left > _TEXT_CAP:
+                raise ValueError(f"a value in the template is larger than {_TEXT_CAP:,} characters")
+            return right * left
+        if isinstance(left, int) and isinstance(right, int):
+            if left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise ValueError(f"a number in the template is larger than {MAX_INT_BITS:,} bits")
+            return left * right
+        return _UNKNOWN
+    if type(left) is type(right):
+        total = left + right  # type: ignore[operator]
+        return _capped(total) if isinstance(total, str) else total
+    return _UNKNOWN
+
+
+def _capped(text: str) -> str:
+    if len(text) > _TEXT_CAP:
+        raise ValueError(f"a value in the template is larger than {_TEXT_CAP:,} characters")
+    return text
+
+
 def _static_refusal(node: nodes.Node) -> str | None:
+    if isinstance(node, nodes.Test) and node.name not in TESTS:
+        return f"no test named '{node.name}'"
+    if isinstance(node, nodes.Pow | nodes.Mul | nodes.Add | nodes.Concat):
+        try:
+            _literal(node)
+        except ValueError as refused:
+            return str(refused)
     if isinstance(node, nodes.Mod) and isinstance(node.left, nodes.Const):
         if isinstance(node.left.value, str):
             return "'%' formatting is not available in templates: join text with ~"
