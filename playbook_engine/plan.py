@@ -156,7 +156,7 @@ class EscalationEntry:
     tier: int  # 1-based
     cycle: int  # 0 = first pass, 1.. = repeats
     targets: tuple[Target, ...]
-    status: str  # due | pending | cancelled
+    status: str  # due | pending | cancelled | elapsed (README, Lifecycle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +183,24 @@ class RenderedNotification:
 
 
 @dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """Where the incident is in its life at the plan's moment (README, "Lifecycle").
+
+    `status` is the word the incident gives (an alert state, a phase or a disposition), or
+    the one its timestamps imply; `stage` is what the engine acts on: `open`, `acknowledged`,
+    `resolved` or `closed` (resolved as not an incident). A time the status implies but the
+    incident does not give is the clock's, and `assumed` says so."""
+
+    status: str
+    stage: str
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    assumed: tuple[str, ...] = ()  # "acknowledgedAt", "resolvedAt": taken as the clock
+    respond: str = "open"  # "met", "missed", "open" (not yet, still in time) or "overdue"
+    resolve: str = "open"
+
+
+@dataclass(frozen=True, slots=True)
 class PlanError:
     """A problem met while evaluating (e.g. a template failing on this incident)."""
 
@@ -206,3 +224,4 @@ class Plan:
     notifications: tuple[RenderedNotification, ...]
     errors: tuple[PlanError, ...] = ()
     trace: Trace | None = field(default=None)
+    lifecycle: Lifecycle | None = None  # None only for plans made by hand

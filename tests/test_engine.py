@@ -49,11 +49,12 @@ def test_major_payments_incident_is_p1_with_merged_steps(compiled: CompiledLibra
     assert (c.impact.value, c.impact.decided_by) == ("extensive", "rule major/many-customers")
     assert (c.urgency.value, c.urgency.decided_by) == ("critical", "rule major/critical-urgency")
     assert plan.priority.id == "P1"
+    # The checklist is in due order (5m, 10m, 15m, 3d), not merge order (#13).
     assert [(s.playbook, s.id) for s in plan.steps] == [
         ("major", "declare"),
+        ("payments", "check-provider"),
         ("major", "status-page"),
         ("major", "review"),
-        ("payments", "check-provider"),
     ]
     assert plan.steps[0].title == "Declare INC-1 as P1"
     assert plan.steps[0].due == parse_timestamp("2026-03-13T16:05:00Z")

@@ -365,6 +365,16 @@ SMALL_JSON: dict[str, Any] = {
         "respondOverdue": True,
         "resolveOverdue": False,
     },
+    # A plan made by hand has no lifecycle: the JSON says what its deadlines imply.
+    "lifecycle": {
+        "status": "triggered",
+        "stage": "open",
+        "acknowledgedAt": None,
+        "resolvedAt": None,
+        "assumed": [],
+        "respond": "overdue",
+        "resolve": "open",
+    },
     "steps": [
         {
             "id": "declare",

@@ -7,9 +7,10 @@ notifications follow the semantics documented in the README's format reference; 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from playbook_engine import calendars as calendar_math
@@ -24,6 +25,7 @@ from playbook_engine.compile.compiler import (
 )
 from playbook_engine.compile.conditions import CompiledCondition, expression_failures
 from playbook_engine.diagnostics import InputError, Span, error
+from playbook_engine.engine.lifecycle import lifecycle, outcome
 from playbook_engine.engine.recipients import recipient_problem
 from playbook_engine.load.incident import Incident, build_incident, pointer_span
 from playbook_engine.model import Priority, Repeat, Rule, Tier
@@ -73,6 +75,7 @@ class _Evaluation:
         self.incident = incident
         self.at = at
         self.explain = explain
+        self.life = lifecycle(incident, at)
         self.errors: list[PlanError] = []
         self.items: list[ItemTrace] = []
 
@@ -230,8 +233,12 @@ class _Evaluation:
         resolve_by = self.offset(priority, start, priority.resolve_within)
         # Resolving an incident answers it too, even if nobody acknowledged it first; an
         # answer later than the clock has not happened yet at the clock.
-        responded = min(
-            (t for t in (incident.acknowledged_at, incident.resolved_at) if t), default=None
+        life = self.life
+        responded = min((t for t in (life.acknowledged_at, life.resolved_at) if t), default=None)
+        self.life = replace(
+            life,
+            respond=outcome(responded, respond_by, self.at),
+            resolve=outcome(life.resolved_at, resolve_by, self.at),
         )
         return Deadlines(
             sla_start=start,
@@ -248,7 +255,7 @@ class _Evaluation:
     def judged_at(self) -> datetime:
         """The moment lateness is judged at: the clock, or the resolution if earlier (a
         resolved incident has nothing overdue after it was resolved)."""
-        resolved = self.incident.resolved_at
+        resolved = self.life.resolved_at
         return min(resolved, self.at) if resolved is not None else self.at
 
     # --- steps, escalation, notifications -------------------------------------------
@@ -283,7 +290,7 @@ class _Evaluation:
                     links=tuple(LinkOut(link.title, link.url) for link in step.links),
                 )
             )
-        return out
+        return checklist_order(out)
 
     def _merged(
         self,
@@ -341,10 +348,8 @@ class _Evaluation:
             if ok:
                 kept.append((number, ct.tier))
         # An acknowledgement or resolution after the clock has not happened yet at the clock.
-        stop = self.incident.acknowledged_at if escalation.stop_when_acknowledged else None
-        stop = stop if stop is not None and stop <= self.at else None
-        resolved = self.incident.resolved_at
-        resolved = resolved if resolved is not None and resolved <= self.at else None
+        stop = self.life.acknowledged_at if escalation.stop_when_acknowledged else None
+        resolved = self.life.resolved_at
         entries = []
         for cycle, number, after, tier in schedule(kept, escalation.repeat):
             targets = tier.targets
@@ -354,6 +359,8 @@ class _Evaluation:
                 raise self.out_of_range(start, after, exc) from None
             if (stop is not None and stop <= when) or (resolved is not None and resolved <= when):
                 status = "cancelled"
+            elif resolved is not None:
+                status = "elapsed"  # its time came before the resolution: nothing pages now
             elif when <= self.at:
                 status = "due"
             else:
@@ -437,6 +444,38 @@ class _Evaluation:
     ) -> None:
         if self.explain:
             self.items.append(ItemTrace(kind, ident, playbook, kept, reason, trace))
+
+
+def checklist_order(steps: list[PlanStep]) -> list[PlanStep]:
+    """Steps by due time, earliest first, a step without a due time after those with one;
+    ties in authoring (merge) order; and never before a step it `dependsOn`."""
+    index = {step.id: i for i, step in enumerate(steps)}
+    waiting = {
+        step.id: {d for d in step.depends_on if d in index and d != step.id} for step in steps
+    }
+    unlocks: dict[str, list[str]] = {}
+    for ident, needs in waiting.items():
+        for need in needs:
+            unlocks.setdefault(need, []).append(ident)
+
+    def key(step: PlanStep) -> tuple[bool, datetime, int]:
+        return (step.due is None, step.due or datetime.max.replace(tzinfo=UTC), index[step.id])
+
+    ready = [key(s) + (s.id,) for s in steps if not waiting[s.id]]
+    heapq.heapify(ready)
+    ordered: list[PlanStep] = []
+    by_id = {step.id: step for step in steps}
+    while ready:
+        *_, ident = heapq.heappop(ready)
+        ordered.append(by_id[ident])
+        for later in unlocks.get(ident, ()):
+            waiting[later].discard(ident)
+            if not waiting[later]:
+                heapq.heappush(ready, key(by_id[later]) + (later,))
+    if len(ordered) < len(steps):  # a dependency cycle (validate refuses it): keep the rest
+        placed = {s.id for s in ordered}
+        ordered += [s for s in steps if s.id not in placed]
+    return ordered
 
 
 SUBJECT_OCTETS = 998 - len("Subject: ")
@@ -586,4 +625,5 @@ def _evaluate(compiled: CompiledLibrary, incident: Incident, at: datetime, expla
         notifications=tuple(notifications),
         errors=tuple(run.errors),
         trace=trace,
+        lifecycle=run.life,
     )

@@ -41,6 +41,24 @@ def timestamp(moment: datetime, zone: tzinfo | None) -> str:
     return format_timestamp(in_zone(moment, zone))
 
 
+def lifecycle_text(plan: Plan) -> str:
+    """The plan's lifecycle in one line: status (and stage when they differ), the times in
+    force, SLA outcomes: `monitoring (acknowledged), acknowledged at 2026-...Z; respond met,
+    resolve open`. A time the status implies but the incident lacks says `(the clock)`."""
+    life = plan.lifecycle
+    assert life is not None, "a plan made by the engine has its lifecycle"
+    status = one_line(life.status)
+    parts = [status if status == life.stage or life.stage == "open" else f"{status} ({life.stage})"]
+    for label, moment, name in (
+        ("acknowledged", life.acknowledged_at, "acknowledgedAt"),
+        ("resolved", life.resolved_at, "resolvedAt"),
+    ):
+        if moment is not None:
+            assumed = " (the clock)" if name in life.assumed else ""
+            parts.append(f"{label} at {timestamp(moment, plan.at.tzinfo)}{assumed}")
+    return ", ".join(parts) + f"; respond {life.respond}, resolve {life.resolve}"
+
+
 def zone_label(at: datetime) -> str:
     """`UTC` or `UTC+01:00`: the offset in which a plan's times are shown."""
     offset = at.utcoffset() or timedelta(0)

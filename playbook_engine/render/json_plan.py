@@ -63,6 +63,7 @@ def plan_to_dict(plan: Plan, explain: bool = False) -> dict[str, Any]:
             "respondOverdue": d.respond_overdue,
             "resolveOverdue": d.resolve_overdue,
         },
+        "lifecycle": _lifecycle(plan, zone),
         "steps": [_step(s, zone) for s in plan.steps],
         "escalation": {
             "source": plan.escalation.source,
@@ -74,6 +75,31 @@ def plan_to_dict(plan: Plan, explain: bool = False) -> dict[str, Any]:
     if explain and plan.trace is not None:
         data["explain"] = _trace(plan.trace)
     return data
+
+
+def _lifecycle(plan: Plan, zone: tzinfo | None) -> dict[str, Any]:
+    life = plan.lifecycle
+    if life is None:
+        return {
+            "status": "triggered",
+            "stage": "open",
+            "acknowledgedAt": None,
+            "resolvedAt": None,
+            "assumed": [],
+            "respond": "overdue" if plan.deadlines.respond_overdue else "open",
+            "resolve": "overdue" if plan.deadlines.resolve_overdue else "open",
+        }
+    return {
+        "status": life.status,
+        "stage": life.stage,
+        "acknowledgedAt": None
+        if life.acknowledged_at is None
+        else timestamp(life.acknowledged_at, zone),
+        "resolvedAt": None if life.resolved_at is None else timestamp(life.resolved_at, zone),
+        "assumed": list(life.assumed),
+        "respond": life.respond,
+        "resolve": life.resolve,
+    }
 
 
 def render_json(plan: Plan, explain: bool = False) -> str:

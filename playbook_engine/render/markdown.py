@@ -26,6 +26,7 @@ from playbook_engine.render.common import (
     after,
     clock_time,
     in_zone,
+    lifecycle_text,
     lines,
     plus,
     timestamp,
@@ -110,6 +111,7 @@ def _summary(plan: Plan) -> list[str]:
         f"- Urgency: {md(c.urgency.value)}, decided by {md(c.urgency.decided_by)}",
         f"- Priority: {md(c.priority.value)}, decided by {priority_note}",
         f"- Playbooks: {playbooks or 'none selected'}",
+        *([f"- Status: {md(lifecycle_text(plan))}"] if plan.lifecycle else []),
         f"- Plan as of {timestamp(plan.at, plan.at.tzinfo)}; times in {zone_label(plan.at)}",
     ]
     blocks = [headline]

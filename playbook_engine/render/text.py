@@ -24,6 +24,7 @@ from playbook_engine.render.common import (
     after,
     clock_time,
     in_zone,
+    lifecycle_text,
     lines,
     plus,
     timestamp,
@@ -33,7 +34,7 @@ from playbook_engine.render.common import (
 from playbook_engine.textsafe import one_line
 
 _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "alarm": "1;31"}
-_STATUS_STYLE = {"due": "yellow", "pending": "", "cancelled": "dim"}
+_STATUS_STYLE = {"due": "yellow", "pending": "", "cancelled": "dim", "elapsed": "dim"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ def _summary(plan: Plan, paint: _Paint) -> str:
         [("urgency", ""), (one_line(c.urgency.value), ""), (one_line(c.urgency.decided_by), "")],
         [("priority", ""), (one_line(c.priority.value), ""), (priority_note, "")],
         [("playbooks", ""), (playbooks or "none selected", "")],
+        *([[("status", ""), (lifecycle_text(plan), "")]] if plan.lifecycle else []),
         [
             ("as of", ""),
             (f"{timestamp(plan.at, plan.at.tzinfo)} (times in {zone_label(plan.at)})", ""),

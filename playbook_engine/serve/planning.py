@@ -66,7 +66,7 @@ def timers_of(row: IncidentRow, plan: Plan) -> list[Timer]:
     title = f"[{plan.priority.id}] {plan.incident_title}"
     timers = []
     for entry in plan.escalation.entries:
-        if entry.status == "cancelled":
+        if entry.status in ("cancelled", "elapsed"):  # elapsed: the incident is resolved
             continue
         whom = ", ".join(f"{t.name} ({t.team})" if t.team else t.name for t in entry.targets)
         repeat = f" (repeat {entry.cycle})" if entry.cycle else ""
