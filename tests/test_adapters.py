@@ -1122,3 +1122,25 @@ def test_a_constant_timestamp_is_checked_with_the_mapping_time_zone() -> None:
         "mapping key startedAt.value: timestamp has no offset: add an offset such as Z or +01:00"
     ]
     assert check_mapping({**mapping, "timezone": "UTC"}) == []
+
+
+def test_epoch_nanoseconds_are_exact_above_two_to_the_53() -> None:
+    from playbook_engine.adapters.common import epoch
+
+    # 2**53 < 1741942620123456789: through a float this came out 1 µs off.
+    assert epoch(1741942620123456789, "ns", "x") == "2025-03-14T08:57:00.123456Z"
+    assert epoch("1741942620123456789", "ns", "x") == "2025-03-14T08:57:00.123456Z"
+    assert epoch(1741942620999999999, "ns", "x") == "2025-03-14T08:57:00.999999Z"
+
+
+def test_opsgenie_priority_as_the_webhook_sends_it() -> None:
+    """The Opsgenie webhook sends `priority: 3` where the API says "P3": the alert is kept."""
+    import json
+
+    from playbook_engine.adapters import convert
+
+    path = HERE / "data" / "payloads" / "opsgenie" / "create.json"
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    payload["alert"]["priority"] = 3
+    [incident] = convert(payload, "opsgenie", received_at=None)
+    assert incident["labels"]["@priority"] == "P3"

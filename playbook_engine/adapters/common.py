@@ -9,7 +9,7 @@ and saying what was expected, so a malformed payload never surfaces as a `KeyErr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from playbook_engine.timeparse import format_timestamp, parse_epoch, parse_timestamp
@@ -259,11 +259,16 @@ def epoch(value: Any, unit: str, path: str) -> str:
             raise fail(path, expected, value) from None
     if isinstance(number, bool) or not isinstance(number, int | float):
         raise fail(path, expected, value)
-    if unit == "ns":
-        # A datetime holds microseconds at best, so milliseconds with a fraction lose nothing.
-        number, unit = number / 1_000_000, "ms"
     try:
-        moment = parse_epoch(number, unit)
+        if unit == "ns" and isinstance(number, int):
+            # Exactly, in integers: nanoseconds above 2**53 lose precision through a float
+            # (1 µs off). A datetime holds microseconds, so the rest is cut, as for text.
+            whole = parse_epoch(number // 1_000_000_000, "s")
+            moment = whole + timedelta(microseconds=number % 1_000_000_000 // 1000)
+        elif unit == "ns":
+            moment = parse_epoch(number / 1_000_000, "ms")
+        else:
+            moment = parse_epoch(number, unit)
     except (ValueError, OverflowError) as exc:
         raise AdapterError(f"{where(path)}: {exc}", path) from None
     return format_timestamp(moment)

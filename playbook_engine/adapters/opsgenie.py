@@ -65,7 +65,7 @@ def convert(payload: Any) -> list[dict[str, Any]]:
     own = tag_labels(opt_list(alert, "tags", "alert"), "alert.tags")
     own.update(str_labels(opt_mapping(alert, "details", "alert"), "alert.details"))
     entity = opt_str(alert, "entity", "alert")
-    priority = opt_str(alert, "priority", "alert")
+    priority = _priority(alert)
     derived = {
         "priority": priority,
         "entity": entity,
@@ -110,3 +110,11 @@ def _status_of(alert: dict[str, Any]) -> str:
     if alert.get("status") == "closed":
         return "resolved"
     return "acknowledged" if alert.get("acknowledged") is True else "triggered"
+
+
+def _priority(alert: dict[str, Any]) -> str | None:
+    """`P1`..`P5`: the API writes the word, the webhook sends the number (`3`)."""
+    value = alert.get("priority")
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5:
+        return f"P{value}"
+    return opt_str(alert, "priority", "alert")
