@@ -326,14 +326,6 @@ MALFORMED: list[tuple[str, str, tuple[str | int, ...], Any, str, str]] = [
         "alerts[0].endsAt: month 13 is out of range (01-12)",
     ),
     (
-        "alertmanager",
-        "without-fingerprint",
-        ("groupKey",),
-        DELETE,
-        "alerts[0].fingerprint",
-        "alerts[0].fingerprint: missing, and there is no groupKey to derive an id from",
-    ),
-    (
         "grafana",
         "firing-two-alerts",
         ("alerts", 1, "dashboardURL"),
@@ -1144,3 +1136,41 @@ def test_opsgenie_priority_as_the_webhook_sends_it() -> None:
     payload["alert"]["priority"] = 3
     [incident] = convert(payload, "opsgenie", received_at=None)
     assert incident["labels"]["@priority"] == "P3"
+
+
+def test_an_alert_without_fingerprint_gets_alertmanagers_own() -> None:
+    """The id of an alert without `fingerprint` is the fingerprint Alertmanager computes from
+    its labels, not its position: here a real Alertmanager payload's labels and fingerprint
+    (liamkelly15-maker/pythonwebhook, docker/alert-manager-webhook/testsuites/testcurl7.sh)."""
+    from playbook_engine.adapters.alertmanager import labels_fingerprint
+
+    labels = {
+        "alertname": "Deployment",
+        "app_kubernetes_io_instance": "eric-oss-common-base",
+        "app_kubernetes_io_managed_by": "Helm",
+        "app_kubernetes_io_name": "eric-pm-kube-state-metrics",
+        "app_kubernetes_io_version": "2.1.0_10",
+        "chart": "eric-pm-kube-state-metrics-2.1.0_10",
+        "deployment": "eric-log-transformer",
+        "instance": "192.168.69.53:8080",
+        "job": "eric-pm-kube-state-metrics",
+        "kubernetes_name": "eric-pm-kube-state-metrics",
+        "kubernetes_namespace": "eric-eo-cm-ci406",
+        "namespace": "eric-eo-cm-ci406",
+        "severity": "Warning",
+    }
+    assert labels_fingerprint(labels) == "fbab788ec4c1018b"
+    assert labels_fingerprint({}) == "cbf29ce484222325"  # FNV-1a's offset basis
+
+
+def test_the_id_of_an_alert_does_not_depend_on_its_position() -> None:
+    import json
+
+    from playbook_engine.adapters import convert
+
+    path = HERE / "data" / "payloads" / "alertmanager" / "without-fingerprint.json"
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    first = convert(payload, "alertmanager")
+    payload["alerts"].insert(0, {**payload["alerts"][0], "labels": {"alertname": "Other"}})
+    second = convert(payload, "alertmanager")
+    assert first[0]["id"] == second[1]["id"] != second[0]["id"]
