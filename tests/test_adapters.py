@@ -1174,3 +1174,22 @@ def test_the_id_of_an_alert_does_not_depend_on_its_position() -> None:
     payload["alerts"].insert(0, {**payload["alerts"][0], "labels": {"alertname": "Other"}})
     second = convert(payload, "alertmanager")
     assert first[0]["id"] == second[1]["id"] != second[0]["id"]
+
+
+def test_pagerduty_v3_without_created_at_starts_at_the_event_and_keeps_the_client_url() -> None:
+    import json
+
+    from playbook_engine.adapters import convert
+
+    path = next(
+        p
+        for p in sorted((HERE / "data" / "payloads" / "pagerduty-webhook").glob("*.json"))
+        if not p.name.endswith(".expected.json")
+    )
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    del payload["event"]["data"]["created_at"]
+    payload["event"]["occurred_at"] = "2026-03-14T02:20:00.123Z"
+    payload["event"]["client"] = {"name": "Datadog", "url": "https://app.datadoghq.com/e/1"}
+    [incident] = convert(payload, "pagerduty-webhook")
+    assert incident["startedAt"] == "2026-03-14T02:20:00.123Z"
+    assert {"title": "Datadog", "url": "https://app.datadoghq.com/e/1"} in incident["links"]

@@ -94,14 +94,20 @@ def convert(payload: Any) -> list[dict[str, Any]]:
             root,
             id=req_str(data, "id", "event.data", "the incident id"),
             title=req_str(data, "title", "event.data", "the incident title"),
-            started_at=timestamp(data.get("created_at"), "event.data.created_at"),
+            # Some event types omit the incident's created_at: the event's time stands in.
+            started_at=timestamp(data["created_at"], "event.data.created_at")
+            if data.get("created_at") is not None
+            else timestamp(occurred, "event.occurred_at"),
             acknowledgedAt=acknowledged_at,
             resolvedAt=resolved_at,
             status=status,
             service=_summary(data, "service"),
             severity=severity,
             labels=with_derived({}, derived),
-            links=[link("PagerDuty incident", opt_str(data, "html_url", "event.data"))],
+            links=[
+                link("PagerDuty incident", opt_str(data, "html_url", "event.data")),
+                *_client_link(event),
+            ],
         )
     ]
 
@@ -119,3 +125,12 @@ def _team_names(data: dict[str, Any]) -> list[str]:
         if name is not None:
             names.append(name)
     return names
+
+
+def _client_link(event: dict[str, Any]) -> list[dict[str, str] | None]:
+    """The monitoring tool's page an event came from (`event.client`: name and url)."""
+    client = event.get("client")
+    if not isinstance(client, dict):
+        return []
+    name = opt_str(client, "name", "event.client") or "Source"
+    return [link(name, opt_str(client, "url", "event.client"))]
