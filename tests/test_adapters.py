@@ -364,7 +364,9 @@ MALFORMED: list[tuple[str, str, tuple[str | int, ...], Any, str, str]] = [
         ("payload",),
         DELETE,
         "payload",
-        "payload: missing; expected a mapping (JSON object)",
+        # Without a payload a resolve is an update timed by its receipt: none was given here.
+        "payload: missing, and no receive time was given to stand in for it: pass --at with "
+        "the time the payload was received",
     ),
     (
         "pagerduty-events",
@@ -1193,3 +1195,21 @@ def test_pagerduty_v3_without_created_at_starts_at_the_event_and_keeps_the_clien
     [incident] = convert(payload, "pagerduty-webhook")
     assert incident["startedAt"] == "2026-03-14T02:20:00.123Z"
     assert {"title": "Datadog", "url": "https://app.datadoghq.com/e/1"} in incident["links"]
+
+
+def test_pagerduty_acknowledge_and_resolve_without_payload_are_updates() -> None:
+    """PagerDuty documents acknowledge and resolve events without a payload: they update the
+    incident of their dedup_key (developer.pagerduty.com, Events API v2, Acknowledge/Resolve)."""
+    from datetime import UTC, datetime
+
+    from playbook_engine.adapters import convert, detect
+
+    at = datetime(2026, 3, 14, 2, 30, tzinfo=UTC)
+    for action, field in (("acknowledge", "acknowledgedAt"), ("resolve", "resolvedAt")):
+        event = {"routing_key": "R0123", "event_action": action, "dedup_key": "srv01/mysql"}
+        assert detect(event) == "pagerduty-events"
+        [update] = convert(event, "pagerduty-events", received_at=at)
+        assert update["id"] == "srv01/mysql" and update[field] == "2026-03-14T02:30:00Z"
+        assert update["status"] == {"acknowledge": "acknowledged", "resolve": "resolved"}[action]
+        assert update["source"]["update"] is True
+        assert update["source"]["payload"]["routing_key"] == "[redacted]"

@@ -10,11 +10,12 @@ Follows "Send an Alert Event" of the PagerDuty developer documentation
 The incident id is the `dedup_key`. A trigger may omit it (PagerDuty then makes one up on
 receipt); the id is then derived from a hash of the event, so the same event always gets the
 same id. Acknowledge and resolve events need their `dedup_key`, and since the incident needs a
-title, an event must carry `payload.summary` (PagerDuty accepts acknowledge and resolve events
-without a payload; those cannot stand on their own). `payload.timestamp` is optional in the API
-and often left out: the time the event was received (`received_at`) then stands in for it, and
-`source.receivedAt` says so. The `routing_key` is a credential and is replaced by `[redacted]` in
-`source.payload`.
+title, a trigger must carry `payload.summary`. Acknowledge and resolve events without a payload
+(PagerDuty's documented form) are updates of the incident with that `dedup_key`: status and
+`acknowledgedAt`/`resolvedAt` from the receive time, `source.update: true`. `payload.timestamp`
+is optional in the API and often left out: the time the event was received (`received_at`) then
+stands in for it, and `source.receivedAt` says so. The `routing_key` is a credential and is
+replaced by `[redacted]` in `source.payload`.
 
 Scalar `custom_details` are the labels, unchanged; `payload.source`, `component`, `group` and
 `class` are added as `@source`, `@component`, `@group`, `@class`.
@@ -66,6 +67,8 @@ def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str,
             f"dedup_key: missing; {action} events must name the alert they apply to",
             "dedup_key",
         )
+    if action != "trigger" and root.get("payload") is None:
+        return [_update(root, action, status, dedup_key or "", received_at)]
     body = req_mapping(root, "payload", "")
     severity = req_str(body, "severity", "payload", "critical, error, warning or info")
     own = _custom_labels(opt_mapping(body, "custom_details", "payload"))
@@ -122,3 +125,24 @@ def _derived_id(root: dict[str, Any]) -> str:
     # Canonical JSON so that key order and spacing do not change the id.
     text = json.dumps(root, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "pd-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _update(
+    root: dict[str, Any], action: str, status: str, dedup_key: str, received_at: datetime | None
+) -> dict[str, Any]:
+    """An acknowledge or resolve event without a payload (PagerDuty's documented form): an
+    update of the incident with that `dedup_key`, its time the receive time. `source.update`
+    marks it: a store applies it to the open incident of that id (README, serve)."""
+    now = received("payload", received_at)
+    return incident(
+        FORMAT,
+        {**root, "routing_key": REDACTED},
+        id=dedup_key,
+        title=f"{dedup_key} ({action}d in PagerDuty)",
+        started_at=now,
+        status=status,
+        links=[*_links(root)],
+        extra_source={"receivedAt": now, "update": True},
+        acknowledgedAt=now if status == "acknowledged" else None,
+        resolvedAt=now if status == "resolved" else None,
+    )
