@@ -32,7 +32,7 @@ def playbook(
 def test_a_mapping_id_is_found_in_the_library_of_the_current_directory() -> None:
     result = playbook("convert", "--from", "uptime-check", UPTIME, cwd=ROOT)
     assert (result.returncode, result.stderr) == (0, "")
-    assert json.loads(result.stdout)["id"] == "chk-4471"
+    assert json.loads(result.stdout)[0]["id"] == "chk-4471"
     inside = playbook(
         "convert", "--from", "uptime-check", UPTIME, cwd=ROOT / "playbooks" / "mappings"
     )
@@ -44,14 +44,14 @@ def test_a_mapping_id_is_found_in_the_library_of_the_environment(tmp_path: Path)
         "convert", "--from", "uptime-check", UPTIME, cwd=tmp_path, library=ROOT / "playbooks"
     )
     assert (result.returncode, result.stderr) == (0, "")
-    assert json.loads(result.stdout)["id"] == "chk-4471"
+    assert json.loads(result.stdout)[0]["id"] == "chk-4471"
 
 
 def test_a_built_in_format_needs_no_library(tmp_path: Path) -> None:
     payload = str(PAYLOADS / "alertmanager" / "resolved.json")
     result = playbook("convert", "--from", "alertmanager", payload, cwd=tmp_path)
     assert (result.returncode, result.stderr) == (0, "")
-    incident = json.loads(result.stdout)
+    [incident] = json.loads(result.stdout)  # always an array
     assert incident["labels"]["severity"] == "page"  # as Prometheus sent it
     assert incident["severity"] == "critical"
     auto = playbook("convert", payload, cwd=tmp_path)
@@ -82,7 +82,7 @@ def test_convert_takes_the_receive_time_from_at(tmp_path: Path) -> None:
         "convert", "--from", "pagerduty-events", NO_TIMESTAMP, "--at", AT, cwd=tmp_path
     )
     assert (result.returncode, result.stderr) == (0, "")
-    incident = json.loads(result.stdout)
+    [incident] = json.loads(result.stdout)
     assert incident["startedAt"] == incident["source"]["receivedAt"] == AT
     bad = playbook("convert", NO_TIMESTAMP, "--at", "half past two", cwd=tmp_path)
     assert bad.returncode == 2

@@ -75,5 +75,5 @@ def command(
     if jsonl:
         text = "".join(dumps(incident, indent=None) for incident in incidents)
     else:
-        text = dumps(incidents[0] if len(incidents) == 1 else incidents)
+        text = dumps(incidents)  # always an array, however many incidents: one shape
     write_output(text, output)
