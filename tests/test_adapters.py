@@ -1213,3 +1213,32 @@ def test_pagerduty_acknowledge_and_resolve_without_payload_are_updates() -> None
         assert update["status"] == {"acknowledge": "acknowledged", "resolve": "resolved"}[action]
         assert update["source"]["update"] is True
         assert update["source"]["payload"]["routing_key"] == "[redacted]"
+
+
+def test_truncated_alerts_and_unrendered_templates_are_flagged() -> None:
+    import json
+
+    from playbook_engine.adapters import convert
+
+    path = HERE / "data" / "payloads" / "alertmanager" / "firing-two-alerts.json"
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    payload["truncatedAlerts"] = 3
+    payload["alerts"][0]["annotations"]["summary"] = "  Disk full on <no value>  "
+    first, second = convert(payload, "alertmanager")
+    assert first["title"] == "Disk full on <no value>"  # trimmed, kept as written
+    assert first["labels"]["@warnings"] == (
+        "Alertmanager left 3 more alert(s) of this group out (truncatedAlerts); "
+        "title holds an unrendered template (<no value>)"
+    )
+    assert second["labels"]["@warnings"].startswith("Alertmanager left 3 more")
+
+
+@pytest.mark.parametrize(
+    "text", ["$EVENT_TITLE", "{{ .Labels.job }}", "{EVENT.NAME}", "<dedup_key>"]
+)
+def test_each_kind_of_residue_is_noted(text: str) -> None:
+    from playbook_engine.adapters.common import _cleaned
+
+    warnings: list[str] = []
+    assert _cleaned("title", f"Problem: {text} ", warnings) == f"Problem: {text}"
+    assert warnings == [f"title holds an unrendered template ({text})"]

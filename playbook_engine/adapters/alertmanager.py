@@ -124,7 +124,17 @@ def _incident(
             *links,
         ],
         extra_source={"alert": alert, "index": index},
+        warnings=_truncated(root),
     )
+
+
+def _truncated(root: dict[str, Any]) -> list[str]:
+    """A note when Alertmanager dropped alerts of the group (`truncatedAlerts`, with the
+    receiver's `max_alerts`): the plan must not look complete."""
+    count = root.get("truncatedAlerts")
+    if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+        return [f"Alertmanager left {count} more alert(s) of this group out (truncatedAlerts)"]
+    return []
 
 
 _FNV_OFFSET = 14695981039346656037

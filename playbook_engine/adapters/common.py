@@ -8,6 +8,7 @@ and saying what was expected, so a malformed payload never surfaces as a `KeyErr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -304,10 +305,16 @@ def incident(
     Optional `fields` use their canonical names (`detectedAt`, `status`, `severity`, ...);
     None values, empty labels and empty link lists are left out.
     """
+    warnings = list(fields.pop("warnings", None) or ())
+    title = _cleaned("title", title, warnings)
     result: dict[str, Any] = {"id": id, "title": title, "startedAt": started_at}
     for name, value in fields.items():
+        if isinstance(value, str):
+            value = _cleaned(name, value, warnings) or None
         if value is not None:
             result[name] = value
+    if warnings:
+        labels = {**(labels or {}), DERIVED_PREFIX + "warnings": "; ".join(warnings)}
     if labels:
         result["labels"] = dict(sorted(labels.items()))
     present = [item for item in links if item is not None]
@@ -315,6 +322,25 @@ def incident(
         result["links"] = present
     result["source"] = {"format": fmt, "payload": payload, **(extra_source or {})}
     return result
+
+
+# What a sender leaves when its own template did not render: Go templates' `<no value>`,
+# `{{ ... }}`, Zabbix macros (`{EVENT.NAME}`), Datadog variables (`$EVENT_TITLE`), PagerDuty's
+# documented placeholder `<dedup_key>`.
+_RESIDUE = re.compile(
+    r"<no value>|<dedup_key>|\{\{.*?\}\}|\{[A-Z][A-Z0-9_]*\.[A-Z0-9_.]+\}|\$[A-Z][A-Z0-9_]{2,}"
+)
+
+
+def _cleaned(name: str, value: str, warnings: list[str]) -> str:
+    """`value` with surrounding whitespace trimmed (safe: it never carries meaning in these
+    fields); a template the sender left unrendered is kept as written and noted in
+    `warnings`, so a plan can say the alert came with one."""
+    value = value.strip()
+    found = _RESIDUE.search(value)
+    if found is not None:
+        warnings.append(f"{name} holds an unrendered template ({found.group()})")
+    return value
 
 
 def canonical_severity(word: str | None, table: Mapping[str, str]) -> str | None:
