@@ -932,7 +932,11 @@ def _tool_labels(fmt: str, payload: Any, incident: dict[str, Any]) -> dict[str, 
     if fmt == "sentry":
         return {key: value for key, value in payload["data"]["event"].get("tags", [])}
     if fmt == "cloudwatch-sns":
-        dimensions = json.loads(payload["Message"]).get("Trigger", {}).get("Dimensions", [])
+        trigger = incident["source"]["message"].get("Trigger", {})
+        metrics = [
+            m["MetricStat"]["Metric"] for m in trigger.get("Metrics", []) if "MetricStat" in m
+        ]
+        dimensions = (metrics[0] if metrics else trigger).get("Dimensions", [])
         return {item["name"]: item["value"] for item in dimensions}
     if fmt == "pagerduty-events":
         details = payload["payload"].get("custom_details", {})

@@ -24,7 +24,8 @@ field's path such as `alerts[0].startsAt`. A payload may also be given as JSON t
 - `opsgenie`: `action` and an `alert` object with `alertId`;
 - `datadog`: `title` or `alert_title`, with `last_updated`, `alert_transition`,
   `alert_cycle_key`, `aggreg_key` or `alert_priority`;
-- `cloudwatch-sns`: `TopicArn` and `Message` (an SNS message);
+- `cloudwatch-sns`: `TopicArn` and `Message` (an SNS message), `Records` of `aws:sns` events (the
+  Lambda form), or `AlarmName` with `NewStateValue` (raw message delivery);
 - `sentry`: `action` and a `data` object holding an `event` object.
 
 The mappings, field by field, are in docs/adapters.md.
@@ -160,6 +161,16 @@ def _is_alertmanager(data: dict[str, Any]) -> bool:
     )
 
 
+def _sns_records(data: dict[str, Any]) -> bool:
+    """A Lambda event of SNS records (`Records[].EventSource == "aws:sns"`)."""
+    records = data.get("Records")
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and r.get("EventSource") == "aws:sns" for r in records)
+    )
+
+
 def _child(data: dict[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     return value if isinstance(value, dict) else {}
@@ -174,6 +185,10 @@ _DETECTORS: dict[str, Callable[[dict[str, Any]], bool]] = {
     datadog.FORMAT: lambda d: (
         ("title" in d or "alert_title" in d) and any(key in d for key in _DATADOG_KEYS)
     ),
-    cloudwatch_sns.FORMAT: lambda d: "TopicArn" in d and "Message" in d,
+    cloudwatch_sns.FORMAT: lambda d: (
+        ("TopicArn" in d and "Message" in d)
+        or ("AlarmName" in d and "NewStateValue" in d)
+        or _sns_records(d)
+    ),
     sentry.FORMAT: lambda d: "action" in d and isinstance(_child(d, "data").get("event"), dict),
 }

@@ -50,37 +50,65 @@ STATUS = {"ALARM": "triggered", "INSUFFICIENT_DATA": "triggered", "OK": "resolve
 
 
 def convert(payload: Any) -> list[dict[str, Any]]:
-    """The canonical incident of one SNS notification of a CloudWatch alarm."""
+    """The canonical incidents of a CloudWatch alarm delivered through SNS: an HTTP(S)
+    notification, the Lambda event form (`Records[].Sns`, one incident per record), or raw
+    message delivery (the bare alarm)."""
     root = mapping(payload, "", "an SNS notification (a JSON object with Type and Message)")
-    kind = req_str(root, "Type", "", "Notification")
+    records = root.get("Records")
+    if isinstance(records, list):
+        found = []
+        for index, record in enumerate(records):
+            path = join("Records", index)
+            item = mapping(record, path, "a Lambda event record")
+            found.append(_from_notification(root, _sns_of(item, path), join(path, "Sns")))
+        return found
+    if "AlarmName" in root and "NewStateValue" in root:  # raw message delivery
+        return [_incident(root, root, "")]
+    return [_from_notification(root, root, "")]
+
+
+def _sns_of(record: dict[str, Any], path: str) -> dict[str, Any]:
+    sns = record.get("Sns")
+    if not isinstance(sns, dict):
+        raise fail(join(path, "Sns"), "the SNS message of a Lambda event record", sns)
+    return sns
+
+
+def _from_notification(root: dict[str, Any], sns: dict[str, Any], path: str) -> dict[str, Any]:
+    kind = req_str(sns, "Type", path, "Notification")
+    where = join(path, "Type")
     if kind != "Notification":
         raise AdapterError(
-            f"Type: expected 'Notification', got {kind!r}; only notifications carry alarms "
+            f"{where}: expected 'Notification', got {kind!r}; only notifications carry alarms "
             "(confirm subscriptions with the SubscribeURL instead)",
-            "Type",
+            where,
         )
-    alarm = _alarm(req_str(root, "Message", "", "the CloudWatch alarm as a JSON string"))
-    name = req_str(alarm, "AlarmName", "Message", "the alarm name")
-    state = req_str(alarm, "NewStateValue", "Message", "ALARM, OK or INSUFFICIENT_DATA")
-    status = choose(state, STATUS, "Message.NewStateValue", "alarm state")
-    changed = timestamp(alarm.get("StateChangeTime"), "Message.StateChangeTime")
-    account = opt_str(alarm, "AWSAccountId", "Message")
-    reason = opt_str(alarm, "NewStateReason", "Message")
-    summary = opt_str(alarm, "AlarmDescription", "Message")
-    return [
-        incident(
-            FORMAT,
-            root,
-            id=opt_str(alarm, "AlarmArn", "Message") or f"cloudwatch:{account or 'unknown'}:{name}",
-            title=name,
-            started_at=changed,
-            resolvedAt=changed if status == "resolved" else None,
-            status=status,
-            description="\n\n".join(text for text in (summary, reason) if text) or None,
-            labels=_labels(alarm, state, account),
-            extra_source={"message": alarm},
-        )
-    ]
+    alarm = _alarm(req_str(sns, "Message", path, "the CloudWatch alarm as a JSON string"))
+    return _incident(root, alarm, join(path, "Message"))
+
+
+def _incident(root: dict[str, Any], alarm: dict[str, Any], at: str) -> dict[str, Any]:
+    """The incident of one alarm message found at `at` ("" for a bare alarm)."""
+    name = req_str(alarm, "AlarmName", at, "the alarm name")
+    state = req_str(alarm, "NewStateValue", at, "ALARM, OK or INSUFFICIENT_DATA")
+    status = choose(state, STATUS, join(at, "NewStateValue"), "alarm state")
+    changed = timestamp(alarm.get("StateChangeTime"), join(at, "StateChangeTime"))
+    account = opt_str(alarm, "AWSAccountId", at)
+    reason = opt_str(alarm, "NewStateReason", at)
+    summary = opt_str(alarm, "AlarmDescription", at)
+    rule = opt_str(alarm, "AlarmRule", at)  # a composite alarm's expression over its children
+    return incident(
+        FORMAT,
+        root,
+        id=opt_str(alarm, "AlarmArn", at) or f"cloudwatch:{account or 'unknown'}:{name}",
+        title=name,
+        started_at=changed,
+        resolvedAt=changed if status == "resolved" else None,
+        status=status,
+        description="\n\n".join(text for text in (summary, reason) if text) or None,
+        labels=_labels(alarm, state, account, at, rule),
+        extra_source={"message": alarm},
+    )
 
 
 def _alarm(message: str) -> dict[str, Any]:
@@ -97,19 +125,36 @@ def _alarm(message: str) -> dict[str, Any]:
     return alarm
 
 
-def _labels(alarm: dict[str, Any], state: str, account: str | None) -> dict[str, str]:
-    trigger = opt_mapping(alarm, "Trigger", "Message")
+def _labels(
+    alarm: dict[str, Any], state: str, account: str | None, at: str, rule: str | None
+) -> dict[str, str]:
+    trigger_path = join(at, "Trigger")
+    trigger = opt_mapping(alarm, "Trigger", at)
+    metric: dict[str, Any] = trigger
+    metric_path = trigger_path
+    # A metric-math alarm names its metrics in Trigger.Metrics[]: the first metric with a
+    # MetricStat gives the namespace, name and dimensions; the expression is kept too.
+    expression = None
+    for index, entry in enumerate(opt_list(trigger, "Metrics", trigger_path)):
+        entry_path = join(join(trigger_path, "Metrics"), index)
+        item = mapping(entry, entry_path, "a metric of the alarm")
+        expression = expression or opt_str(item, "Expression", entry_path)
+        stat = item.get("MetricStat")
+        if isinstance(stat, dict) and isinstance(stat.get("Metric"), dict) and metric is trigger:
+            metric, metric_path = stat["Metric"], join(entry_path, "MetricStat.Metric")
     derived = {
         "state": state,
-        "old_state": opt_str(alarm, "OldStateValue", "Message"),
-        "region": opt_str(alarm, "Region", "Message"),
+        "old_state": opt_str(alarm, "OldStateValue", at),
+        "region": opt_str(alarm, "Region", at),
         "account_id": account,
-        "namespace": opt_str(trigger, "Namespace", "Message.Trigger"),
-        "metric_name": opt_str(trigger, "MetricName", "Message.Trigger"),
+        "namespace": opt_str(metric, "Namespace", metric_path),
+        "metric_name": opt_str(metric, "MetricName", metric_path),
+        "expression": expression,
+        "alarm_rule": rule,
     }
     dimensions = {}
-    for index, dimension in enumerate(opt_list(trigger, "Dimensions", "Message.Trigger")):
-        path = join("Message.Trigger.Dimensions", index)
+    for index, dimension in enumerate(opt_list(metric, "Dimensions", metric_path)):
+        path = join(join(metric_path, "Dimensions"), index)
         entry = mapping(dimension, path, "a dimension like {name, value}")
         value = entry.get("value")
         if value is not None:
