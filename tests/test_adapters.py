@@ -920,6 +920,8 @@ def test_any_damage_to_a_payload_gives_a_result_or_an_adapter_error(
 
 def _tool_labels(fmt: str, payload: Any, incident: dict[str, Any]) -> dict[str, str]:
     """The labels or tags the tool itself sent for `incident`, as text, read independently."""
+    if fmt == "grafana" and "alerts" not in payload:  # the legacy notification: its tags
+        return {key: str(value) for key, value in (payload.get("tags") or {}).items()}
     if fmt in ("alertmanager", "grafana"):
         return dict(payload["alerts"][incident["source"]["index"]].get("labels", {}))
     if fmt == "datadog":

@@ -17,7 +17,8 @@ field's path such as `alerts[0].startsAt`. A payload may also be given as JSON t
 
 - `alertmanager`: an `alerts` list with `groupKey`, `receiver` or `version`, and none of
   Grafana's marks;
-- `grafana`: an `alerts` list with `orgId`, or an alert with `silenceURL`, `dashboardURL`,
+- `grafana` (also the legacy notification, `ruleName` and `state`):
+  an `alerts` list with `orgId`, or an alert with `silenceURL`, `dashboardURL`,
   `panelURL`, `values` or `valueString`;
 - `pagerduty-events`: `routing_key` and `event_action`;
 - `pagerduty-webhook`: an `event` object with `event_type`;
@@ -66,7 +67,7 @@ _CONVERTERS: dict[str, Converter] = {
     alertmanager.FORMAT: _timed(alertmanager.convert),
     pagerduty_events.FORMAT: pagerduty_events.convert,
     pagerduty_webhook.FORMAT: _timed(pagerduty_webhook.convert),
-    grafana.FORMAT: _timed(grafana.convert),
+    grafana.FORMAT: grafana.convert,
     opsgenie.FORMAT: _timed(opsgenie.convert),
     datadog.FORMAT: datadog.convert,
     cloudwatch_sns.FORMAT: _timed(cloudwatch_sns.convert),
@@ -145,8 +146,10 @@ def _alerts(data: dict[str, Any]) -> list[Any] | None:
 
 def _is_grafana(data: dict[str, Any]) -> bool:
     alerts = _alerts(data)
-    if alerts is None:
-        return False
+    if alerts is None:  # the legacy (before Grafana 8) notification: one rule, no alerts list
+        return (
+            "ruleName" in data and "state" in data and ("evalMatches" in data or "ruleUrl" in data)
+        )
     return "orgId" in data or any(
         isinstance(alert, dict) and any(key in alert for key in _GRAFANA_ALERT_KEYS)
         for alert in alerts

@@ -17,17 +17,90 @@ the incident's `metrics`. `valueString`, the older text form of the same numbers
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from playbook_engine.adapters.alertmanager import convert_alerts
-from playbook_engine.adapters.common import fail, join, link, opt_mapping, opt_str
+from playbook_engine.adapters.common import (
+    choose,
+    fail,
+    incident,
+    join,
+    link,
+    mapping,
+    opt_list,
+    opt_mapping,
+    opt_str,
+    received,
+    req_str,
+    str_labels,
+    with_derived,
+)
 
 FORMAT = "grafana"
 
 
-def convert(payload: Any) -> list[dict[str, Any]]:
-    """One canonical incident per alert of a Grafana alerting webhook notification."""
+def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str, Any]]:
+    """One canonical incident per alert of a Grafana alerting webhook notification; a legacy
+    (before Grafana 8) notification gives one incident, started at its receive time."""
+    if isinstance(payload, dict) and "alerts" not in payload and "ruleName" in payload:
+        return [_legacy(payload, received_at)]
     return convert_alerts(payload, FORMAT, _extras)
+
+
+LEGACY_STATUS = {
+    "alerting": "triggered",
+    "no_data": "triggered",
+    "pending": "triggered",
+    "ok": "resolved",
+    "paused": "resolved",
+}
+
+
+def _legacy(root: dict[str, Any], received_at: datetime | None) -> dict[str, Any]:
+    """The legacy webhook (Grafana 4-7; docs.grafana.org/alerting/notifications/#webhook):
+    `title`, `ruleId`, `ruleName`, `ruleUrl`, `state`, `imageUrl`, `message`, `evalMatches[]`
+    (`metric`, `value`, `tags`), `tags`. It carries no time: the receive time is the start (and
+    the resolution of an `ok`). `evalMatches` become metrics by their metric name; `tags`
+    (a map) become labels; the id is the rule's (`grafana-rule:` + `ruleId`, else its URL or
+    name), so an alerting and the later ok notification are one incident."""
+    state = req_str(root, "state", "", "alerting, ok, no_data, pending or paused")
+    status = choose(state, LEGACY_STATUS, "state", "legacy alert state")
+    name = req_str(root, "ruleName", "", "the alert rule's name")
+    now = received("startedAt (the legacy webhook carries no time)", received_at)
+    rule_id = root.get("ruleId")
+    ident = (
+        f"grafana-rule:{rule_id}"
+        if isinstance(rule_id, int) and not isinstance(rule_id, bool) and rule_id > 0
+        else opt_str(root, "ruleUrl", "") or f"grafana-rule:{name}"
+    )
+    metrics: dict[str, float] = {}
+    for index, match in enumerate(opt_list(root, "evalMatches", "")):
+        entry = mapping(match, join("evalMatches", index), "a match like {metric, value}")
+        value, metric = entry.get("value"), entry.get("metric")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if isinstance(metric, str) and metric and math.isfinite(value):
+            metrics[metric] = float(value)
+    tags = root.get("tags")
+    labels = str_labels(tags, "tags") if isinstance(tags, dict) else {}
+    return incident(
+        FORMAT,
+        root,
+        id=ident,
+        title=name,
+        started_at=now,
+        resolvedAt=now if status == "resolved" else None,
+        status=status,
+        description=opt_str(root, "message", ""),
+        metrics=metrics or None,
+        labels=with_derived(labels, {"state": state}),
+        links=[
+            link("Alert rule", opt_str(root, "ruleUrl", "")),
+            link("Panel image", opt_str(root, "imageUrl", "")),
+        ],
+        extra_source={"receivedAt": now},
+    )
 
 
 def _extras(
