@@ -345,7 +345,7 @@ def test_library_payload_mapping() -> None:
     payload = "tests/data/payloads/generic/uptime-check.json"
     result = playbook("convert", "--from", "uptime-check", "-l", "playbooks", payload)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["id"] == "chk-4471"
+    assert json.loads(result.stdout)[0]["id"] == "chk-4471"
     unknown = playbook("convert", "--from", "nagios", payload)
     assert unknown.returncode == 2
     assert "unknown format 'nagios'" in unknown.stderr
