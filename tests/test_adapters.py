@@ -1248,3 +1248,20 @@ def test_each_kind_of_residue_is_noted(text: str) -> None:
     warnings: list[str] = []
     assert _cleaned("title", f"Problem: {text} ", warnings) == f"Problem: {text}"
     assert warnings == [f"title holds an unrendered template ({text})"]
+
+
+def test_opsgenie_actions_that_carry_only_the_alert_id() -> None:
+    """Escalate and other actions send the alert's id without its message or createdAt: the
+    alert is kept (titled by its id, started at the receive time); AddNote keeps the note."""
+    from playbook_engine.adapters import convert
+
+    escalate = {"action": "Escalate", "alert": {"alertId": "70413a06-38d6-4c85-92b8-5ebc900d42e2"}}
+    [incident] = convert(escalate, "opsgenie", received_at=RECEIVED)
+    assert incident["id"] == "70413a06-38d6-4c85-92b8-5ebc900d42e2"
+    assert incident["title"] == "Opsgenie alert 70413a06-38d6-4c85-92b8-5ebc900d42e2 (Escalate)"
+    assert incident["startedAt"] == "2026-03-14T02:30:00Z"
+    payload = _load(HERE / "data" / "payloads" / "opsgenie" / "create.json")
+    payload["action"] = "AddNote"
+    payload["alert"]["note"] = "Rolled back the deploy at 02:40"
+    [noted] = convert(payload, "opsgenie", received_at=RECEIVED)
+    assert noted["labels"]["@note"] == "Rolled back the deploy at 02:40"

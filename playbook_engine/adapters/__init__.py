@@ -68,7 +68,7 @@ _CONVERTERS: dict[str, Converter] = {
     pagerduty_events.FORMAT: pagerduty_events.convert,
     pagerduty_webhook.FORMAT: _timed(pagerduty_webhook.convert),
     grafana.FORMAT: grafana.convert,
-    opsgenie.FORMAT: _timed(opsgenie.convert),
+    opsgenie.FORMAT: opsgenie.convert,
     datadog.FORMAT: datadog.convert,
     cloudwatch_sns.FORMAT: _timed(cloudwatch_sns.convert),
     sentry.FORMAT: _timed(sentry.convert),

@@ -20,6 +20,7 @@ of the priority.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from playbook_engine.adapters.common import (
@@ -33,6 +34,7 @@ from playbook_engine.adapters.common import (
     opt_list,
     opt_mapping,
     opt_str,
+    received,
     req_mapping,
     req_str,
     service_and_environment,
@@ -51,8 +53,10 @@ STATUS = {
 }
 
 
-def convert(payload: Any) -> list[dict[str, Any]]:
-    """The canonical incident of one Opsgenie webhook alert action."""
+def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str, Any]]:
+    """The canonical incident of one Opsgenie webhook alert action. An action whose alert
+    carries only its `alertId` (Escalate and others send no message or `createdAt`) is titled
+    by the id and starts at the receive time."""
     root = mapping(payload, "", "an Opsgenie alert action (a JSON object with action and alert)")
     action = req_str(root, "action", "", "an alert action like Create or Close")
     alert = req_mapping(root, "alert", "")
@@ -67,6 +71,7 @@ def convert(payload: Any) -> list[dict[str, Any]]:
     entity = opt_str(alert, "entity", "alert")
     priority = _priority(alert)
     derived = {
+        "note": opt_str(alert, "note", "alert"),  # an AddNote action's text
         "priority": priority,
         "entity": entity,
         "teams": ", ".join(_teams(alert)) or None,
@@ -78,8 +83,11 @@ def convert(payload: Any) -> list[dict[str, Any]]:
             FORMAT,
             root,
             id=req_str(alert, "alertId", "alert", "the alert id"),
-            title=req_str(alert, "message", "alert", "the alert message"),
-            started_at=epoch(alert.get("createdAt"), "ms", "alert.createdAt"),
+            title=opt_str(alert, "message", "alert")
+            or f"Opsgenie alert {req_str(alert, 'alertId', 'alert', 'the alert id')} ({action})",
+            started_at=epoch(alert["createdAt"], "ms", "alert.createdAt")
+            if alert.get("createdAt") is not None
+            else received("alert.createdAt", received_at),
             acknowledgedAt=acknowledged_at,
             resolvedAt=resolved_at,
             status=status,
