@@ -1265,3 +1265,23 @@ def test_opsgenie_actions_that_carry_only_the_alert_id() -> None:
     payload["alert"]["note"] = "Rolled back the deploy at 02:40"
     [noted] = convert(payload, "opsgenie", received_at=RECEIVED)
     assert noted["labels"]["@note"] == "Rolled back the deploy at 02:40"
+
+
+def test_a_pagerduty_change_event_is_said_to_be_a_change() -> None:
+    """The Change Events API v2 example of PagerDuty's documentation (its fields): a change
+    record, recognised as such by --from auto and by the explicit format, never an incident."""
+    from playbook_engine.adapters import AdapterError, convert, detect
+
+    change = {
+        "routing_key": "737ea619db564d41bd9824063e1f6b08",
+        "payload": {
+            "summary": "Build Success: Increase snapshot create timeout to 30 seconds",
+            "timestamp": "2020-07-17T08:42:58.315+0000",
+            "source": "acme-build-pipeline-tool-default-i-9999",
+            "custom_details": {"build_state": "passed", "build_number": "2"},
+        },
+        "links": [{"href": "https://acme.pagerduty.dev/build/2", "text": "View more details"}],
+    }
+    for attempt in (lambda: detect(change), lambda: convert(change, "pagerduty-events")):
+        with pytest.raises(AdapterError, match="is a PagerDuty change event"):
+            attempt()

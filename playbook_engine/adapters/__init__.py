@@ -122,6 +122,8 @@ def detect(payload: Any) -> str:
     known = f"known formats: {', '.join(FORMATS)}; for other tools use generic with a mapping"
     if not isinstance(data, dict):
         raise AdapterError(f"payload: expected a JSON object, got {describe(data)}; {known}")
+    if pagerduty_events.is_change_event(data):
+        raise AdapterError(pagerduty_events.CHANGE_EVENT, "event_action")
     raise AdapterError(f"payload: matches no known format; {known}")
 
 

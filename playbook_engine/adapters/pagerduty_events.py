@@ -54,11 +54,32 @@ REDACTED = "[redacted]"
 SEVERITY = {"critical": "critical", "error": "high", "warning": "warning", "info": "info"}
 
 
+CHANGE_EVENT = (
+    "event_action: missing, and the payload is a PagerDuty change event (routing_key and a "
+    "payload, no event_action): it records a change, such as a deploy, not an incident; only "
+    "alert events (trigger, acknowledge, resolve) open or update incidents"
+)
+
+
+def is_change_event(data: dict[str, Any]) -> bool:
+    """A Change Events API v2 event: `routing_key` and a `payload` with a `summary`, and no
+    `event_action` (developer.pagerduty.com, "Send a Change Event")."""
+    body = data.get("payload")
+    return (
+        "routing_key" in data
+        and "event_action" not in data
+        and isinstance(body, dict)
+        and "summary" in body
+    )
+
+
 def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str, Any]]:
     """The canonical incident of one Events API v2 event; `received_at` is its start time when
     the event carries no `payload.timestamp`."""
     root = mapping(payload, "", "an Events API v2 event (a JSON object)")
     req_str(root, "routing_key", "", "the integration's routing key")
+    if is_change_event(root):
+        raise AdapterError(CHANGE_EVENT, "event_action")
     action = req_str(root, "event_action", "", "trigger, acknowledge or resolve")
     status = choose(action, STATUS, "event_action", "event action")
     dedup_key = opt_str(root, "dedup_key", "")
