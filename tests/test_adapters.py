@@ -1285,3 +1285,19 @@ def test_a_pagerduty_change_event_is_said_to_be_a_change() -> None:
     for attempt in (lambda: detect(change), lambda: convert(change, "pagerduty-events")):
         with pytest.raises(AdapterError, match="is a PagerDuty change event"):
             attempt()
+
+
+def test_a_datadog_templates_own_dedup_key_is_the_identity() -> None:
+    from playbook_engine.adapters import convert
+
+    payload = _load(
+        next(
+            p
+            for p in sorted((HERE / "data" / "payloads" / "datadog").glob("*.json"))
+            if not p.name.endswith(".expected.json")
+        )
+    )
+    payload["dedup_key"] = "checkout-5xx-prod"
+    [incident] = convert(payload, "datadog", received_at=RECEIVED)
+    assert incident["id"] == "checkout-5xx-prod"
+    assert incident["labels"]["@dedup_key"] == "checkout-5xx-prod"

@@ -11,8 +11,9 @@ Recovered, Warn / Re-Warn, No Data / Re-No Data, Renotify), `alert_priority` (P1
 `alert_type`, `alert_title`, `alert_metric`, `hostname`, `tags` ($TAGS, comma-separated
 `key:value`) and `link`; those keys are read when present.
 
-The id is the event `id` ($ID, in the default payload: the number in the event's Datadog link),
-else `alert_cycle_key`, else `aggreg_key` (opaque hashes nobody recognises). The de-duplication
+The id is a template's own `dedup_key` when it sends one, else the event `id` ($ID, in the
+default payload: the number in the event's Datadog link), else `alert_cycle_key`, else
+`aggreg_key` (opaque hashes nobody recognises). The de-duplication
 key, `alert_cycle_key` (shared by every notification from trigger to recovery) else `aggreg_key`,
 is kept as the label `@dedup_key`. Without `alert_transition` the transition is read from the
 title's `[Triggered]` / `[Recovered]` / ... prefix. Datadog sends no start time with a
@@ -128,7 +129,8 @@ def _first(root: dict[str, Any], keys: tuple[str, ...]) -> str | None:
 
 
 def _id(root: dict[str, Any]) -> str:
-    found = _first(root, ("id", "alert_cycle_key", "aggreg_key"))
+    # A template's own `dedup_key` is the team's chosen identity: it comes first.
+    found = _first(root, ("dedup_key", "id", "alert_cycle_key", "aggreg_key"))
     if found is None:
         raise AdapterError(
             "id: missing; expected the event id ($ID) or alert_cycle_key ($ALERT_CYCLE_KEY)", "id"
@@ -139,5 +141,5 @@ def _id(root: dict[str, Any]) -> str:
 def _derived(root: dict[str, Any]) -> dict[str, str | None]:
     derived = {name: _first(root, (key,)) for key, name in _DERIVED_KEYS.items()}
     derived["org"] = opt_str(opt_mapping(root, "org", ""), "name", "org")
-    derived["dedup_key"] = _first(root, ("alert_cycle_key", "aggreg_key"))
+    derived["dedup_key"] = _first(root, ("dedup_key", "alert_cycle_key", "aggreg_key"))
     return derived
