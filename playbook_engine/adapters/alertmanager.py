@@ -66,9 +66,8 @@ def convert_alerts(payload: Any, fmt: str, extras: Extras) -> list[dict[str, Any
     """The incidents of an Alertmanager-shaped payload (also used for Grafana's)."""
     root = mapping(payload, "", "an alert notification (a JSON object with alerts)")
     alerts = req_list(root, "alerts", "", "alerts")
-    group_key = opt_str(root, "groupKey", "")
     return [
-        _incident(root, mapping(alert, join("alerts", i)), i, group_key, fmt, extras)
+        _incident(root, mapping(alert, join("alerts", i)), i, fmt, extras)
         for i, alert in enumerate(alerts)
     ]
 
@@ -77,7 +76,6 @@ def _incident(
     root: dict[str, Any],
     alert: dict[str, Any],
     index: int,
-    group_key: str | None,
     fmt: str,
     extras: Extras,
 ) -> dict[str, Any]:
