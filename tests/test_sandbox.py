@@ -694,3 +694,17 @@ def test_what_every_render_would_refuse_is_refused_when_compiling(
 
 def test_literal_arithmetic_within_the_caps_still_compiles() -> None:
     assert render(compile_template("{{ 'ab' * 3 }}{{ 2**10 }}", "plain"), {}) == "ababab1024"
+
+
+def test_a_default_covers_an_optional_nested_field() -> None:
+    """`incident.metrics.p99LatencyMs | default("n/a")` works without `metrics` (issue #13);
+    used without a default, the error still names the first missing part."""
+    template = compile_template(
+        '{{ incident.metrics.p99LatencyMs | default("n/a") }}/'
+        '{{ incident.labels["team"].lead | default("-") }}',
+        "plain",
+    )
+    assert render(template, {"incident": {"title": "t", "labels": {}}}) == "n/a/-"
+    bare = compile_template("{{ incident.metrics.p99LatencyMs }}", "plain")
+    with pytest.raises(TemplateError, match="'incident' has no attribute 'metrics'"):
+        render(bare, {"incident": {"title": "t"}})

@@ -69,10 +69,15 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Undefined):
-            str(obj)  # report the undefined name, not the attribute asked of it
+            # An optional nested field: `incident.metrics.p99 | default("n/a")` with no
+            # `metrics` is the first undefined again, which `default` replaces and any other
+            # use reports by its own name ('incident' has no attribute 'metrics').
+            return obj
         return self._named_undefined(super().getattr(obj, attribute), obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, Undefined):
+            return obj
         return self._named_undefined(super().getitem(obj, argument), obj, argument)
 
     def _named_undefined(self, value: Any, obj: Any, name: Any) -> Any:
