@@ -77,3 +77,34 @@ def test_file_names_cannot_forge_diagnostic_lines(tmp_path: Path) -> None:
         "evil\\nfake.yaml:1:1: error PB000 forged.yaml:1:1: error PB203" in e for e in errors
     )
     assert any("bad\\udcff.yaml:1:1: error PB203" in e for e in errors)
+
+
+def test_a_file_outside_any_library_says_only_its_schema_was_checked(tmp_path: Path) -> None:
+    """Before, a playbook outside a library validated with "no problems", even one whose
+    template escapes the sandbox: only its schema had been checked (issue #13)."""
+    lone = tmp_path / "lone.yaml"
+    lone.write_text(
+        (BASIC / "triage.yaml")
+        .read_text(encoding="utf-8")
+        .replace("title: Triage {{ incident.title }}", "title: \"{{ ''.__class__ }}\""),
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [*PLAYBOOK, "validate", "lone.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith(
+        "lone.yaml: warning PB319 outside any library: only its schema was checked"
+    )
+    strict = subprocess.run(
+        [*PLAYBOOK, "validate", "--strict", "lone.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert strict.returncode == 1

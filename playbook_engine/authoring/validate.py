@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from playbook_engine.diagnostics import Diagnostic, InputError, Span, error, sorted_diagnostics
+from playbook_engine.diagnostics import (
+    Diagnostic,
+    InputError,
+    Span,
+    error,
+    sorted_diagnostics,
+    warning,
+)
 from playbook_engine.load.discovery import (
     DOCUMENT_SUFFIXES,
     POLICY_NAMES,
@@ -151,8 +158,21 @@ def _validate_paths(paths: list[Path]) -> ValidationResult:
             diagnostics += [d for d in result.diagnostics + others if d.span.path in asked]
     for path in lone:
         files += 1
-        _, found, checked = load_checked(path, display_path(path))
+        shown = display_path(path)
+        doc, found, checked = load_checked(path, shown)
         diagnostics += found + checked
+        if doc is not None and not any(d.is_error for d in found + checked):
+            # "No problems" would claim more than was checked.
+            diagnostics.append(
+                warning(
+                    "PB319",
+                    "outside any library: only its schema was checked, not its references, "
+                    "conditions or templates",
+                    Span(shown),
+                    hint="validate it inside its library (a folder holding policy.yaml), or "
+                    "pass the library directory",
+                )
+            )
     # A file that exists but cannot be read (permissions, I/O error, a FIFO) is an input
     # error like a missing one, not a finding about its content.
     unreadable = unreadable or any(d.code == "PB111" for d in diagnostics)
