@@ -41,3 +41,33 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private PostgreSQL server for the session (Debian's binaries, run as `postgres`, on
+    a Unix socket in a private folder, no TCP); skipped only when the binaries are absent."""
+    from pgkit import available, postgres
+
+    reason = available()
+    if reason is not None:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    with postgres(tmp_path_factory.mktemp("pg"), socket_only=True) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty incident store: an SQLite path, or a new database on the session's
+    PostgreSQL server (the same tests run against both)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.sqlite")
+    import uuid
+
+    import psycopg
+
+    server: str = request.getfixturevalue("postgres_server")
+    name = "t" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.replace("/postgres?", f"/{name}?")

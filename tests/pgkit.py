@@ -48,9 +48,10 @@ def available() -> str | None:
 
 
 @contextmanager
-def postgres(tmp: Path) -> Iterator[str]:
+def postgres(tmp: Path, socket_only: bool = False) -> Iterator[str]:
     """A running server; yields its URL. Its data lives in a fresh folder of the system's
-    temporary directory (pytest's are private to root, and the server runs as postgres)."""
+    temporary directory (pytest's are private to root, and the server runs as postgres).
+    `socket_only`: no TCP at all, only a Unix socket in that folder (the URL names it)."""
     base = Path(tempfile.mkdtemp(prefix="playbook-pg-"))
     data = base / "pgdata"
     data.mkdir()
@@ -63,14 +64,18 @@ def postgres(tmp: Path) -> Iterator[str]:
         capture_output=True,
     )
     port = free_port()
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    listen = "''" if socket_only else "127.0.0.1"
+    options = f"-p {port} -k {data} -c listen_addresses={listen} -c fsync=off"
     subprocess.run(
         _as_postgres(["pg_ctl", "-D", str(data), "-o", options, "-w", "-l", str(data / "log"),
                       "start"]),
         check=True, capture_output=True,
     )  # fmt: skip
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        if socket_only:
+            yield f"postgresql://postgres@/postgres?host={data}&port={port}"
+        else:
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
             _as_postgres(["pg_ctl", "-D", str(data), "-m", "immediate", "stop"]),

@@ -43,6 +43,10 @@ COMMANDS = {
     "schema": "Print a JSON Schema (policy, playbook, incident, plan, ...).",
     "serve": "Serve webhook intake, timers, delivery and the web page.",
     "tick": "Fire the timers due now and deliver the outbox, once (for cron).",
+    "incident": "Record an incident's life: open, ack, step, note, set, resolve, reopen.",
+    "status": "The open incidents at a glance, or one incident's plan now.",
+    "timeline": "An incident's timeline for the post-incident review (Markdown).",
+    "report": "MTTA, MTTR, SLA compliance and rates from the store.",
 }
 
 

@@ -10,6 +10,7 @@ Every string is also cleared of control and bidi characters (shown as `\\x1b`, `
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, tzinfo
 from urllib.parse import quote
 
@@ -69,14 +70,17 @@ def code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def render_markdown(plan: Plan, explain: bool = False) -> str:
-    """The plan as Markdown ending in one newline."""
+def render_markdown(
+    plan: Plan, explain: bool = False, checked: Mapping[str, str] | None = None
+) -> str:
+    """The plan as Markdown ending in one newline; `checked` ticks steps (id -> `done` or
+    `skipped`)."""
     blocks = [f"# {md(plan.incident_id)} — {md(plan.incident_title)}"]
     if plan.errors:
         blocks.append(_errors(plan))
     blocks += _summary(plan)
     blocks.append(_deadlines(plan))
-    blocks.append(_checklist(plan))
+    blocks.append(_checklist(plan, checked or {}))
     blocks.append(_escalation(plan))
     blocks.append(_notifications(plan.notifications))
     if explain:
@@ -137,17 +141,21 @@ def _deadlines(plan: Plan) -> str:
     return "\n".join(out)
 
 
-def _checklist(plan: Plan) -> str:
+def _checklist(plan: Plan, checked: Mapping[str, str]) -> str:
     if not plan.steps:
         return "## Checklist\n\nNo steps."
     zone = plan.at.tzinfo
     day = in_zone(plan.at, zone).date()  # a time without a date is on the "as of" day
-    items = [_step(step, plan, zone, day) for step in plan.steps]
+    items = [_step(step, plan, zone, day, checked.get(step.id)) for step in plan.steps]
     return "## Checklist\n\n" + "\n".join(items)
 
 
-def _step(step: PlanStep, plan: Plan, zone: tzinfo | None, day: date) -> str:
-    line = f"- [ ] **{one_line(step.title).strip()}**"
+def _step(
+    step: PlanStep, plan: Plan, zone: tzinfo | None, day: date, mark: str | None = None
+) -> str:
+    line = f"- [{' ' if mark is None else 'x'}] **{one_line(step.title).strip()}**"
+    if mark == "skipped":
+        line += " (skipped)"
     if step.owner is not None:
         line += f" — {md(step.owner)}"
         if step.owner_name is not None:

@@ -8,7 +8,7 @@ that is already inert.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
 
@@ -69,15 +69,18 @@ def _rows(rows: Sequence[Sequence[Cell]], indent: str, paint: _Paint) -> list[st
     return out
 
 
-def render_text(plan: Plan, explain: bool = False, color: bool = False) -> str:
-    """The plan as text for a terminal, ending in one newline; ANSI colour only if `color`."""
+def render_text(
+    plan: Plan, explain: bool = False, color: bool = False, checked: Mapping[str, str] | None = None
+) -> str:
+    """The plan as text for a terminal, ending in one newline; ANSI colour only if `color`;
+    `checked` ticks steps (id -> `done` or `skipped`)."""
     paint = _Paint(color)
     blocks = [paint(f"{one_line(plan.incident_id)} — {one_line(plan.incident_title)}", "bold")]
     if plan.errors:
         blocks.append(_errors(plan, paint))
     blocks.append(_summary(plan, paint))
     blocks.append(_deadlines(plan, paint))
-    blocks.append(_checklist(plan, paint))
+    blocks.append(_checklist(plan, paint, checked or {}))
     blocks.append(_escalation(plan, paint))
     blocks.append(_notifications(plan.notifications, paint))
     if explain:
@@ -135,7 +138,7 @@ def _deadlines(plan: Plan, paint: _Paint) -> str:
     return "\n".join([head, *_rows(rows, "  ", paint)])
 
 
-def _checklist(plan: Plan, paint: _Paint) -> str:
+def _checklist(plan: Plan, paint: _Paint, checked: Mapping[str, str]) -> str:
     head = paint("Checklist", "bold")
     if not plan.steps:
         return head + "\n  (no steps)"
@@ -148,7 +151,8 @@ def _checklist(plan: Plan, paint: _Paint) -> str:
     body_indent = " " * (6 + time_width + 2 + offset_width + 2)
     out = [head]
     for step, (time_text, offset) in zip(plan.steps, times, strict=True):
-        line = f"  [ ] {time_text.ljust(time_width)}  {offset.ljust(offset_width)}  "
+        box = {"done": "[x]", "skipped": "[-]"}.get(checked.get(step.id, ""), "[ ]")
+        line = f"  {box} {time_text.ljust(time_width)}  {offset.ljust(offset_width)}  "
         line += paint(one_line(step.title), "bold")
         if step.owner is not None:
             owner = one_line(step.owner)
