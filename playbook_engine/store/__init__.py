@@ -35,10 +35,10 @@ from playbook_engine._lazy import lazy_names
 if TYPE_CHECKING:
     from playbook_engine.store.errors import StoreError
     from playbook_engine.store.events import KINDS, Event
-    from playbook_engine.store.fold import IncidentState, StepMark, fold, next_escalation
     from playbook_engine.store.location import library_version, store_location
     from playbook_engine.store.migrations import SCHEMA_VERSION
     from playbook_engine.store.responder import Outcome, Responder
+    from playbook_engine.store.state import IncidentState, StepMark, fold, next_escalation
     from playbook_engine.store.store import Store, Transaction, open_store
 
 __all__ = [
@@ -65,16 +65,16 @@ __getattr__, __dir__ = lazy_names(
         "KINDS": "events",
         "SCHEMA_VERSION": "migrations",
         "Event": "events",
-        "IncidentState": "fold",
+        "IncidentState": "state",
         "Outcome": "responder",
         "Responder": "responder",
-        "StepMark": "fold",
+        "StepMark": "state",
         "Store": "store",
         "StoreError": "errors",
         "Transaction": "store",
-        "fold": "fold",
+        "fold": "state",
         "library_version": "location",
-        "next_escalation": "fold",
+        "next_escalation": "state",
         "open_store": "store",
         "store_location": "location",
     },

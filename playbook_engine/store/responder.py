@@ -24,7 +24,7 @@ from playbook_engine.load.incident import Incident, parse_incident
 from playbook_engine.plan import Plan
 from playbook_engine.store.errors import StoreError
 from playbook_engine.store.events import ENGINE, Event, iso
-from playbook_engine.store.fold import LIFECYCLE_FIELDS, IncidentState
+from playbook_engine.store.state import LIFECYCLE_FIELDS, IncidentState
 from playbook_engine.store.store import Store, Transaction
 
 

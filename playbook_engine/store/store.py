@@ -16,8 +16,8 @@ from typing import Any
 
 from playbook_engine.store.connection import Connection, connect
 from playbook_engine.store.events import KINDS, Event, encode, epoch, moment
-from playbook_engine.store.fold import SUMMARY_COLUMNS, IncidentState, fold
 from playbook_engine.store.migrations import migrate
+from playbook_engine.store.state import SUMMARY_COLUMNS, IncidentState, fold
 from playbook_engine.store.summary import EVENT_COLUMNS, event_of, rebuild, upsert
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from playbook_engine.store.connection import Connection
 from playbook_engine.store.events import Event, decode, moment
-from playbook_engine.store.fold import SUMMARY_COLUMNS, IncidentState, fold, summary_row
+from playbook_engine.store.state import SUMMARY_COLUMNS, IncidentState, fold, summary_row
 
 _UPSERT = (
     f"INSERT INTO pb_incidents ({', '.join(SUMMARY_COLUMNS)}) "

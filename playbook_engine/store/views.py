@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from playbook_engine.store.events import Event, epoch, iso, moment
-from playbook_engine.store.fold import IncidentState
+from playbook_engine.store.state import IncidentState
 from playbook_engine.timeparse import parse_timestamp
 
 

@@ -38,7 +38,7 @@ def command(
     from playbook_engine.jsonio import dumps
     from playbook_engine.render.incidents import timeline_markdown
     from playbook_engine.store import views
-    from playbook_engine.store.fold import fold
+    from playbook_engine.store.state import fold
 
     opened = open_incident_store(store, soft_library(library_dir), create=False)
     with store_errors():
