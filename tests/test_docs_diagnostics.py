@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "playbook_engine"
 README = ROOT / "README.md"
 
-CODE = re.compile(r"(?:PB|IN|AD|TS|GT|NW|DC)[0-9]{3}")
+CODE = re.compile(r"(?:PB|IN|AD|TS|GT|NW|DC|ST)[0-9]{3}")
 LITERAL = re.compile(rf"""["']({CODE.pattern})["']""")
 COLUMNS = ["code", "severity", "what it means", "example", "fix"]
 
