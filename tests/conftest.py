@@ -25,6 +25,13 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 PLAYBOOK = [sys.executable, "-m", "playbook_engine"]
 
 
+def unmeasured_env() -> dict[str, str]:
+    """The environment for a subprocess whose imported modules a test inspects: without
+    coverage.py's measurement, which the other subprocesses inherit and which imports sqlite3
+    and more of its own."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs to fill up: a full disk, for real (root only; skipped elsewhere)."""

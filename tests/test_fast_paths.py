@@ -11,13 +11,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import unmeasured_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -202,7 +202,7 @@ def test_an_unsupported_keyword_leaves_the_answer_to_jsonschema() -> None:
 
 
 def test_a_warm_run_does_not_import_jsonschema(tmp_path: Path) -> None:
-    env = {**os.environ, "PLAYBOOK_CACHE_DIR": str(tmp_path)}
+    env = {**unmeasured_env(), "PLAYBOOK_CACHE_DIR": str(tmp_path)}
     code = (
         "import sys\n"
         "from playbook_engine.cli.main import main\n"

@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from conftest import unmeasured_env
 
 PACKAGE = Path(__file__).resolve().parent.parent / "playbook_engine"
 NAME = "playbook_engine"
@@ -159,7 +160,12 @@ def test_a_package_init_imports_nothing_heavy(package: str) -> None:
         "print(','.join(heavy))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=unmeasured_env(),
     )
     assert result.stdout.strip() == ""
 

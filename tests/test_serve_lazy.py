@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+from conftest import ROOT, unmeasured_env
 
 HEAVY = ("starlette", "uvicorn", "apprise", "prometheus_client", "requests", "aiosmtpd")
 LIBRARY = Path(ROOT) / "playbooks"
@@ -27,7 +27,7 @@ def loaded_after(*argv: str) -> set[str]:
         " or m.startswith('playbook_engine.deliver')), file=sys.stderr)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=dict(os.environ)
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=unmeasured_env()
     )
     return set(filter(None, ",".join(done.stderr.strip().splitlines()[-2:]).split(",")))
 

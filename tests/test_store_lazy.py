@@ -3,12 +3,11 @@ commands import psycopg only for a PostgreSQL store."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+from conftest import ROOT, unmeasured_env
 from storekit import P1
 
 LIBRARY = Path(ROOT) / "playbooks"
@@ -30,7 +29,7 @@ def loaded_after(*argv: str, stdin: str | None = None) -> set[str]:
         [sys.executable, "-c", code, *argv],
         capture_output=True,
         text=True,
-        env=dict(os.environ),
+        env=unmeasured_env(),
         input=stdin,
     )
     return set(filter(None, done.stderr.rstrip("\n").split("\n")[-1].split(",")))
