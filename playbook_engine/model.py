@@ -101,10 +101,12 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """Jinja2 template source and where it is written."""
+    """Jinja2 template source and where it is written; for a literal block (`|`), also
+    where its text starts (`body`: the source's line k is the file's `body.line + k - 1`)."""
 
     source: str
     span: Span
+    body: Span | None = None
 
 
 # --- policy -----------------------------------------------------------------------------

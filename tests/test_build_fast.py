@@ -64,7 +64,7 @@ def _found(root: Path, code: str) -> list[Diagnostic]:
     ("made", "names"),
     [
         (Span, ("path", "line", "col")),
-        (Template, ("source", "span")),
+        (Template, ("source", "span", "body")),
         (Leaf, ("field", "operator", "value", "span", "name", "ignore_case")),
     ],
 )
@@ -81,9 +81,11 @@ def test_the_classes_build_makes_by_their_slots_keep_their_fields(
 _SPANS = st.builds(Span, st.text(max_size=5), st.integers(0, 9), st.integers(0, 9))
 
 
-@given(st.text(max_size=5), _SPANS)
-def test_a_template_made_by_its_slots_is_the_constructors(source: str, span: Span) -> None:
-    made, expected = _template(source, span), Template(source, span)
+@given(st.text(max_size=5), _SPANS, st.none() | _SPANS)
+def test_a_template_made_by_its_slots_is_the_constructors(
+    source: str, span: Span, body: Span | None
+) -> None:
+    made, expected = _template(source, span, body), Template(source, span, body)
     assert (made, hash(made), repr(made)) == (expected, hash(expected), repr(expected))
     assert pickle.loads(pickle.dumps(made)) == expected
 

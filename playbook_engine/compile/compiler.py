@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from playbook_engine import sandbox
 from playbook_engine.compile.conditions import CompiledCondition, ConditionCompiler, resolve
-from playbook_engine.diagnostics import Diagnostic, error
+from playbook_engine.diagnostics import Diagnostic, Span, error
 from playbook_engine.model import (
     AllOf,
     AnyOf,
@@ -358,6 +358,24 @@ class CompiledLibrary:
         return self.head.mappings
 
 
+def _syntax_problem(template: Template, line: int | None, message: str) -> Diagnostic:
+    """PB403 for a template that does not compile, at its wrong line where that is known: a
+    literal block's lines are the file's; elsewhere the message says which line it is."""
+    span, where = template.span, ""
+    if line and "\n" in template.source:
+        body = template.body
+        if body is not None:
+            span = Span(body.path, body.line + line - 1, body.col)
+        else:
+            where = f" (its line {line})"
+    return error(
+        "PB403",
+        f"template does not compile{where}: {message}",
+        span,
+        hint="Jinja2 syntax: {{ incident.title }}, {% if ... %}...{% endif %}",
+    )
+
+
 def _root_field_problems(root: str, name: str, template: Template) -> list[Diagnostic]:
     """PB404 for `priority.nmae` and the like: the fixed roots' fields are known."""
     if root in TEXT_ROOTS:
@@ -384,7 +402,9 @@ class _Compiler:
         calendars = {c.id: c for c in library.policy.calendars}
         self.conditions = ConditionCompiler(calendars)
         self.diagnostics: list[Diagnostic] = []
-        self.templates: dict[tuple[str, str], tuple[bool, list[Diagnostic]]] = {}
+        self.templates: dict[
+            tuple[str, str], tuple[bool, tuple[int | None, str] | None, list[Diagnostic]]
+        ] = {}
         self.macros = "\n".join(m.source for m in library.macros)
         self.macro_names: frozenset[str] = frozenset()
         self.roots = TEMPLATE_ROOTS | ({"macros"} if library.macros else set())
@@ -418,32 +438,26 @@ class _Compiler:
         known = self.templates.get(key)
         if known is None:
             known = self.templates[key] = self.template_problems(template, mode)
-        compiles, problems = known
+        compiles, syntax, problems = known
+        if syntax is not None:
+            self.diagnostics.append(_syntax_problem(template, *syntax))
         if problems:
             span = template.span
             self.diagnostics += [d if d.span == span else replace(d, span=span) for d in problems]
         return compiles
 
-    def template_problems(self, template: Template, mode: str) -> tuple[bool, list[Diagnostic]]:
-        """Whether `template` compiles in `mode`, and its diagnostics."""
+    def template_problems(
+        self, template: Template, mode: str
+    ) -> tuple[bool, tuple[int | None, str] | None, list[Diagnostic]]:
+        """Whether `template` compiles in `mode`; its syntax error (line in the template,
+        message) if it does not, else the diagnostics of what it uses."""
         problems: list[Diagnostic] = []
         try:
             if self.macros:
                 sandbox.macro_module(self.macros, mode)  # as compiling the template would
             analysis = sandbox.check_template(template.source, mode)
         except sandbox.TemplateError as exc:
-            # The span is where the template starts; in a template of several lines, say
-            # which of its lines is wrong.
-            where = f" (its line {exc.line})" if exc.line and "\n" in template.source else ""
-            problems.append(
-                error(
-                    "PB403",
-                    f"template does not compile{where}: {exc.message}",
-                    template.span,
-                    hint="Jinja2 syntax: {{ incident.title }}, {% if ... %}...{% endif %}",
-                )
-            )
-            return False, problems
+            return False, (exc.line, exc.message), problems
         for name in sorted((analysis.variables or frozenset()) - self.roots):
             problems.append(
                 error(
@@ -482,7 +496,7 @@ class _Compiler:
                         hint="defined macros: " + (", ".join(sorted(self.macro_names)) or "none"),
                     )
                 )
-        return True, problems
+        return True, None, problems
 
     def rules(self, rules: tuple[Rule, ...], origin: str) -> tuple[CompiledRule, ...]:
         return tuple(CompiledRule(r, origin, self.conditions.compile(r.when)) for r in rules)

@@ -66,12 +66,13 @@ _TEMPLATE_SETTERS = _slot_setters(Template)
 _LEAF_SETTERS = _slot_setters(Leaf)
 
 
-def _template(source: str, span: Span) -> Template:
-    """`Template(source, span)`, made faster (see above)."""
+def _template(source: str, span: Span, body: Span | None = None) -> Template:
+    """`Template(source, span, body)`, made faster (see above)."""
     template = object.__new__(Template)
-    set_source, set_span = _TEMPLATE_SETTERS
+    set_source, set_span, set_body = _TEMPLATE_SETTERS
     set_source(template, source)
     set_span(template, span)
+    set_body(template, body)
     return template
 
 
@@ -95,6 +96,7 @@ class _Builder:
         self.doc = doc
         self.path = doc.path
         self.positions = doc.value_positions
+        self.blocks = doc.block_positions
         self.diagnostics: list[Diagnostic] = []
 
     def span(self, pointer: str) -> Span:
@@ -201,7 +203,13 @@ class _Builder:
     def template(self, data: dict[str, Any], key: str, pointer: str) -> Template | None:
         if key not in data:
             return None
-        return _template(data[key], self.span(f"{pointer}/{key}"))
+        return self.text(data[key], f"{pointer}/{key}")
+
+    def text(self, source: str, pointer: str) -> Template:
+        """The template written at `pointer`."""
+        block = self.blocks.get(pointer) if self.blocks else None
+        body = None if block is None else Span(self.path, *block)
+        return _template(source, self.span(pointer), body)
 
     def links(self, data: dict[str, Any]) -> tuple[Link, ...]:
         if "links" not in data:
@@ -238,7 +246,7 @@ class _Builder:
     def step(self, s: dict[str, Any], pointer: str) -> Step:
         return Step(
             id=s["id"],
-            title=_template(s["title"], self.span(f"{pointer}/title")),
+            title=self.text(s["title"], f"{pointer}/title"),
             details=self.template(s, "details", pointer),
             owner=s.get("owner"),
             due=self.duration(s["due"], f"{pointer}/due") if "due" in s else None,
@@ -254,11 +262,10 @@ class _Builder:
             id=n["id"],
             channel=n["channel"],
             to=tuple(
-                _template(to, self.span(f"{pointer}/to/{j}"))
-                for j, to in enumerate(n.get("to", ()))
+                self.text(to, f"{pointer}/to/{j}") for j, to in enumerate(n.get("to", ()))
             ),
             subject=self.template(n, "subject", pointer),
-            body=_template(n["body"], self.span(f"{pointer}/body")),
+            body=self.text(n["body"], f"{pointer}/body"),
             when=self.optional_condition(n, "when", pointer),
             span=self.span(pointer),
             channel_span=self.span(f"{pointer}/channel"),
@@ -463,7 +470,7 @@ def build_shared(docs: list[SourceDoc]) -> tuple[SharedIndex, list[Diagnostic]]:
             if add("notification", data["id"], b.span(pointer)):
                 index.notifications[data["id"]] = b.notification(data, pointer)
         if "macros" in spec:
-            index.macros.append(Template(spec["macros"], b.span("/spec/macros")))
+            index.macros.append(b.text(spec["macros"], "/spec/macros"))
         diagnostics += b.diagnostics
     return index, diagnostics
 

@@ -58,6 +58,9 @@ class SourceDoc:
     data: Any
     value_positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     key_positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # Literal blocks (`|`): where the text's first line is written, at the block's indentation.
+    # Line k of the text is the file's line `line + k - 1` (templates name their wrong line).
+    block_positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def span(self, pointer: str) -> Span:
         """The position of the value at `pointer`, or of its nearest known ancestor."""
@@ -464,6 +467,7 @@ class _Builder:
         # is never returned) can write a pointer twice, so `len` counts the nodes read so far.
         self.values: dict[str, tuple[int, int]] = {}
         self.keys: dict[str, tuple[int, int]] = {}
+        self.blocks: dict[str, tuple[int, int]] = {}
         self.root: Any = None
         self.root_empty = False
         import yaml
@@ -499,7 +503,7 @@ class _Builder:
             )
         if self.problems:
             return None, self.problems
-        return SourceDoc(self.display, self.root, self.values, self.keys), []
+        return SourceDoc(self.display, self.root, self.values, self.keys, self.blocks), []
 
     def _events(self, source: Any) -> int:
         """Consume every event into `root`, `values` and `keys`; returns the number of
@@ -625,6 +629,8 @@ class _Builder:
                     if not style and not text and tag is None:
                         self.root_empty = True
                 values[child] = pos
+                if style == "|" and not shifts:
+                    self._literal_block(child, mark)
                 if anchor is not None:
                     here, keys_here = len(values), len(keys)
                     anchors[anchor] = _Anchored(
@@ -838,6 +844,24 @@ class _Builder:
         return key, key_pointer
 
     # -- checks --
+
+    def _literal_block(self, pointer: str, mark: Any) -> None:
+        """Record where the text of the literal block whose `|` is at `mark` starts."""
+        text = self.text
+        start = text.find("\n", mark.index) + 1
+        if not start:
+            return
+        end = len(text)
+        while start < end:
+            stop = text.find("\n", start)
+            line = text[start : stop if stop >= 0 else end]
+            if line.strip():
+                indent = len(line) - len(line.lstrip(" "))
+                self.blocks[pointer] = (mark.line + 2, indent + 1)
+                return
+            if stop < 0:
+                return
+            start = stop + 1
 
     def _too_many_nodes(self, mark: Any) -> _Stop:
         return _Stop(

@@ -35,7 +35,7 @@ from playbook_engine.load import documents, schema
 from playbook_engine.load.documents import SourceDoc
 from playbook_engine.speed import stores
 
-FORMAT = 1
+FORMAT = 2
 """Changes whenever the shape of an entry does (the engine's identity changes with it too)."""
 
 FORK_MIN_FILES = 64
@@ -275,7 +275,12 @@ def _plain(doc: SourceDoc | None, problems: list[Diagnostic], checked: list[Diag
     """What `load_checked` returned, as data marshal can write."""
     shape = None
     if doc is not None:
-        shape = (doc.data, dict(doc.value_positions), dict(doc.key_positions))
+        shape = (
+            doc.data,
+            dict(doc.value_positions),
+            dict(doc.key_positions),
+            dict(doc.block_positions),
+        )
     return (shape, [_row(d) for d in problems], [_row(d) for d in checked])
 
 
@@ -298,10 +303,10 @@ def _rebuilt(plain: Any, display: str) -> Checked | None:
         shape, problems, checked = plain
         doc = None
         if shape is not None:
-            data, values, keys = shape
-            if not isinstance(values, dict) or not isinstance(keys, dict):
+            data, values, keys, blocks = shape
+            if not all(isinstance(positions, dict) for positions in (values, keys, blocks)):
                 return None
-            doc = SourceDoc(display, data, values, keys)
+            doc = SourceDoc(display, data, values, keys, blocks)
         return doc, _diagnostics(problems), _diagnostics(checked)
     except (ValueError, TypeError):  # the data was authentic: an engine bug, not an attack
         return None
