@@ -24,6 +24,30 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
+# Every risky character's UTF-8 form starts with one of these bytes (with its form's width).
+# Finding them in the encoded text is a memchr each; only the few characters found (most are
+# typography such as dashes and quotes, U+2000 to U+206F) are then looked at one by one.
+_RISKY_LEAD_BYTES = (
+    (b"\x7f", 1),
+    *((bytes([lead]), 2) for lead in (0xC2, 0xD8, 0xD9, 0xDB, 0xDC)),
+    *((bytes([lead]), 3) for lead in (0xE0, 0xE1, 0xE2, 0xED, 0xEF)),
+    *((bytes([lead]), 4) for lead in (0xF0, 0xF3)),
+)
+
+
+def _has_risky(text: str) -> bool:
+    """Whether `text` holds a character `_RISKY` matches."""
+    data = text.encode("utf-8", "surrogatepass")
+    risky = _RISKY.match
+    for lead, width in _RISKY_LEAD_BYTES:
+        start = data.find(lead)
+        while start >= 0:
+            if risky(data[start : start + width].decode("utf-8", "surrogatepass")):
+                return True
+            start = data.find(lead, start + 1)
+    return False
+
+
 def dumps(data: Any, indent: int | None = 2) -> str:
     """`data` as JSON text ending in one newline, with risky characters escaped.
 
@@ -31,6 +55,6 @@ def dumps(data: Any, indent: int | None = 2) -> str:
     that a lone surrogate or a C1 control in an incident cannot break the output.
     """
     text = json.dumps(data, ensure_ascii=False, indent=indent, allow_nan=False)
-    if text.isascii() and "\x7f" not in text:  # the common case: nothing to look for
-        return text + "\n"
-    return _RISKY.sub(_escape, text) + "\n"
+    if text.isascii():  # the common case: nothing to look for but DEL
+        return text + "\n" if "\x7f" not in text else _RISKY.sub(_escape, text) + "\n"
+    return _RISKY.sub(_escape, text) + "\n" if _has_risky(text) else text + "\n"

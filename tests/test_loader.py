@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 
 from playbook_engine.diagnostics import Diagnostic, Severity, Span, sorted_diagnostics
 from playbook_engine.limits import DEFAULT_LIMITS, Limits
-from playbook_engine.load.documents import SourceDoc, escape_pointer_token, load_file, load_text
+from playbook_engine.load.documents import (
+    SourceDoc,
+    escape_pointer_token,
+    load_file,
+    load_json_text,
+    load_text,
+)
+from playbook_engine.load.incident import INCIDENT_LIMITS
 
 HOSTILE = Path(__file__).parent / "data" / "hostile-yaml"
 
@@ -714,3 +721,84 @@ def test_a_control_character_is_named_with_its_column(
     [problem] = problems
     assert problem.message == f"YAML syntax error: control character {name} is not allowed"
     assert (problem.span.line, problem.span.col) == (line, col)
+
+
+# --- load_json_text: Python's JSON parser first, the full reading when asked ---------------
+
+
+def _shape(value: Any) -> Any:
+    """`value` with each scalar's type beside it (1 and 1.0 and True differ)."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(item) for item in value]
+    return (type(value).__name__, value)
+
+
+def _same_as_full_reading(text: str | bytes) -> None:
+    fast, fast_problems = load_json_text(text, "in.jsonl:3", INCIDENT_LIMITS)
+    full, full_problems = load_text(text, "in.jsonl:3", INCIDENT_LIMITS, json_only=True)
+    assert fast_problems == full_problems
+    assert (fast is None) == (full is None)
+    if fast is not None and full is not None:
+        assert _shape(fast.data) == _shape(full.data)
+        assert dict(fast.value_positions) == dict(full.value_positions)
+        assert dict(fast.key_positions) == dict(full.key_positions)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    JSON_DATA,
+    st.sampled_from([None, 0, 2]),
+    st.booleans(),
+    st.sampled_from([(", ", ": "), (",", ":"), (" ,\t", "\t:  ")]),
+)
+def test_json_records_read_fast_are_read_as_the_full_reading_reads_them(
+    data: Any, indent: int | None, ascii_only: bool, separators: tuple[str, str]
+) -> None:
+    text = json.dumps(data, indent=indent, ensure_ascii=ascii_only, separators=separators)
+    _same_as_full_reading(text)
+    _same_as_full_reading(text.encode())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": NaN}',
+        '{"a": Infinity}',
+        '{"a": -Infinity}',
+        '{"a": 1e400}',
+        '{"a": -1e400}',
+        '{"a": 1e-400}',
+        '{"a": -0, "b": -0.0, "c": 1E5, "d": 0.5e+3}',
+        '{"a": 1, "a": 2}',
+        '{"a": "\\ud800"}',
+        '{"a": "\\uD83D\\uDE00"}',
+        '{"a": "\\ud83d"}',
+        '{"a": ' + "9" * 5000 + "}",
+        '{"a": ' + "1" * 4300 + "}",
+        '{"a": 1,}',
+        '{"a": 1} // note',
+        '{"a": 1}\n{"b": 2}',
+        '"just text"',
+        "17",
+        "null",
+        "[]",
+        "",
+        "   ",
+        '\ufeff{"a": 1}',
+        '{"a": "' + "x" * 100_001 + '"}',
+        '{"' + "k" * 1025 + '": 1}',
+        '{"' + "k" * 1000 + '": 1}',
+        "[" * 70 + "]" * 70,
+        "[" * 62 + "]" * 62,
+        '{"a": [' + ",".join(["1"] * 30_000) + "]}",
+        '{"a": "tab\there"}',
+        '{"a":\t1}',
+        "{'a': 1}",
+        '{"a": true, "b": false, "c": null, "d": "\\u00e9\\n"}',
+        '{"a": "\x85 \u2028 \u202e"}',
+    ],
+)
+def test_edge_records_are_read_as_the_full_reading_reads_them(text: str) -> None:
+    _same_as_full_reading(text)

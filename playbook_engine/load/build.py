@@ -261,9 +261,7 @@ class _Builder:
         return Notification(
             id=n["id"],
             channel=n["channel"],
-            to=tuple(
-                self.text(to, f"{pointer}/to/{j}") for j, to in enumerate(n.get("to", ()))
-            ),
+            to=tuple(self.text(to, f"{pointer}/to/{j}") for j, to in enumerate(n.get("to", ()))),
             subject=self.template(n, "subject", pointer),
             body=self.text(n["body"], f"{pointer}/body"),
             when=self.optional_condition(n, "when", pointer),

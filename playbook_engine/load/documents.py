@@ -32,7 +32,7 @@ import json
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
@@ -154,6 +154,135 @@ def load_text(
         except RecursionError:
             pass  # nested deeper than a document may be: the builder's diagnostics stand
     return doc, problems
+
+
+def load_json_text(
+    text: str | bytes, display: str, limits: Limits = DEFAULT_LIMITS
+) -> tuple[SourceDoc | None, list[Diagnostic]]:
+    """`load_text(..., json_only=True)`, faster for the common case of one valid JSON record
+    (a `--jsonl` line): Python's JSON parser reads it, and where each value was written is
+    found only if a diagnostic asks (the full reading, done then). Anything the full reading
+    could refuse or read differently takes the full reading at once."""
+    try:
+        decoded = _decode(text, display, limits)
+    except _Stop as stop:
+        return None, [stop.diagnostic]
+    data = _plain_json(decoded, limits)
+    if data is _NOT_PLAIN:
+        return load_text(decoded, display, limits, json_only=True)
+    located = _Located(decoded, display, limits)
+    return SourceDoc(display, data, _Positions(located, True), _Positions(located, False)), []
+
+
+_NOT_PLAIN: Any = object()
+_ESCAPED_SURROGATE = re.compile(r"\\[uU][dD][89a-fA-F]")
+# Characters YAML's reader refuses, and the line breaks it folds inside a quoted string.
+_YAML_SPECIAL = re.compile(
+    "[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029]"
+)
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _plain_json(text: str, limits: Limits) -> Any:
+    """The data of `text` if it is JSON the full reading surely accepts as the same data,
+    else `_NOT_PLAIN` (when in doubt: the full reading decides and says why)."""
+    if _ESCAPED_SURROGATE.search(text):
+        return _NOT_PLAIN  # the full reading pairs or refuses them
+    if "\x7f" in text if text.isascii() else _YAML_SPECIAL.search(text):
+        return _NOT_PLAIN
+    try:
+        text.encode("utf-8")  # a lone surrogate given as text
+        data = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_int=_small_int,
+            parse_float=_finite_float,
+            parse_constant=_not_plain,
+        )
+    except (ValueError, RecursionError, _NotPlain):  # JSONDecodeError, UnicodeError too
+        return _NOT_PLAIN
+    # Well inside every limit: the builder counts a little differently at the edges.
+    nodes, max_chars = 0, limits.max_scalar_chars
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        nodes += 1
+        if isinstance(value, dict):
+            if depth >= limits.max_depth - 1:
+                return _NOT_PLAIN
+            for key, item in value.items():
+                if len(key) > 1000:
+                    return _NOT_PLAIN
+                nodes += 1
+                pending.append((item, depth + 1))
+        elif isinstance(value, list):
+            if depth >= limits.max_depth - 1:
+                return _NOT_PLAIN
+            pending += [(item, depth + 1) for item in value]
+        elif isinstance(value, str) and len(value) > max_chars:
+            return _NOT_PLAIN
+    if nodes >= limits.max_nodes // 2 or not isinstance(data, dict | list):
+        return _NOT_PLAIN
+    return data
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        raise _NotPlain
+    return mapping
+
+
+def _small_int(text: str) -> int:
+    number = int(text)
+    if number.bit_length() > _MAX_INT_BITS:
+        raise _NotPlain
+    return number
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise _NotPlain
+    return number
+
+
+def _not_plain(text: str) -> Any:
+    raise _NotPlain
+
+
+class _Located:
+    """The full reading of a text, done when first asked for."""
+
+    def __init__(self, text: str, display: str, limits: Limits) -> None:
+        self.text, self.display, self.limits = text, display, limits
+        self.doc: SourceDoc | None = None
+
+    def positions(self, values: bool) -> Mapping[str, tuple[int, int]]:
+        if self.doc is None:
+            doc, _ = _Builder(self.text, self.display, self.limits, True).run()
+            self.doc = doc or SourceDoc(self.display, None)
+        return self.doc.value_positions if values else self.doc.key_positions
+
+
+class _Positions(Mapping[str, tuple[int, int]]):
+    """Value (or key) positions of a document read by Python's JSON parser: the full
+    reading's, made when first looked up."""
+
+    def __init__(self, located: _Located, of_values: bool) -> None:
+        self.located, self.of_values = located, of_values
+
+    def __getitem__(self, pointer: str) -> tuple[int, int]:
+        return self.located.positions(self.of_values)[pointer]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.located.positions(self.of_values))
+
+    def __len__(self) -> int:
+        return len(self.located.positions(self.of_values))
 
 
 # --- decoding ---------------------------------------------------------------------------

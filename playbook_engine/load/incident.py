@@ -7,7 +7,7 @@ problem is reported by field path; nothing here ever renders it as a template.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -84,7 +84,12 @@ def parse_incident(
 ) -> Incident:
     """Parse, apply `--set` overrides, validate and build an `Incident`; raises `InputError`.
     `json_only` demands strict JSON (by default: when `display` ends in `.json`)."""
-    doc, diagnostics = documents.load_text(content, display, INCIDENT_LIMITS, json_only=json_only)
+    if json_only is None:
+        json_only = display.lower().endswith(".json")
+    if json_only:
+        doc, diagnostics = documents.load_json_text(content, display, INCIDENT_LIMITS)
+    else:
+        doc, diagnostics = documents.load_text(content, display, INCIDENT_LIMITS)
     if doc is None or diagnostics:
         raise InputError(diagnostics)
     data = doc.data
@@ -160,8 +165,26 @@ def build_incident(data: dict[str, Any], span_of: Callable[[str], Span]) -> Inci
         detected_at=parsed["detectedAt"],
         acknowledged_at=parsed["acknowledgedAt"],
         resolved_at=parsed["resolvedAt"],
-        spans={name: span_of(f"/{name}") for name in TIMESTAMP_FIELDS if name in data},
+        spans=_FieldSpans([name for name in TIMESTAMP_FIELDS if name in data], span_of),
     )
+
+
+class _FieldSpans(Mapping[str, Span]):
+    """Where each top-level field was written, found when asked (only a diagnostic asks)."""
+
+    def __init__(self, names: list[str], span_of: Callable[[str], Span]) -> None:
+        self.names, self.span_of = names, span_of
+
+    def __getitem__(self, name: str) -> Span:
+        if name not in self.names:
+            raise KeyError(name)
+        return self.span_of(f"/{name}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def _naming_the_field(diagnostic: Diagnostic) -> Diagnostic:

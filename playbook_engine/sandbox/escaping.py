@@ -27,14 +27,24 @@ _MARKDOWN_LEADING = re.compile(r"^(\s*)(?:([-+=])|([0-9]+)([.)]))")
 # `@team` and `@user.name` (Mattermost, Discord, Teams, Telegram). Slack's `<@U0123>`,
 # `<!subteam^…>` and `<!here>` need `<`, which becomes `&lt;`. A zero-width joiner after the `@`
 # keeps the text as it reads and stops the tool from resolving it.
+_CHAT_SPECIAL = frozenset("&<>@")
 _MENTION = re.compile(r"(?<![\w.+-])@(?=[\w.-])")  # not the @ of an e-mail address
 
 
+# Most values (ids, names, times, numbers) are printable ASCII with nothing to escape: two
+# C-level checks say so before any pattern runs. A printable ASCII text has no control
+# character, line break or tab, so plain, html and header escaping leave it as it is.
+
+
 def _escape_plain(text: str) -> str:
+    if text.isascii() and text.isprintable():
+        return text
     return visible(_LINE_BREAKS.sub(" ", text))
 
 
 def _escape_markdown(text: str) -> str:
+    if text.isalnum() and text.isascii():  # no markup character, no leading list marker
+        return text
     text = _MARKDOWN_SPECIAL.sub(r"\\\g<0>", _LINE_BREAKS.sub(" ", text))
     text = _MARKDOWN_LEADING.sub(
         lambda m: f"{m[1]}\\{m[2]}" if m[2] else f"{m[1]}{m[3]}\\{m[4]}", text
@@ -43,17 +53,23 @@ def _escape_markdown(text: str) -> str:
 
 
 def _escape_chat(text: str) -> str:
+    if text.isascii() and text.isprintable() and not _CHAT_SPECIAL.intersection(text):
+        return text
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     # visible() first: it would show the joiner that neutralises a mention.
     return _MENTION.sub("@\u200d", visible(_LINE_BREAKS.sub("\n", text)))
 
 
 def _escape_html(text: str) -> str:
+    if text.isascii() and text.isprintable():
+        return text
     # Jinja2's autoescape turns & < > " ' into entities after this.
     return visible(_LINE_BREAKS.sub("\n", text))
 
 
 def _escape_header(text: str) -> str:
+    if text.isascii() and text.isprintable():
+        return text
     return _INVISIBLE.sub("", _LINE_BREAKS.sub(" ", text.replace("\t", " ")))
 
 
