@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshal
+import re
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -15,10 +16,10 @@ from jinja2.environment import Template, TemplateExpression
 from jinja2.runtime import Macro, Undefined
 
 from playbook_engine.limits import DEFAULT_LIMITS
-from playbook_engine.sandbox.budget import _RUN, _Run
+from playbook_engine.sandbox.budget import _PLAN, _RUN, _VALUE_CHARS, _WORK_CHARS, _Run
 from playbook_engine.sandbox.environments import SandboxEnvironment, environment
 from playbook_engine.sandbox.errors import TemplateError
-from playbook_engine.sandbox.escaping import inert_links
+from playbook_engine.sandbox.escaping import _ESCAPES, inert_links
 from playbook_engine.speed.stores import active_store
 from playbook_engine.speed.stores import stored as _stored
 
@@ -31,6 +32,10 @@ class CompiledTemplate:
     mode: str
     template: Template
     constant: str | None = None  # the output of a template without Jinja2 syntax
+    # A template that is only text and `{{ name.name... }}` (see `_interpolation`): its text
+    # and paths, and the length of its text.
+    parts: tuple[str | tuple[tuple[str, ...], str | None], ...] | None = None
+    literal_chars: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +114,103 @@ def compile_template(source: str, mode: str, macros: str = "") -> CompiledTempla
         # What `env.from_string` does, with the code possibly from the store.
         code = _template_code(env, source, mode)
         template = env.template_class.from_code(env, code, env.make_globals(shared), None)
-        return CompiledTemplate(source, mode, template, _constant(source, mode))
+        constant = _constant(source, mode)
+        parts = None if constant is not None else _interpolation(source, mode)
+        literal = sum(len(part) for part in parts if type(part) is str) if parts else 0
+        return CompiledTemplate(source, mode, template, constant, parts, literal)
     except Exception as exc:
         raise _compile_error(exc) from exc
+
+
+# `{{ incident.title }}` or `{{ incident.reporter | default("unknown") }}`: a name, then names
+# after dots, and at most a `default` of plain quoted text. Literal text around it has no brace
+# at all, so Jinja2's lexer can read nothing else into it.
+_SPACE = r"[ \t\n]*"
+_INTERPOLATION = re.compile(
+    r"\{\{" + _SPACE + r"([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)" + _SPACE
+    + r"(?:\|" + _SPACE + r"default" + _SPACE + r"\(" + _SPACE
+    + r"""(?:"([^"\\{}]*)"|'([^'\\{}]*)')""" + _SPACE + r"\)" + _SPACE + r")?\}\}"
+)  # fmt: skip
+# Names Jinja2 reads as something else (constants, operators) or defines itself.
+_NOT_CONTEXT_NAMES = frozenset(
+    "true false none True False None not and or in is if else self loop caller varargs "
+    "kwargs super range dict macros".split()
+)
+# A dict's own attributes: Jinja2 looks an attribute up before an item.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+_Lookup = tuple[tuple[str, ...], str | None]
+"""A path to look up, and the text `default` gives if it is missing."""
+
+
+def _interpolation(source: str, mode: str) -> tuple[str | _Lookup, ...] | None:
+    """The parts of a template that only interpolates values (`Reported by {{ incident.reporter
+    }}.`): its literal text and the paths it looks up, rendered without Jinja2 (see `render`);
+    None for any other template, and in html (autoescaped, links made inert)."""
+    if mode == "html" or "\r" in source or len(source) > DEFAULT_LIMITS.rendered_output_chars:
+        return None
+    text = source[:-1] if source.endswith("\n") else source
+    parts: list[str | _Lookup] = []
+    start = 0
+    for found in _INTERPOLATION.finditer(text):
+        parts.append(text[start : found.start()])
+        path = tuple(found[1].split("."))
+        if path[0] in _NOT_CONTEXT_NAMES or any(name in _DICT_ATTRIBUTES for name in path[1:]):
+            return None
+        parts.append((path, found[2] if found[2] is not None else found[3]))
+        start = found.end()
+    parts.append(text[start:])
+    if any(type(part) is str and ("{" in part or "}" in part) for part in parts):
+        return None
+    return tuple(part for part in parts if part)
+
+
+_MISSING = object()
+
+
+def _interpolated(template: CompiledTemplate, context: Mapping[str, Any]) -> str | None:
+    """`template` rendered as Jinja2 renders it, if each path names a text or number in
+    dicts and the budgets allow; else None (Jinja2 then renders it, and says what is wrong)."""
+    assert template.parts is not None
+    escape_text = _ESCAPES[template.mode]
+    texts: list[str] = []
+    total = template.literal_chars
+    for part in template.parts:
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        path, default = part
+        value = context.get(path[0], _MISSING)
+        for name in path[1:]:
+            if value is _MISSING:
+                break  # Jinja2 looks up in the undefined value: undefined again
+            if type(value) is not dict:
+                return None
+            value = value.get(name, _MISSING)
+        if value is _MISSING and default is not None:
+            value = default
+        kind = type(value)
+        if kind is str:
+            if len(value) > _VALUE_CHARS:
+                return None
+            if default is not None:
+                total += len(value)  # a filter's text result is charged, then its output
+            text = escape_text(value)
+        elif kind is int or kind is float:
+            text = escape_text(str(value))
+        else:
+            return None  # missing, or a value Jinja2 shows its own way
+        total += len(text)
+        texts.append(text)
+    if total > DEFAULT_LIMITS.rendered_output_chars or total > _WORK_CHARS:
+        return None
+    plan = _PLAN.get()
+    if plan is not None:
+        if plan.work < total:
+            return None
+        plan.work -= total
+    return "".join(texts)
 
 
 def _constant(source: str, mode: str) -> str | None:
@@ -159,6 +258,10 @@ def render(template: CompiledTemplate, context: Mapping[str, Any]) -> str:
     if template.constant is not None:
         _Run(context).charge(len(template.constant))
         return template.constant
+    if template.parts is not None:
+        text = _interpolated(template, context)
+        if text is not None:
+            return text
     cap = DEFAULT_LIMITS.rendered_output_chars
     token = _RUN.set(_Run(context))
     try:
