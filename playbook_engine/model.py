@@ -192,7 +192,8 @@ class Channel:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A classification rule: when it matches it sets impact/urgency and/or overrides priority."""
+    """A classification rule: when it matches it sets impact/urgency, overrides the priority,
+    and/or bounds it (`at_least`: at least as severe; `at_most`: at most as severe)."""
 
     id: str
     when: Condition
@@ -200,6 +201,8 @@ class Rule:
     urgency: str | None
     priority: str | None
     span: Span
+    at_least: str | None = None
+    at_most: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,7 +225,8 @@ def _priorities(
     policy: Policy, rules: tuple[Rule, ...], impacts: set[str], urgencies: set[str]
 ) -> tuple[str, ...]:
     """The rules' overrides and the matrix cells of `impacts` × `urgencies`, most severe first."""
-    produced = {r.priority for r in rules if r.priority is not None}
+    # A floor or a ceiling gives its own priority where it moves the matrix's.
+    produced = {p for r in rules for p in (r.priority, r.at_least, r.at_most) if p is not None}
     for row_id in impacts:
         row = policy.matrix.get(row_id, {})
         produced.update(row[column] for column in urgencies if column in row)
@@ -268,5 +269,5 @@ def _reachable(rules: tuple[Rule, ...], dimension: str, default: str | None) -> 
 
 def policy_overrides(policy: Policy) -> tuple[str, ...]:
     """The priorities the policy's own rules can force, most severe first."""
-    forced = {r.priority for r in policy.rules if r.priority is not None}
+    forced = {p for r in policy.rules for p in (r.priority, r.at_least, r.at_most) if p}
     return tuple(p.id for p in policy.priorities if p.id in forced)

@@ -298,12 +298,20 @@ def _rules_table(rules: tuple[Rule, ...]) -> list[str]:
             code_cell(condition_text(r.when)),
             code(r.impact) if r.impact else "—",
             code(r.urgency) if r.urgency else "—",
-            f"**{r.priority}**" if r.priority else "—",
+            _priority_effect(r),
         ]
         for r in rules
     ]
-    header = ["Rule", "When", "Sets impact", "Sets urgency", "Overrides priority"]
+    header = ["Rule", "When", "Sets impact", "Sets urgency", "Priority"]
     return _table(header, rows)
+
+
+def _priority_effect(rule: Rule) -> str:
+    """`**P1**` for an override, `at least **P2**` / `at most **P3**` for a bound."""
+    parts = [f"**{rule.priority}**"] if rule.priority else []
+    parts += [f"at least **{rule.at_least}**"] if rule.at_least else []
+    parts += [f"at most **{rule.at_most}**"] if rule.at_most else []
+    return ", ".join(parts) or "—"
 
 
 def _policy_rules(policy: Policy) -> list[str]:

@@ -120,7 +120,7 @@ def _unreachable_rules(rules: tuple[Rule, ...]) -> list[Diagnostic]:
     broad: dict[int, bool] = {}
     shapes: dict[int, object] = {}
     for i, rule in enumerate(rules):
-        if rule.priority is not None:
+        if rule.priority is not None or rule.at_least is not None or rule.at_most is not None:
             continue
         for j, previous in enumerate(rules[:i]):
             if not dimensions[i] <= dimensions[j]:

@@ -193,12 +193,16 @@ class _References:
             rule.impact in allowed["impact"]
             and rule.urgency in allowed["urgency"]
             and rule.priority in allowed["priority"]
+            and rule.at_least in allowed["priority"]
+            and rule.at_most in allowed["priority"]
         ):
             return self.condition(rule.when, *_RULE)
         return (
             self.check("impact", rule.impact, rule.span)
             + self.check("urgency", rule.urgency, rule.span)
             + self.check("priority", rule.priority, rule.span)
+            + self.check("priority", rule.at_least, rule.span)
+            + self.check("priority", rule.at_most, rule.span)
             + self.condition(rule.when, *_RULE)
         )
 

@@ -146,12 +146,16 @@ class _Evaluation:
         impact: Decision | None = None
         urgency: Decision | None = None
         overrides: list[tuple[int, CompiledRule]] = []
+        floors: list[tuple[int, CompiledRule]] = []
+        ceilings: list[tuple[int, CompiledRule]] = []
         severity = {p.id: i for i, p in enumerate(policy.priorities)}
         traces: list[RuleTrace] = []
         for cr in candidates:
             rule = cr.rule
             useful = (
                 rule.priority is not None
+                or rule.at_least is not None
+                or rule.at_most is not None
                 or (rule.impact is not None and impact is None)
                 or (rule.urgency is not None and urgency is None)
             )
@@ -169,6 +173,10 @@ class _Evaluation:
                     decided.append("urgency")
                 if rule.priority is not None:
                     overrides.append((severity[rule.priority], cr))
+                if rule.at_least is not None:
+                    floors.append((severity[rule.at_least], cr))
+                if rule.at_most is not None:
+                    ceilings.append((severity[rule.at_most], cr))
             if trace is not None:
                 traces.append(
                     RuleTrace(cr.origin, rule.id, matched, rule_effect(rule), tuple(decided), trace)
@@ -176,21 +184,45 @@ class _Evaluation:
         impact = impact or self._default("impact", selected)
         urgency = urgency or self._default("urgency", selected)
         matrix_priority = policy.matrix[impact.value][urgency.value]
+        deciders: list[CompiledRule] = []
         if overrides:
             _, winner = min(overrides, key=lambda item: item[0])
             priority = Decision(
                 str(winner.rule.priority), f"override by rule {winner.origin}/{winner.rule.id}"
             )
+            deciders.append(winner)
+        else:
+            priority = Decision(matrix_priority, f"matrix[{impact.value}][{urgency.value}]")
+        # Bounds: the most restrictive ceiling first, then the most severe floor, so that a
+        # floor wins where the two disagree ("if unsure, take the higher severity").
+        if ceilings:
+            level, ceiling = max(ceilings, key=lambda item: item[0])
+            if severity[priority.value] < level:
+                priority = Decision(
+                    policy.priorities[level].id,
+                    f"{priority.decided_by}, lowered to at most {policy.priorities[level].id} by "
+                    f"rule {ceiling.origin}/{ceiling.rule.id}",
+                )
+                deciders.append(ceiling)
+        if floors:
+            level, floor = min(floors, key=lambda item: item[0])
+            if severity[priority.value] > level:
+                priority = Decision(
+                    policy.priorities[level].id,
+                    f"{priority.decided_by}, raised to at least {policy.priorities[level].id} by "
+                    f"rule {floor.origin}/{floor.rule.id}",
+                )
+                deciders.append(floor)
+        if deciders:
+            decisive = {(cr.origin, cr.rule.id) for cr in deciders}
             traces = [
                 RuleTrace(
                     t.origin, t.id, t.matched, t.effect, (*t.decided, "priority"), t.condition
                 )
-                if (t.origin, t.id) == (winner.origin, winner.rule.id)
+                if (t.origin, t.id) in decisive
                 else t
                 for t in traces
             ]
-        else:
-            priority = Decision(matrix_priority, f"matrix[{impact.value}][{urgency.value}]")
         return Classification(impact, urgency, priority, matrix_priority), traces
 
     def _default(self, dimension: str, selected: list[CompiledPlaybook]) -> Decision:
@@ -551,6 +583,10 @@ def rule_effect(rule: Rule) -> str:
         )
         if value is not None
     ]
+    if rule.at_least is not None:
+        parts.append(f"priority at least {rule.at_least}")
+    if rule.at_most is not None:
+        parts.append(f"priority at most {rule.at_most}")
     return ", ".join(parts)
 
 

@@ -218,13 +218,17 @@ class _Builder:
 
     def rule(self, data: dict[str, Any], pointer: str) -> Rule:
         assignment = data.get("set", {})
+        priority = data.get("priority")
+        bound = priority if isinstance(priority, dict) else {}
         return Rule(
             id=data["id"],
             when=self.condition(data["when"], f"{pointer}/when"),
             impact=assignment.get("impact"),
             urgency=assignment.get("urgency"),
-            priority=data.get("priority"),
+            priority=None if bound else priority,
             span=self.span(pointer),
+            at_least=bound.get("atLeast"),
+            at_most=bound.get("atMost"),
         )
 
     def classification(
