@@ -36,6 +36,8 @@ _UNSAFE_ASCII = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 def visible(text: str, keep_newlines: bool = True) -> str:
     """`text` with every unsafe character shown as an escape such as `\\x1b` or `\\u202e`."""
+    if text.isascii() and text.isprintable():  # nothing to escape: no control, no line break
+        return text
     # Most text is ASCII, and the full class (with Unicode's format characters) is three
     # times slower to scan: one pass of isascii() picks the small class.
     escaped = (_UNSAFE_ASCII if text.isascii() else _UNSAFE).sub(_escape, text)
@@ -44,4 +46,6 @@ def visible(text: str, keep_newlines: bool = True) -> str:
 
 def one_line(text: str) -> str:
     """`text` made visible on one line: line breaks and tabs too become escapes."""
+    if text.isascii() and text.isprintable():
+        return text
     return visible(text, keep_newlines=False).replace("\t", "\\t")

@@ -232,3 +232,12 @@ def test_events_round_trip_as_json(store_url: str) -> None:
     (opened,) = [e for e in r.store.events("INC-7") if e.kind == "opened"]
     assert opened.data["data"]["title"] == 'Ünïcode \u202e and "quotes"' and opened.by == "zoë"
     assert json.loads(json.dumps(opened.as_dict()))["at"] == "2026-03-14T02:18:00Z"
+
+
+@pytest.mark.parametrize(
+    "seconds", [0, 1, 1_741_000_000, 1_741_000_000.5, 253_402_300_799, -1, -86_400.25]
+)
+def test_iso_seconds_writes_what_iso_writes(seconds: float) -> None:
+    from playbook_engine.store.events import iso, iso_seconds, moment
+
+    assert iso_seconds(seconds) == iso(moment(seconds))

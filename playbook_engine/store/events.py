@@ -10,6 +10,7 @@ recorded), a JSON object of details, and optionally a key that makes appending i
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +67,18 @@ class Event:
 def iso(moment: datetime) -> str:
     """A moment as UTC text: `2026-03-14T02:17:00Z`."""
     return format_timestamp(moment.astimezone(UTC))
+
+
+def iso_seconds(seconds: float) -> str:
+    """`iso(moment(seconds))`, three times faster for a whole second after 1970 (a status of
+    10,000 incidents writes 32,000 of them)."""
+    whole = int(seconds)
+    if whole == seconds and 0 <= whole < _YEAR_10000:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(whole))
+    return iso(moment(seconds))
+
+
+_YEAR_10000 = 253_402_300_800
 
 
 def epoch(moment: datetime) -> float:

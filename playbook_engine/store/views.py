@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from playbook_engine.store.events import Event, epoch, iso, moment
+from playbook_engine.store.events import Event, epoch, iso, iso_seconds
 from playbook_engine.store.state import IncidentState
 from playbook_engine.timeparse import parse_timestamp
 
@@ -28,7 +28,7 @@ def _row(row: dict[str, Any], clock: float) -> dict[str, Any]:
     following = None
     if row["next_escalation"] is not None:
         following = {
-            "at": iso(moment(row["next_escalation"])),
+            "at": iso_seconds(row["next_escalation"]),
             "tier": row["next_tier"],
             "inSeconds": round(row["next_escalation"] - clock),
         }
@@ -39,7 +39,7 @@ def _row(row: dict[str, Any], clock: float) -> dict[str, Any]:
         "priority": row["priority"],
         "peak": row["peak"],
         "playbook": row["playbook"],
-        "startedAt": iso(moment(row["started"])),
+        "startedAt": iso_seconds(row["started"]),
         "ageSeconds": round(clock - row["started"]),
         "respond": _deadline(row["respond_by"], row["acknowledged"], clock),
         "resolve": _deadline(row["resolve_by"], row["resolved"], clock),
@@ -56,7 +56,7 @@ def _deadline(by: float | None, answered: float | None, clock: float) -> dict[st
         state = "met" if answered <= by else "missed"
     else:
         state = "overdue" if clock > by else "open"
-    return {"by": iso(moment(by)), "state": state, "leftSeconds": round(by - clock)}
+    return {"by": iso_seconds(by), "state": state, "leftSeconds": round(by - clock)}
 
 
 def timeline(state: IncidentState, events: list[Event]) -> dict[str, Any]:

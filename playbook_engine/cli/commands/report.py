@@ -58,7 +58,7 @@ def command(
         fail_input([error("IN103", f"--since: {exc}", Span("--since"), hint=hint)])
     if start >= until:
         fail_input([error("IN103", "--since is not before --at", Span("--since"))])
-    opened = open_incident_store(store, soft_library(library_dir), create=False)
+    opened = open_incident_store(store, soft_library(library_dir, store), create=False)
     with store_errors():
         data = opened.report(start, until, until)
     data["store"] = opened.where

@@ -45,7 +45,7 @@ def command(
 
     at = parse_at(at_text)
     if incident is None:
-        opened = open_incident_store(store, soft_library(library_dir), create=False)
+        opened = open_incident_store(store, soft_library(library_dir, store), create=False)
         with store_errors():
             rows = views.glance(opened.summaries(), at)
         if fmt == "json":

@@ -76,9 +76,11 @@ def responder_for(option: str | None, library_dir: Path | None) -> Any:
     return Responder(store, compiled, lambda: library_version(root))
 
 
-def soft_library(library_dir: Path | None) -> Path | None:
+def soft_library(library_dir: Path | None, store: str | None) -> Path | None:
     """The library if one is given or found, else None (commands that only read the store
-    need it only to find the default store)."""
+    need it only to find the default store, so not at all with --store)."""
+    if library_dir is not None or store is not None:
+        return library_dir
     from playbook_engine.load.discovery import find_library_root
 
-    return library_dir or find_library_root()
+    return find_library_root()

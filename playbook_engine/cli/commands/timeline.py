@@ -40,7 +40,7 @@ def command(
     from playbook_engine.store import views
     from playbook_engine.store.state import fold
 
-    opened = open_incident_store(store, soft_library(library_dir), create=False)
+    opened = open_incident_store(store, soft_library(library_dir, store), create=False)
     with store_errors():
         events = opened.events(incident)
     state = fold(events)
