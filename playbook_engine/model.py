@@ -40,6 +40,18 @@ DEFAULT_MAX_LENGTH = {
 # --- conditions -------------------------------------------------------------------------
 
 
+# The fields of the `elapsed` root of conditions and templates (engine/elapsed.py).
+ELAPSED_FIELDS = {
+    "sinceStart": "minutes from startedAt to the clock",
+    "sinceDetected": "minutes from detectedAt to the clock",
+    "sinceAcknowledged": "minutes from acknowledgedAt to the clock",
+    "sinceResolved": "minutes from resolvedAt to the clock",
+    "toAcknowledge": "minutes from the SLA start (detectedAt, else startedAt) to acknowledgedAt",
+    "toResolve": "minutes from the SLA start (detectedAt, else startedAt) to resolvedAt",
+}
+"""The fields of `elapsed`, each with what it measures."""
+
+
 @dataclass(frozen=True, slots=True)
 class Leaf:
     """`{field: PATH, OP: VALUE}`: one field tested with one named operator."""

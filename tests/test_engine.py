@@ -333,6 +333,9 @@ def test_every_field_validate_allows_in_templates_is_there_at_run_time(tmp_path:
     result = load_library(library)
     assert [d for d in result.diagnostics if d.is_error] == []
     assert result.compiled is not None
-    plan = evaluate(result.compiled, incident(service="fields", title="T"), at=AT)
+    # Every moment given (and before the clock), so that every `elapsed` field is there.
+    moments = {"detectedAt": "2026-03-13T16:05:00Z", "acknowledgedAt": "2026-03-13T16:10:00Z",
+               "resolvedAt": "2026-03-13T16:20:00Z"}  # fmt: skip
+    plan = evaluate(result.compiled, incident(service="fields", title="T", **moments), at=AT)
     assert plan.errors == ()
     assert [s.title for s in plan.steps if s.id == "all"][0].count("[template error") == 0

@@ -184,7 +184,7 @@ def test_a_quoted_number_to_compare_says_to_unquote() -> None:
     assert "write the number without quotes: 1000" in hints
     doc["spec"]["classification"]["rules"][0]["when"]["greaterOrEqual"] = "2026-03-14T02:17:00"
     hints = {d.hint for d in schema.validate_instance(doc, "policy", lambda p: Span("p", 1, 1))}
-    assert "include the offset: Z or +01:00" in hints
+    assert any(h.startswith("include the offset: Z or +01:00") for h in hints)
 
 
 def test_date_read_as_a_date_says_to_quote() -> None:

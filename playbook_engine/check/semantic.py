@@ -16,6 +16,7 @@ from typing import Protocol
 from playbook_engine.calendars import validate_timezone, zone_caution
 from playbook_engine.diagnostics import Diagnostic, Span, error, warning
 from playbook_engine.model import (
+    ELAPSED_FIELDS,
     Condition,
     Escalation,
     Expr,
@@ -29,12 +30,13 @@ from playbook_engine.model import (
 )
 from playbook_engine.sandbox import TemplateError, attribute_paths, template_variables
 
-CLASSIFICATION_ROOTS = frozenset({"incident"})
-PLAN_ROOTS = frozenset({"incident", "priority", "impact", "urgency"})
+SELECTION_ROOTS = frozenset({"incident"})
+CLASSIFICATION_ROOTS = frozenset({"incident", "elapsed"})
+PLAN_ROOTS = frozenset({"incident", "elapsed", "priority", "impact", "urgency"})
 _LEVEL_FIELDS = frozenset({"priority", "impact", "urgency"})
 _ID = attrgetter("id")
 # Where conditions are written: the roots available there, and a name for the place.
-_APPLIES_WHEN = (CLASSIFICATION_ROOTS, "'appliesWhen'")
+_APPLIES_WHEN = (SELECTION_ROOTS, "'appliesWhen'")
 _RULE = (CLASSIFICATION_ROOTS, "a classification rule")
 _STEP = (PLAN_ROOTS, "a step")
 _TIER = (PLAN_ROOTS, "an escalation tier")
@@ -386,7 +388,7 @@ def _check_expression(
                 )
             )
     for path in sorted(paths):
-        if path.split(".", 1)[0] == "incident":
+        if path.split(".", 1)[0] in ("incident", "elapsed"):
             out += check_field_path(path, roots, place, expr.span, incident_fields)
     return out
 
@@ -397,6 +399,16 @@ def check_field_path(
     """Diagnostics for a dotted field path used in `place` where `roots` are available."""
     root = root_of(path)
     if root not in roots:
+        if root == "elapsed":
+            return [
+                error(
+                    "PB309",
+                    f"'elapsed' is not available in {place}: which playbooks apply depends on "
+                    "the incident alone, not on the clock",
+                    span,
+                    hint="test the time in a classification rule, step, tier or notification",
+                )
+            ]
         if root in PLAN_ROOTS:
             return [
                 error(
@@ -418,6 +430,17 @@ def check_field_path(
     if root in ("priority", "impact", "urgency") and path != root:
         return [error("PB309", f"'{root}' is an id and has no fields: '{path}'", span)]
     parts = path.split(".")
+    if root == "elapsed" and (len(parts) != 2 or parts[1] not in ELAPSED_FIELDS):
+        close = difflib.get_close_matches(parts[-1], list(ELAPSED_FIELDS), n=1)
+        hint = (f"did you mean 'elapsed.{close[0]}'? " if close else "") + "elapsed has: "
+        return [
+            error(
+                "PB309",
+                f"unknown field '{path}'",
+                span,
+                hint=hint + ", ".join(ELAPSED_FIELDS),
+            )
+        ]
     if root == "incident" and len(parts) > 1 and parts[1] not in incident_fields:
         close = difflib.get_close_matches(parts[1], sorted(incident_fields), n=1)
         hint = (

@@ -17,6 +17,7 @@ from playbook_engine import sandbox
 from playbook_engine.compile.conditions import CompiledCondition, ConditionCompiler, resolve
 from playbook_engine.diagnostics import Diagnostic, Span, error
 from playbook_engine.model import (
+    ELAPSED_FIELDS,
     AllOf,
     AnyOf,
     Calendar,
@@ -41,12 +42,13 @@ if TYPE_CHECKING:  # a run imports the plan's classes with the engine, validatio
     pass
 
 TEMPLATE_ROOTS = frozenset(
-    {"incident", "priority", "impact", "urgency", "deadlines", "at", "playbook"}
+    {"incident", "priority", "impact", "urgency", "deadlines", "at", "playbook", "elapsed"}
 )
 TEMPLATE_FIELDS = {
     "priority": ("id", "name", "description"),
     "deadlines": ("respondBy", "resolveBy"),
     "playbook": ("id", "title", "owner"),
+    "elapsed": tuple(ELAPSED_FIELDS),
 }
 """The fields of the template roots that are mappings (the others are text)."""
 TEXT_ROOTS = frozenset({"impact", "urgency", "at"})

@@ -29,7 +29,7 @@ from playbook_engine.sandbox import (
     not_a_condition,
     private_lookups,
 )
-from playbook_engine.timeparse import parse_timestamp
+from playbook_engine.timeparse import parse_duration, parse_timestamp
 
 if TYPE_CHECKING:  # validation never explains: the plan's classes load on the first trace
     from playbook_engine.plan import ConditionTrace
@@ -89,6 +89,14 @@ def _resolver(path: str) -> Callable[[Context], Any]:
         return value
 
     return get
+
+
+def _minutes(text: str) -> float | None:
+    """A duration (`1h30m`) in minutes, or None."""
+    try:
+        return parse_duration(text).total_seconds() / 60
+    except ValueError:
+        return None
 
 
 def _kind(value: Any) -> str:
@@ -295,6 +303,11 @@ class ConditionCompiler:
     def _ordering_test(self, leaf: Leaf) -> LeafTest:
         op = leaf.operator
         bounds = leaf.value if op == "between" else [leaf.value]
+        if leaf.field.startswith("elapsed.") and all(isinstance(b, str) for b in bounds):
+            # `elapsed` is in minutes; a duration such as 1h or 90m is the same number.
+            minutes = [_minutes(b) for b in bounds]
+            if all(m is not None for m in minutes):
+                bounds = minutes
         as_time = [_timestamp(b) for b in bounds]
         if all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds):
             convert: Callable[[Any], Any] = _number

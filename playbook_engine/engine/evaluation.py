@@ -25,6 +25,7 @@ from playbook_engine.compile.compiler import (
 )
 from playbook_engine.compile.conditions import CompiledCondition, expression_failures
 from playbook_engine.diagnostics import InputError, Span, error
+from playbook_engine.engine.elapsed import elapsed
 from playbook_engine.engine.lifecycle import lifecycle, outcome
 from playbook_engine.engine.recipients import recipient_problem
 from playbook_engine.load.incident import Incident, build_incident, pointer_span
@@ -618,19 +619,22 @@ def evaluate(
 
 def _evaluate(compiled: CompiledLibrary, incident: Incident, at: datetime, explain: bool) -> Plan:
     run = _Evaluation(compiled, incident, at, explain)
-    ctx: Context = {"incident": incident.data}
+    since = elapsed(incident, at)
+    ctx: Context = {"incident": incident.data, "elapsed": since}
     selected, playbook_traces = run.select(ctx)
     classification, rule_traces = run.classify(selected, ctx)
     priority = compiled.priorities[classification.priority.value]
     deadlines = run.deadlines(priority)
     plan_ctx: Context = {
         "incident": incident.data,
+        "elapsed": since,
         "priority": priority.id,
         "impact": classification.impact.value,
         "urgency": classification.urgency.value,
     }
     template_ctx: Context = {
         "incident": incident.data,
+        "elapsed": since,
         "priority": {"id": priority.id, "name": priority.name, "description": priority.description},
         "impact": classification.impact.value,
         "urgency": classification.urgency.value,

@@ -65,8 +65,10 @@ _EXPECTED_BY_TITLE = {
     "Priority id": "a priority id like P1",
     "Duration": "a duration like 15m, 4h, 1h30m",
     "Timestamp": "a timestamp with an offset like 2026-03-14T02:17:00Z",
-    "Field path": "a field path like incident.service (under incident, priority, impact, urgency)",
-    "Comparable": "a number or a timestamp like 2026-03-14T02:17:00Z",
+    "Field path": (
+        "a field path like incident.service (under incident, elapsed, priority, impact, urgency)"
+    ),
+    "Comparable": "a number, a timestamp like 2026-03-14T02:17:00Z or a duration like 1h",
     "Time of day": 'a quoted time of day like "09:30"',
     "Date": 'a quoted date like "2026-12-25"',
     "Time zone": "an IANA time zone like Europe/London",
@@ -591,12 +593,16 @@ def _pattern_hint(schema: dict[str, Any], value: Any) -> str:
     if title == "Duration":
         return "units: w, d, h, m, s, without spaces; combine them largest first: 1h30m"
     if title == "Field path":
-        return "paths start with incident, priority, impact or urgency"
+        return "paths start with incident, elapsed, priority, impact or urgency"
     if title == "Comparable" and isinstance(value, str):
         if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):
             return f"write the number without quotes: {value}"
     if title == "Timestamp" or title == "Comparable":
-        return "include the offset: Z or +01:00"
+        return "include the offset: Z or +01:00" + (
+            "; a duration (against an elapsed field) is written 1h, 90m or 1h30m"
+            if title == "Comparable"
+            else ""
+        )
     return ""
 
 

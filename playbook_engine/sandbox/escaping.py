@@ -22,7 +22,9 @@ MODES = ("plain", "markdown", "chat", "html", "header", "chat-header")
 _LINE_BREAKS = re.compile("\r\n|[\n\r\v\f\x85\u2028\u2029]")
 _INVISIBLE = re.compile(f"[\x00-\x1f{UNSAFE_CHARACTERS}]")
 _MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<>|#&]|(?<![^\W_])_|_(?![^\W_])")
-_MARKDOWN_LEADING = re.compile(r"^(\s*)(?:([-+=])|([0-9]+)([.)]))")
+# A list marker needs a space (or the end) after it: `20.5` and `-3` stay as they are; `-`
+# before `-` is escaped too (`---` is a rule), `=` always (`===` underlines a heading).
+_MARKDOWN_LEADING = re.compile(r"^(\s*)(?:([-+])(?=[\s-]|$)|(=)|([0-9]+)([.)])(?=\s|$))")
 # Every mention a chat tool reads in plain text: `@here`, `@channel`, `@everyone`, `@all`,
 # `@team` and `@user.name` (Mattermost, Discord, Teams, Telegram). Slack's `<@U0123>`,
 # `<!subteam^…>` and `<!here>` need `<`, which becomes `&lt;`. A zero-width joiner after the `@`
@@ -47,7 +49,7 @@ def _escape_markdown(text: str) -> str:
         return text
     text = _MARKDOWN_SPECIAL.sub(r"\\\g<0>", _LINE_BREAKS.sub(" ", text))
     text = _MARKDOWN_LEADING.sub(
-        lambda m: f"{m[1]}\\{m[2]}" if m[2] else f"{m[1]}{m[3]}\\{m[4]}", text
+        lambda m: f"{m[1]}\\{m[2] or m[3]}" if m[2] or m[3] else f"{m[1]}{m[4]}\\{m[5]}", text
     )
     return visible(text)
 
@@ -90,8 +92,9 @@ def escape(text: str, mode: str) -> str:
     - `plain`: line breaks become spaces; other control and bidi characters become visible
       escapes such as `\\x1b`.
     - `markdown`: as plain, and `\\`, `` ` ``, `*`, `_`, `[`, `]`, `<`, `>`, `|`, `#`, `&` and a
-      leading `-`, `+`, `=` or `1.` are backslash-escaped (an `_` between letters or digits is
-      kept, so identifiers stay readable): a value cannot forge a list, link or heading.
+      leading `=`, or list marker (`-`, `+`, `1.` or `1)` before a space or the end; `-` before
+      `-`) are backslash-escaped (an `_` between letters or digits is kept, so identifiers and
+      numbers such as `20.5` or `-3` stay readable): a value cannot forge a list, link or heading.
     - `chat`: line breaks kept; `&`, `<`, `>` become entities (Slack's `<!here>`, `<@U123>`,
       `<url|text>` stay text) and every `@` mention (`@here`, `@team`, `@user`) gets a
       zero-width joiner.
