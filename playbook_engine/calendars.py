@@ -118,9 +118,35 @@ def _working_interval(
 ) -> tuple[datetime, datetime] | None:
     if day.weekday() not in calendar.weekdays or day in calendar.holidays:
         return None
+    if calendar.public_holidays and any(
+        day in public_holidays(country, subdivision, day.year)
+        for country, subdivision in calendar.public_holidays
+    ):
+        return None
     opening = _first_instant_at(day, calendar.start, zone)
     closing = _first_instant_at(day, calendar.end, zone)
     return (opening, closing) if opening < closing else None
+
+
+@lru_cache(maxsize=256)
+def public_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    """The public holidays of a country (and subdivision) in a year, from the `holidays`
+    package (imported only for a calendar that names a country: about 0.1 s the first time).
+    Raises ValueError for a country or subdivision it does not know."""
+    import holidays
+
+    try:
+        found = holidays.country_holidays(country, subdiv=subdivision, years=year)
+    except NotImplementedError as exc:  # the package's word for an unknown country/subdivision
+        raise ValueError(str(exc)) from None
+    return frozenset(found)
+
+
+def holiday_places() -> dict[str, list[str]]:
+    """The countries the `holidays` package knows, each with its subdivisions."""
+    import holidays
+
+    return {country: list(subs) for country, subs in holidays.list_supported_countries().items()}
 
 
 def _require_aware(moment: datetime, what: str) -> None:

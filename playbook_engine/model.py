@@ -158,6 +158,9 @@ class Calendar:
     holidays: frozenset[date]
     span: Span
     timezone_span: Span | None = None  # where the zone name is written, for its diagnostics
+    # Public holidays by (country, subdivision or None), from the `holidays` package.
+    public_holidays: tuple[tuple[str, str | None], ...] = ()
+    public_holidays_span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)

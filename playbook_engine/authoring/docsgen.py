@@ -345,7 +345,16 @@ def _directory(policy: Policy) -> list[str]:
                 code(c.timezone),
                 ", ".join(weekday[d] for d in sorted(c.weekdays)),
                 f"{c.start:%H:%M}–{c.end:%H:%M}",
-                ", ".join(d.isoformat() for d in sorted(c.holidays)) or "—",
+                ", ".join(
+                    [
+                        *(
+                            f"public holidays of {country}" + (f"-{sub}" if sub else "")
+                            for country, sub in c.public_holidays
+                        ),
+                        *(d.isoformat() for d in sorted(c.holidays)),
+                    ]
+                )
+                or "—",
             ]
             for c in policy.calendars
         ]

@@ -17,6 +17,7 @@ from playbook_engine.calendars import validate_timezone, zone_caution
 from playbook_engine.diagnostics import Diagnostic, Span, error, warning
 from playbook_engine.model import (
     ELAPSED_FIELDS,
+    Calendar,
     Condition,
     Escalation,
     Expr,
@@ -283,6 +284,7 @@ def _check_policy(policy: Policy, refs: _References) -> list[Diagnostic]:
             out.append(error("PB308", "calendar hours must end after they start", calendar.span))
         if not calendar.weekdays:
             out.append(error("PB308", "calendar has no working weekdays", calendar.span))
+        out += _public_holiday_problems(calendar)
     for team in policy.teams:
         out += refs.check("channel", team.channel, team.span)
     for oncall in policy.oncall:
@@ -361,6 +363,40 @@ def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
             )
         if notification.when is not None:
             out += refs.condition(notification.when, *_NOTIFICATION)
+    return out
+
+
+def _public_holiday_problems(calendar: Calendar) -> list[Diagnostic]:
+    """PB320 for a country or subdivision the `holidays` package does not know."""
+    if not calendar.public_holidays:
+        return []
+    from playbook_engine.calendars import holiday_places
+
+    places = holiday_places()
+    where = calendar.public_holidays_span or calendar.span
+    out: list[Diagnostic] = []
+    for country, subdivision in calendar.public_holidays:
+        if country not in places:
+            close = difflib.get_close_matches(country, sorted(places), n=3)
+            out.append(
+                error(
+                    "PB320",
+                    f"no public holidays are known for country '{country}'",
+                    where,
+                    hint=(f"did you mean {' or '.join(close)}? " if close else "")
+                    + "use an ISO 3166-1 alpha-2 code such as GB, US or DE",
+                )
+            )
+        elif subdivision is not None and subdivision not in places[country]:
+            known = ", ".join(places[country]) or "none"
+            out.append(
+                error(
+                    "PB320",
+                    f"country '{country}' has no subdivision '{subdivision}'",
+                    where,
+                    hint=f"its subdivisions: {known}",
+                )
+            )
     return out
 
 

@@ -336,10 +336,17 @@ def build_policy(doc: SourceDoc) -> tuple[Policy, list[Diagnostic]]:
             ),
             holidays=frozenset(
                 b.parsed(parse_date, day, f"/spec/calendars/{i}/holidays/{j}", date(1970, 1, 1))
-                for j, day in enumerate(c.get("holidays", ()))
+                for j, day in enumerate(_holiday_list(c))
+                if isinstance(day, str)
             ),
             span=b.span(f"/spec/calendars/{i}"),
             timezone_span=b.span(f"/spec/calendars/{i}/timezone"),
+            public_holidays=tuple(
+                (entry["country"], entry.get("subdivision"))
+                for entry in _holiday_list(c)
+                if isinstance(entry, dict)
+            ),
+            public_holidays_span=b.span(f"/spec/calendars/{i}/holidays"),
         )
         for i, c in enumerate(spec.get("calendars", ()))
     )
@@ -400,6 +407,12 @@ def _hours(delta: timedelta) -> str:
     """A duration in hours and minutes (`25h30m`): never days, which would mean 24 hours."""
     hours, minutes = divmod(int(delta.total_seconds()) // 60, 60)
     return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+
+
+def _holiday_list(calendar: dict[str, Any]) -> list[Any]:
+    """A calendar's `holidays`: dates and `{country, subdivision}` entries, as a list."""
+    found = calendar.get("holidays", [])
+    return [found] if isinstance(found, dict) else list(found)
 
 
 def _day_length(calendar: Calendar) -> timedelta:
