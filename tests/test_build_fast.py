@@ -195,21 +195,21 @@ def test_the_duration_memo_is_bounded() -> None:
 # --- checks: field paths found fine once ----------------------------------------------------
 
 
-def test_a_field_fine_in_a_step_is_still_refused_in_applies_when(library: Path) -> None:
-    # `priority` is known in major.yaml's steps (checked first) but not yet when selecting
-    # the next playbook.
+def test_a_field_fine_in_a_step_is_still_refused_in_a_rule(library: Path) -> None:
+    # `priority` is known in major.yaml's steps (checked first) but not yet in the next
+    # playbook's classification rules.
     _edit(
         library / "payments.yaml",
-        "      - {field: incident.service, equals: payments-api}",
-        "      - {field: priority, equals: P1}",
+        "        when: {field: incident.metrics.declineRate, between: [0.2, 1]}",
+        "        when: {field: priority, equals: P1}",
     )
     found = [(Path(d.span.path).name, d.span.line, d.message) for d in _found(library, "PB309")]
     assert found == [
         (
             "payments.yaml",
-            11,
-            "'priority' is not known yet in 'appliesWhen': it is computed after selection and "
-            "classification",
+            16,
+            "'priority' is not known yet in a classification rule: it is computed after "
+            "selection and classification",
         )
     ]
 

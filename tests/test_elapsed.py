@@ -126,8 +126,6 @@ def test_the_cli_is_deterministic_for_the_clock(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("where", "condition", "message"),
     [
-        ("appliesWhen", {"field": "elapsed.sinceStart", "greaterThan": 5},
-         "'elapsed' is not available in 'appliesWhen'"),
         ("rule", {"field": "elapsed.sinceStrat", "greaterThan": 5},
          "unknown field 'elapsed.sinceStrat'"),
         ("rule", {"expr": "elapsed.toAck > 5"}, "unknown field 'elapsed.toAck'"),
@@ -156,3 +154,27 @@ def test_validate_says_what_is_wrong_with_elapsed(
     done = subprocess.run([*PLAYBOOK, "validate", str(folder)], capture_output=True, text=True)
     assert done.returncode == 1
     assert message in done.stdout, done.stdout
+
+
+def test_an_applies_when_reading_elapsed_chooses_a_procedure(tmp_path: Path) -> None:
+    folder = tmp_path / "lib"
+    shutil.copytree(BASIC, folder)
+    playbook = {
+        "apiVersion": "playbook-engine/v1",
+        "kind": "Playbook",
+        "metadata": {"id": "long-running", "title": "Long-running incident"},
+        "spec": {
+            "appliesWhen": {"field": "elapsed.sinceStart", "greaterThan": "4h"},
+            "steps": [{"id": "handover", "title": "Hand over to the next shift",
+                       "owner": "responder"}],
+        },
+    }  # fmt: skip
+    (folder / "long.yaml").write_text(yaml.safe_dump(playbook))
+    result = load_library(folder)
+    assert [d for d in result.diagnostics if d.is_error] == []
+    assert result.compiled is not None
+    data = {"id": "I", "title": "t", "startedAt": START}
+    early = evaluate(result.compiled, data, parse_timestamp("2026-03-13T19:00:00Z"))
+    late = evaluate(result.compiled, data, parse_timestamp("2026-03-13T21:00:00Z"))
+    assert "handover" not in [s.id for s in early.steps]
+    assert "handover" in [s.id for s in late.steps]

@@ -26,6 +26,7 @@ from playbook_engine.model import (
     Playbook,
     Policy,
     Rule,
+    Tier,
     leaves,
     root_of,
 )
@@ -38,6 +39,8 @@ _LEVEL_FIELDS = frozenset({"priority", "impact", "urgency"})
 _ID = attrgetter("id")
 # Where conditions are written: the roots available there, and a name for the place.
 _APPLIES_WHEN = (SELECTION_ROOTS, "'appliesWhen'")
+# A procedure: a playbook chosen by what classification computes (see `_procedure_problems`).
+_PROCEDURE_WHEN = (PLAN_ROOTS, "'appliesWhen'")
 _RULE = (CLASSIFICATION_ROOTS, "a classification rule")
 _STEP = (PLAN_ROOTS, "a step")
 _TIER = (PLAN_ROOTS, "an escalation tier")
@@ -213,24 +216,30 @@ class _References:
         if escalation is None:
             return []
         out: list[Diagnostic] = []
-        previous: timedelta | None = None
+        previous: Tier | None = None
         targets = self.allowed["on-call target"]
         for tier in escalation.tiers:
             if not targets.issuperset(tier.targets):
                 for target in tier.targets:
                     out += self.check("on-call target", target, tier.span)
             out += self.condition(tier.when, *_TIER)
-            if previous is not None and tier.after <= previous:
+            # Tiers at the same moment are fine when each has its own `when` (page the P1
+            # rota now, the P3 rota now too, but other people): they are alternatives.
+            alternatives = previous is not None and bool(previous.when and tier.when)
+            if previous is not None and (
+                tier.after < previous.after or (tier.after == previous.after and not alternatives)
+            ):
                 out.append(
                     error(
                         "PB306",
                         "escalation delays must increase: this tier's 'after' is not later "
                         "than the previous tier's",
                         tier.span,
-                        hint="'after' counts from the incident's start, not from the previous tier",
+                        hint="'after' counts from the incident's start, not from the previous "
+                        "tier; tiers at the same moment each need their own 'when'",
                     )
                 )
-            previous = tier.after
+            previous = tier
         repeat = escalation.repeat
         if repeat is not None:
             if not 1 <= repeat.from_tier <= len(escalation.tiers):
@@ -326,7 +335,11 @@ def _check_matrix(policy: Policy, refs: _References) -> list[Diagnostic]:
 
 def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
     out = refs.check("team", playbook.owner, playbook.owner_span)
-    out += refs.condition(playbook.applies_when, *_APPLIES_WHEN)
+    if playbook.applies_when is not None and uses_computed_values(playbook.applies_when):
+        out += refs.condition(playbook.applies_when, *_PROCEDURE_WHEN)
+        out += _procedure_problems(playbook)
+    else:
+        out += refs.condition(playbook.applies_when, *_APPLIES_WHEN)
     out += _duplicates(playbook.rules, "rule")
     for rule in playbook.rules:
         out += refs.rule(rule)
@@ -364,6 +377,51 @@ def _check_playbook(playbook: Playbook, refs: _References) -> list[Diagnostic]:
         if notification.when is not None:
             out += refs.condition(notification.when, *_NOTIFICATION)
     return out
+
+
+COMPUTED_ROOTS = frozenset({"priority", "impact", "urgency", "elapsed"})
+"""What classification computes (and the clock): a condition reading them can only be tested
+after classification."""
+
+
+def uses_computed_values(condition: Condition) -> bool:
+    """Whether `condition` reads `priority`, `impact`, `urgency` or `elapsed`: an
+    `appliesWhen` that does chooses a procedure after classification, not before."""
+    for leaf in leaves(condition):
+        if isinstance(leaf, Leaf):
+            if root_of(leaf.field) in COMPUTED_ROOTS:
+                return True
+        else:
+            try:
+                names = template_variables(leaf.source, expression=True)
+            except TemplateError:
+                continue  # reported as PB402
+            if names & COMPUTED_ROOTS:
+                return True
+    return False
+
+
+def _procedure_problems(playbook: Playbook) -> list[Diagnostic]:
+    """PB321 for a procedure (a playbook whose `appliesWhen` reads priority, impact, urgency
+    or elapsed) that would classify, or is a fallback: it is chosen after classification."""
+    span = playbook.applies_when.span if playbook.applies_when is not None else playbook.span
+    why = ""
+    if playbook.rules or playbook.defaults is not None:
+        why = "it has classification rules or defaults, which would decide the priority "
+        why += "that chooses it"
+    elif playbook.fallback:
+        why = "it is a fallback, and fallbacks are chosen before classification"
+    if not why:
+        return []
+    return [
+        error(
+            "PB321",
+            f"playbook '{playbook.id}' is chosen by a computed value in appliesWhen, but {why}",
+            span,
+            hint="move the classification to a playbook chosen by incident fields, or choose "
+            "this one by incident fields",
+        )
+    ]
 
 
 def _public_holiday_problems(calendar: Calendar) -> list[Diagnostic]:
@@ -435,16 +493,6 @@ def check_field_path(
     """Diagnostics for a dotted field path used in `place` where `roots` are available."""
     root = root_of(path)
     if root not in roots:
-        if root == "elapsed":
-            return [
-                error(
-                    "PB309",
-                    f"'elapsed' is not available in {place}: which playbooks apply depends on "
-                    "the incident alone, not on the clock",
-                    span,
-                    hint="test the time in a classification rule, step, tier or notification",
-                )
-            ]
         if root in PLAN_ROOTS:
             return [
                 error(

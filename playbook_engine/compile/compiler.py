@@ -265,6 +265,9 @@ class SelectionIndex:
 
     fields: tuple[tuple[str, dict[str, tuple[int, ...]]], ...]
     always: tuple[int, ...]
+    # Playbooks whose `appliesWhen` reads computed values (`priority`, `impact`, `urgency`,
+    # `elapsed`): procedures, tested after classification (see `uses_computed_values`).
+    late: tuple[int, ...] = ()
 
     def candidates(self, ctx: Mapping[str, Any]) -> list[int]:
         """Positions of the regular playbooks whose `appliesWhen` must be tested, in order."""
@@ -308,10 +311,16 @@ def _required_values(condition: Condition | None) -> tuple[str, frozenset[str]] 
 
 def selection_index(playbooks: Sequence[PlaybookHead]) -> SelectionIndex:
     """The selection index of regular playbooks in merge order (fallbacks are not in it)."""
+    from playbook_engine.check.semantic import uses_computed_values
+
     fields: dict[str, dict[str, list[int]]] = {}
     always: list[int] = []
+    late: list[int] = []
     for position, playbook in enumerate(playbooks):
         if playbook.fallback or playbook.applies_when is None:
+            continue
+        if uses_computed_values(playbook.applies_when):
+            late.append(position)
             continue
         found = _required_values(playbook.applies_when)
         if found is None:
@@ -326,6 +335,7 @@ def selection_index(playbooks: Sequence[PlaybookHead]) -> SelectionIndex:
             for field, by_value in sorted(fields.items())
         ),
         tuple(always),
+        tuple(late),
     )
 
 

@@ -109,7 +109,8 @@ class _Evaluation:
         playbooks = self.compiled.playbooks
         fallbacks = [p for p in playbooks if p.fallback]
         if self.explain:
-            regular = [p for p in playbooks if not p.fallback]
+            late = set(self.compiled.selection.late)
+            regular = [p for i, p in enumerate(playbooks) if not p.fallback and i not in late]
         else:
             # Only the index's candidates can apply; the trace, which lists every playbook,
             # is not kept without --explain.
@@ -135,6 +136,32 @@ class _Evaluation:
             reason = "fallback: no other playbook applies" if ok else "appliesWhen does not hold"
             traces.append(PlaybookTrace(cp.id, ok, reason, trace))
         return selected, traces
+
+    def select_procedures(
+        self, selected: list[CompiledPlaybook], ctx: Context
+    ) -> tuple[list[CompiledPlaybook], list[PlaybookTrace]]:
+        """`selected` with the procedures (playbooks chosen by priority, impact, urgency or
+        elapsed time) whose `appliesWhen` holds now that they are known, in merge order."""
+        late = self.compiled.selection.late
+        if not late:
+            return selected, []
+        playbooks = self.compiled.playbooks
+        traces: list[PlaybookTrace] = []
+        chosen = list(selected)
+        for position in late:
+            cp = playbooks[position]
+            ok, trace = self.holds(cp.applies_when, ctx)
+            if ok:
+                chosen.append(cp)
+            reason = (
+                "appliesWhen holds after classification"
+                if ok
+                else ("appliesWhen does not hold after classification")
+            )
+            traces.append(PlaybookTrace(cp.id, ok, reason, trace))
+        place = {id(cp): i for i, cp in enumerate(playbooks)}
+        chosen.sort(key=lambda cp: place[id(cp)])
+        return chosen, traces
 
     # --- classification -------------------------------------------------------------
 
@@ -644,6 +671,8 @@ def _evaluate(compiled: CompiledLibrary, incident: Incident, at: datetime, expla
         },
         "at": format_timestamp(at),
     }
+    selected, procedure_traces = run.select_procedures(selected, plan_ctx)
+    playbook_traces += procedure_traces
     steps = run.steps(selected, plan_ctx, template_ctx, priority, deadlines.sla_start)
     escalation = run.escalation(selected, plan_ctx, deadlines.sla_start)
     notifications = run.notifications(selected, plan_ctx, template_ctx)
