@@ -126,13 +126,14 @@ class Template:
 
 @dataclass(frozen=True, slots=True)
 class Priority:
-    """A priority level (P1 most severe) and its response and resolution targets."""
+    """A priority level (P1 most severe) and its response and resolution targets (None: no
+    target, as "planned" or "no SLA" levels have)."""
 
     id: str
     name: str
     description: str
-    respond_within: timedelta
-    resolve_within: timedelta
+    respond_within: timedelta | None
+    resolve_within: timedelta | None
     calendar: str | None
     span: Span
 

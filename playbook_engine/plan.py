@@ -104,10 +104,10 @@ class Deadlines:
     """The SLA deadlines: respond and resolve by, on the priority's clock."""
 
     sla_start: datetime
-    respond_within: timedelta  # counted on the clock below
-    resolve_within: timedelta
-    respond_by: datetime
-    resolve_by: datetime
+    respond_within: timedelta | None  # counted on the clock below; None: no target
+    resolve_within: timedelta | None
+    respond_by: datetime | None
+    resolve_by: datetime | None
     clock: str  # "24x7" or a calendar id
     respond_overdue: bool
     resolve_overdue: bool
@@ -196,7 +196,7 @@ class Lifecycle:
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     assumed: tuple[str, ...] = ()  # "acknowledgedAt", "resolvedAt": taken as the clock
-    respond: str = "open"  # "met", "missed", "open" (not yet, still in time) or "overdue"
+    respond: str = "open"  # "met", "missed", "open" (not yet, still in time), "overdue", "none"
     resolve: str = "open"
 
 

@@ -138,12 +138,15 @@ def _leaf(leaf: Leaf) -> str:
     return text + " (any case)" if leaf.ignore_case else text
 
 
-def duration_text(delta: timedelta) -> str:
-    """A duration as an author writes it: `3d` for whole days, else hours first (`25h30m`).
+def duration_text(delta: timedelta | None) -> str:
+    """A duration as an author writes it: `3d` for whole days, else hours first (`25h30m`);
+    `no target` for None (a priority without that target).
 
     Working-time targets such as 25h30m (three business days of 8h30m) would read wrongly as
     `1d1h30m`: a day on a business-hours clock is not 24 hours.
     """
+    if delta is None:
+        return "no target"
     seconds = int(delta.total_seconds())
     if seconds < 86400 or seconds % 86400 == 0:
         return format_duration(delta)

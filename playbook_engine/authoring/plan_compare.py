@@ -96,8 +96,8 @@ def _deadlines(before: Plan, after: Plan) -> list[Change]:
     ):
         if a != b:
             shown = (
-                f"{timestamp(a, zone)} ({plus(a - old.sla_start)})",
-                f"{timestamp(b, zone)} ({plus(b - new.sla_start)})",
+                "no target" if a is None else f"{timestamp(a, zone)} ({plus(a - old.sla_start)})",
+                "no target" if b is None else f"{timestamp(b, zone)} ({plus(b - new.sla_start)})",
             )
             changes.append(Change("deadlines", "changed", name, "", *shown))
     if old.clock != new.clock:

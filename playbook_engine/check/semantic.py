@@ -272,7 +272,8 @@ def _check_policy(policy: Policy, refs: _References) -> list[Diagnostic]:
     out += _check_matrix(policy, refs)
     for priority in policy.priorities:
         out += refs.check("calendar", priority.calendar, priority.span)
-        if priority.respond_within > priority.resolve_within:
+        respond, resolve = priority.respond_within, priority.resolve_within
+        if respond is not None and resolve is not None and respond > resolve:
             out.append(
                 warning(
                     "PB313",

@@ -289,8 +289,11 @@ class _Evaluation:
     def deadlines(self, priority: Priority) -> Deadlines:
         incident = self.incident
         start = incident.detected_at or incident.started_at
-        respond_by = self.offset(priority, start, priority.respond_within)
-        resolve_by = self.offset(priority, start, priority.resolve_within)
+        respond_by = resolve_by = None  # a level without a target ("planned", "no SLA")
+        if priority.respond_within is not None:
+            respond_by = self.offset(priority, start, priority.respond_within)
+        if priority.resolve_within is not None:
+            resolve_by = self.offset(priority, start, priority.resolve_within)
         # Resolving an incident answers it too, even if nobody acknowledged it first; an
         # answer later than the clock has not happened yet at the clock.
         life = self.life
@@ -307,8 +310,9 @@ class _Evaluation:
             respond_by=respond_by,
             resolve_by=resolve_by,
             clock=priority.calendar or "24x7",
-            respond_overdue=min(responded or self.at, self.at) > respond_by,
-            resolve_overdue=self.judged_at > resolve_by,
+            respond_overdue=respond_by is not None
+            and min(responded or self.at, self.at) > respond_by,
+            resolve_overdue=resolve_by is not None and self.judged_at > resolve_by,
         )
 
     @property
@@ -600,6 +604,11 @@ def _reason(holds: bool) -> str:
     return "condition holds" if holds else "condition does not hold"
 
 
+def _deadline_text(by: datetime | None, at: datetime) -> str:
+    """A deadline for templates, in the clock's offset; `no target` for a level without one."""
+    return "no target" if by is None else format_timestamp(by.astimezone(at.tzinfo))
+
+
 def rule_effect(rule: Rule) -> str:
     """What a matching rule does: `impact=extensive, urgency=critical, priority=P1`."""
     parts = [
@@ -666,8 +675,8 @@ def _evaluate(compiled: CompiledLibrary, incident: Incident, at: datetime, expla
         "impact": classification.impact.value,
         "urgency": classification.urgency.value,
         "deadlines": {  # in the clock's offset, like every time the plan shows
-            "respondBy": format_timestamp(deadlines.respond_by.astimezone(at.tzinfo)),
-            "resolveBy": format_timestamp(deadlines.resolve_by.astimezone(at.tzinfo)),
+            "respondBy": _deadline_text(deadlines.respond_by, at),
+            "resolveBy": _deadline_text(deadlines.resolve_by, at),
         },
         "at": format_timestamp(at),
     }

@@ -61,8 +61,11 @@ def lifecycle(incident: Incident, at: datetime) -> Lifecycle:
     return Lifecycle(status, stage, acknowledged, resolved, tuple(assumed))
 
 
-def outcome(answered: datetime | None, by: datetime, at: datetime) -> str:
-    """An SLA target's outcome at `at`: met or missed once answered, else open or overdue."""
+def outcome(answered: datetime | None, by: datetime | None, at: datetime) -> str:
+    """An SLA target's outcome at `at`: met or missed once answered, else open or overdue;
+    `none` without a target."""
+    if by is None:
+        return "none"
     if answered is not None:
         return "met" if answered <= by else "missed"
     return "overdue" if at > by else "open"

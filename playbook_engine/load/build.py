@@ -136,6 +136,8 @@ class _Builder:
         else:
             hint = "write working hours: with 09:00-17:30 days, three working days are 25h30m"
         for key in ("respondWithin", "resolveWithin"):
+            if key not in priority:
+                continue  # no such target
             text = priority[key]
             try:
                 hours = parse_duration(text).total_seconds() / 3600
@@ -309,8 +311,12 @@ def build_policy(doc: SourceDoc) -> tuple[Policy, list[Diagnostic]]:
             id=p["id"],
             name=p["name"],
             description=p.get("description", ""),
-            respond_within=b.duration(p["respondWithin"], f"/spec/priorities/{i}/respondWithin"),
-            resolve_within=b.duration(p["resolveWithin"], f"/spec/priorities/{i}/resolveWithin"),
+            respond_within=b.duration(p["respondWithin"], f"/spec/priorities/{i}/respondWithin")
+            if "respondWithin" in p
+            else None,
+            resolve_within=b.duration(p["resolveWithin"], f"/spec/priorities/{i}/resolveWithin")
+            if "resolveWithin" in p
+            else None,
             calendar=p.get("calendar"),
             span=b.span(f"/spec/priorities/{i}"),
         )

@@ -56,7 +56,12 @@ def lifecycle_text(plan: Plan) -> str:
         if moment is not None:
             assumed = " (the clock)" if name in life.assumed else ""
             parts.append(f"{label} at {timestamp(moment, plan.at.tzinfo)}{assumed}")
-    return ", ".join(parts) + f"; respond {life.respond}, resolve {life.resolve}"
+    respond, resolve = (_outcome_text(o) for o in (life.respond, life.resolve))
+    return ", ".join(parts) + f"; respond {respond}, resolve {resolve}"
+
+
+def _outcome_text(outcome: str) -> str:
+    return "no target" if outcome == "none" else outcome
 
 
 def zone_label(at: datetime) -> str:

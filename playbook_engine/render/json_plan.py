@@ -7,7 +7,7 @@ plan's clock (`at`); durations are written like the format's (`15m`, `1h30m`).
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from typing import Any
 
 from playbook_engine.jsonio import dumps
@@ -55,10 +55,11 @@ def plan_to_dict(plan: Plan, explain: bool = False) -> dict[str, Any]:
         },
         "deadlines": {
             "slaStart": timestamp(d.sla_start, zone),
-            "respondWithin": format_duration(d.respond_within),
-            "resolveWithin": format_duration(d.resolve_within),
-            "respondBy": timestamp(d.respond_by, zone),
-            "resolveBy": timestamp(d.resolve_by, zone),
+            # null: the priority has no such target
+            "respondWithin": _duration(d.respond_within),
+            "resolveWithin": _duration(d.resolve_within),
+            "respondBy": None if d.respond_by is None else timestamp(d.respond_by, zone),
+            "resolveBy": None if d.resolve_by is None else timestamp(d.resolve_by, zone),
             "clock": d.clock,
             "respondOverdue": d.respond_overdue,
             "resolveOverdue": d.resolve_overdue,
@@ -202,3 +203,7 @@ def _condition(node: ConditionTrace) -> dict[str, Any]:
     data["note"] = node.note
     data["location"] = node.location
     return data
+
+
+def _duration(value: timedelta | None) -> str | None:
+    return None if value is None else format_duration(value)

@@ -133,6 +133,9 @@ def _deadlines(plan: Plan) -> str:
         ("Respond by", d.respond_by, d.respond_within, d.respond_overdue),
         ("Resolve by", d.resolve_by, d.resolve_within, d.resolve_overdue),
     ):
+        if moment is None or within is None:
+            out.append(f"- **{label}:** no target")
+            continue
         mark = " — **OVERDUE**" if overdue else ""
         out.append(
             f"- **{label}:** {timestamp(moment, zone)} ({plus(within, d.clock != '24x7')}){mark}"

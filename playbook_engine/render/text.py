@@ -133,6 +133,9 @@ def _deadlines(plan: Plan, paint: _Paint) -> str:
         ("respond by", d.respond_by, d.respond_within, d.respond_overdue),
         ("resolve by", d.resolve_by, d.resolve_within, d.resolve_overdue),
     ):
+        if moment is None or within is None:
+            rows.append([(label, ""), ("no target", ""), ("", "")])
+            continue
         row = [(label, ""), (timestamp(moment, zone), ""), (plus(within, d.clock != "24x7"), "")]
         rows.append([*row, ("OVERDUE", "alarm")] if overdue else row)
     return "\n".join([head, *_rows(rows, "  ", paint)])

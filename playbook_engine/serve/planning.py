@@ -80,32 +80,34 @@ def timers_of(row: IncidentRow, plan: Plan) -> list[Timer]:
             )
         )
     deadlines = plan.deadlines
-    if row.acknowledged_at is None:
+    respond_by, resolve_by = deadlines.respond_by, deadlines.resolve_by
+    if row.acknowledged_at is None and respond_by is not None:
         timers.append(
             Timer(
                 row.id,
                 "sla:respond",
-                deadlines.respond_by,
+                respond_by,
                 f"{title}: respond-by deadline breached",
-                f"Incident {row.id} was due a response by "
-                f"{format_timestamp(deadlines.respond_by)}.",
+                f"Incident {row.id} was due a response by {format_timestamp(respond_by)}.",
             )
         )
-    warn_at = deadlines.sla_start + (deadlines.resolve_by - deadlines.sla_start) * WARN_AT
+    if resolve_by is None:  # a priority without a resolution target: nothing to warn about
+        return timers
+    warn_at = deadlines.sla_start + (resolve_by - deadlines.sla_start) * WARN_AT
     timers.append(
         Timer(
             row.id,
             "warn:resolve",
             warn_at,
-            f"{title}: resolve-by deadline in {format_duration(deadlines.resolve_by - warn_at)}",
-            f"Incident {row.id} is due resolution by {format_timestamp(deadlines.resolve_by)}.",
+            f"{title}: resolve-by deadline in {format_duration(resolve_by - warn_at)}",
+            f"Incident {row.id} is due resolution by {format_timestamp(resolve_by)}.",
         )
     )
     if row.acknowledged_at is not None:
         done = sum(1 for step in plan.steps if step.id in row.steps)
         for n in range(1, MAX_REMINDERS + 1):
             at = row.acknowledged_at + REMIND_EVERY * n
-            if at >= deadlines.resolve_by:
+            if at >= resolve_by:
                 break
             timers.append(
                 Timer(
@@ -114,16 +116,16 @@ def timers_of(row: IncidentRow, plan: Plan) -> list[Timer]:
                     at,
                     f"{title}: still open",
                     f"Incident {row.id} is still open: {done} of {len(plan.steps)} steps done; "
-                    f"resolve by {format_timestamp(deadlines.resolve_by)}.",
+                    f"resolve by {format_timestamp(resolve_by)}.",
                 )
             )
     timers.append(
         Timer(
             row.id,
             "sla:resolve",
-            deadlines.resolve_by,
+            resolve_by,
             f"{title}: resolve-by deadline breached",
-            f"Incident {row.id} was due resolution by {format_timestamp(deadlines.resolve_by)}.",
+            f"Incident {row.id} was due resolution by {format_timestamp(resolve_by)}.",
         )
     )
     return timers

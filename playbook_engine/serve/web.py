@@ -53,12 +53,14 @@ def _summary(config: Any, row: IncidentRow, now: datetime) -> dict[str, Any]:
     done = sum(1 for step in plan.steps if step.id in row.steps)
     upcoming = [e for e in plan.escalation.entries if e.status == "pending" and e.at > now]
     following = upcoming[0] if upcoming else None
-    if row.acknowledged_at or row.status != "open":
-        sla = f"resolve: {_left(plan.deadlines.resolve_by - now)}"
-        overdue = plan.deadlines.resolve_by < now
-    else:
-        sla = f"respond: {_left(plan.deadlines.respond_by - now)}"
-        overdue = plan.deadlines.respond_by < now
+    answered = bool(row.acknowledged_at or row.status != "open")
+    name, by = (
+        ("resolve", plan.deadlines.resolve_by)
+        if answered
+        else ("respond", plan.deadlines.respond_by)
+    )
+    sla = f"{name}: no target" if by is None else f"{name}: {_left(by - now)}"
+    overdue = by is not None and by < now
     return {
         "row": row,
         "plan": plan,

@@ -95,9 +95,9 @@ def _matches(expected: EntryExpect, actual: EscalationEntry) -> bool:
     )
 
 
-def _moment(actual: datetime, like: datetime) -> str:
+def _moment(actual: datetime | None, like: datetime) -> str:
     """`actual` written in the offset of `like`, so that the two read alike."""
-    return format_timestamp(actual.astimezone(like.tzinfo))
+    return "no target" if actual is None else format_timestamp(actual.astimezone(like.tzinfo))
 
 
 class _Checker:
