@@ -136,6 +136,7 @@ class Priority:
     resolve_within: timedelta | None
     calendar: str | None
     span: Span
+    incident: bool = True  # False: the decision that the event is not an incident
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,7 @@ class PriorityInfo:
     id: str
     name: str
     description: str
+    incident: bool = True  # False: the policy's "not an incident" decision
 
 
 @dataclass(frozen=True, slots=True)

@@ -348,7 +348,12 @@ SMALL_JSON: dict[str, Any] = {
     "at": "2026-03-13T16:30:00Z",
     "errors": [],
     "playbooks": [{"id": "major", "title": "Major incident"}],
-    "priority": {"id": "P1", "name": "Critical", "description": "Customer-facing service down."},
+    "priority": {
+        "id": "P1",
+        "name": "Critical",
+        "description": "Customer-facing service down.",
+        "incident": True,
+    },
     "classification": {
         "impact": {"value": "extensive", "decidedBy": "rule major/many-customers"},
         "urgency": {"value": "high", "decidedBy": "policy defaults"},

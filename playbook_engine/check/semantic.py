@@ -270,6 +270,19 @@ def _check_policy(policy: Policy, refs: _References) -> list[Diagnostic]:
     ):
         out += _duplicates(items, what)
     out += _check_matrix(policy, refs)
+    declared = [p.incident for p in policy.priorities]
+    for position, priority in enumerate(policy.priorities):
+        if not priority.incident and any(declared[position + 1 :]):
+            out.append(
+                error(
+                    "PB322",
+                    f"{priority.id} is 'not an incident' (incident: false) but a level after it "
+                    "is an incident",
+                    priority.span,
+                    hint="priorities go from most to least severe: put the 'not an incident' "
+                    "levels last",
+                )
+            )
     for priority in policy.priorities:
         out += refs.check("calendar", priority.calendar, priority.span)
         respond, resolve = priority.respond_within, priority.resolve_within

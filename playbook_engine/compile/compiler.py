@@ -45,7 +45,7 @@ TEMPLATE_ROOTS = frozenset(
     {"incident", "priority", "impact", "urgency", "deadlines", "at", "playbook", "elapsed"}
 )
 TEMPLATE_FIELDS = {
-    "priority": ("id", "name", "description"),
+    "priority": ("id", "name", "description", "incident"),
     "deadlines": ("respondBy", "resolveBy"),
     "playbook": ("id", "title", "owner"),
     "elapsed": tuple(ELAPSED_FIELDS),

@@ -671,7 +671,12 @@ def _evaluate(compiled: CompiledLibrary, incident: Incident, at: datetime, expla
     template_ctx: Context = {
         "incident": incident.data,
         "elapsed": since,
-        "priority": {"id": priority.id, "name": priority.name, "description": priority.description},
+        "priority": {
+            "id": priority.id,
+            "name": priority.name,
+            "description": priority.description,
+            "incident": priority.incident,
+        },
         "impact": classification.impact.value,
         "urgency": classification.urgency.value,
         "deadlines": {  # in the clock's offset, like every time the plan shows
@@ -684,6 +689,8 @@ def _evaluate(compiled: CompiledLibrary, incident: Incident, at: datetime, expla
     playbook_traces += procedure_traces
     steps = run.steps(selected, plan_ctx, template_ctx, priority, deadlines.sla_start)
     escalation = run.escalation(selected, plan_ctx, deadlines.sla_start)
+    if not priority.incident:  # not an incident: nobody is paged
+        escalation = replace(escalation, entries=())
     notifications = run.notifications(selected, plan_ctx, template_ctx)
     trace = None
     if explain:
@@ -696,7 +703,7 @@ def _evaluate(compiled: CompiledLibrary, incident: Incident, at: datetime, expla
         at=at,
         playbooks=tuple((cp.id, cp.playbook.title) for cp in selected),
         classification=classification,
-        priority=PriorityInfo(priority.id, priority.name, priority.description),
+        priority=PriorityInfo(priority.id, priority.name, priority.description, priority.incident),
         deadlines=deadlines,
         steps=tuple(steps),
         escalation=escalation,

@@ -319,6 +319,7 @@ def build_policy(doc: SourceDoc) -> tuple[Policy, list[Diagnostic]]:
             else None,
             calendar=p.get("calendar"),
             span=b.span(f"/spec/priorities/{i}"),
+            incident=p.get("incident", True),
         )
         for i, p in enumerate(spec["priorities"])
     )

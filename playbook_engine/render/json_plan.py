@@ -46,6 +46,7 @@ def plan_to_dict(plan: Plan, explain: bool = False) -> dict[str, Any]:
             "id": plan.priority.id,
             "name": plan.priority.name,
             "description": plan.priority.description,
+            "incident": plan.priority.incident,
         },
         "classification": {
             "impact": {"value": c.impact.value, "decidedBy": c.impact.decided_by},

@@ -119,6 +119,8 @@ def _summary(plan: Plan) -> list[str]:
         f"- Plan as of {timestamp(plan.at, plan.at.tzinfo)}; times in {zone_label(plan.at)}",
     ]
     blocks = [headline]
+    if not p.incident:
+        blocks.append("**Not an incident**: nobody is paged.")
     if p.description:
         blocks.append(f"Definition of {md(p.id)}: {md(p.description)}")
     blocks.append("\n".join(facts))

@@ -119,6 +119,8 @@ def _summary(plan: Plan, paint: _Paint) -> str:
         ],
     ]
     out = [head]
+    if not p.incident:
+        out.append("  " + paint("NOT AN INCIDENT", "bold") + ": nobody is paged")
     if p.description:
         out.append("  " + one_line(p.description))
     return "\n".join(out + _rows(rows, "  ", paint))
