@@ -25,8 +25,10 @@ PRESETS: dict[str, str] = {
     "(handbook.gitlab.com, incident management)",
     "atlassian": "Atlassian SEV 1..3 with its affected-users x impact-level matrix "
     "(atlassian.com incident management handbook)",
-    "itil": "ITIL impact x urgency: the 5-level priority coding (3x3) and a P1-P4 matrix (4x4), "
-    "response and resolution targets, business-hours clocks",
+    "itil": "ITIL's priority coding: impact x urgency (3x3) gives 1 Critical..5 Planning, "
+    "with its target resolution times",
+    "itil-p1-p4": "An ITIL P1-P4 matrix (4x4) with response and resolution targets, P3/P4 "
+    "on a business-hours clock",
     "google-sre": "Google SRE: declare an incident if any of the criteria holds, else handle "
     "it as ordinary on-call work (sre.google)",
 }
