@@ -119,6 +119,20 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert "missing DIR" in done.stderr
 
 
+def test_a_library_inside_another_is_refused(tmp_path: Path) -> None:
+    outer = tmp_path / "outer"
+    assert playbook("init", outer).returncode == 0
+    before = tree(outer)
+    done = playbook("init", outer / "team" / "lib", "--preset", "gitlab")
+    assert done.returncode == 2
+    assert f"error NW108 inside the library {outer}: it would hold two policies" in done.stderr
+    assert tree(outer) == before and not (outer / "team").exists()
+    # --force into the library itself: every name it would write is taken, nothing changes
+    done = playbook("init", outer, "--force")
+    assert done.returncode == 2 and "NW106 file exists already" in done.stderr
+    assert tree(outer) == before
+
+
 def test_the_minimal_library_is_found_from_inside_it(tmp_path: Path) -> None:
     library = tmp_path / "incidents-lib"
     assert playbook("init", library).returncode == 0

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from playbook_engine.authoring.scaffold import create
 from playbook_engine.diagnostics import InputError, Span, error
+from playbook_engine.load.discovery import library_root_of
 
 MINIMAL = "minimal"
 # name -> what it encodes (one line, as `playbook init --list` shows it)
@@ -72,9 +73,24 @@ def init_library(target: Path, preset: str | None, force: bool = False) -> list[
     """Write preset PRESET (else the minimal library) into TARGET; the paths created.
 
     Raises `InputError`: NW107 for an unknown preset, NW106 for a TARGET that is a file, or a
-    non-empty folder without `force`, or (with `force`) one where a file to write exists.
+    non-empty folder without `force`, or (with `force`) one where a file to write exists;
+    NW108 for a TARGET inside another library (whose validation would find two policies).
     """
     content = preset_files(preset or MINIMAL)
+    existing = next(p for p in (target.absolute(), *target.absolute().parents) if p.exists())
+    enclosing = library_root_of(existing) if existing.is_dir() else None
+    if enclosing is not None and enclosing != target.resolve():
+        raise InputError(
+            [
+                error(
+                    "NW108",
+                    f"inside the library {enclosing}: it would hold two policies; "
+                    "nothing was written",
+                    Span(str(target)),
+                    hint="a library holds exactly one policy: write the new one outside it",
+                )
+            ]
+        )
     if target.exists() and not target.is_dir():
         raise InputError(
             [error("NW106", "not a directory: playbook init writes a folder", Span(str(target)))]
