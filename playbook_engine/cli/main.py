@@ -38,6 +38,7 @@ COMMANDS = {
     "diff": "Show how the library's behaviour changes between two git revisions.",
     "list": "The library at a glance: playbooks, selectors, priorities.",
     "docs": "Render the library as Markdown reference pages.",
+    "init": "Write a new library: minimal, or a ready-made preset (--list).",
     "new": "Scaffold a new playbook and its test.",
     "convert": "Convert an alert payload into a canonical incident.",
     "schema": "Print a JSON Schema (policy, playbook, incident, plan, ...).",
