@@ -568,6 +568,84 @@ MALFORMED: list[tuple[str, str, tuple[str | int, ...], Any, str, str]] = [
         "data.event.timestamp",
         "data.event.timestamp: expected epoch seconds (a number), got the string 'nan'",
     ),
+    (
+        "sentry",
+        "issue-created-docs",
+        ("action",),
+        "exploded",
+        "action",
+        "action: unknown issue action (or assigned, which keeps the issue's status) "
+        "'exploded'; expected one of archived, created, ignored, resolved, unresolved",
+    ),
+    (
+        "sentry",
+        "issue-assigned",
+        ("data", "issue", "status"),
+        "snoozed",
+        "data.issue.status",
+        "data.issue.status: unknown issue status 'snoozed'; expected one of ignored, resolved, "
+        "unresolved",
+    ),
+    (
+        "sentry",
+        "issue-created-docs",
+        ("data", "issue", "firstSeen"),
+        "2019-08-19 20:58",
+        "data.issue.firstSeen",
+        "data.issue.firstSeen: timestamp has no offset: add an offset such as Z or +01:00",
+    ),
+    (
+        "sentry",
+        "issue-created-docs",
+        ("data", "issue", "id"),
+        DELETE,
+        "data.issue.id",
+        "data.issue.id: missing; expected the issue id",
+    ),
+    (
+        "sentry",
+        "issue-resolved",
+        ("action",),
+        "resolved",
+        "action",
+        # No receive time is given here, and the payload holds no time of resolution.
+        "action: an issue resolved webhook holds no time for the change it reports, and no "
+        "receive time was given to stand in for it: pass --at with the time the payload was "
+        "received",
+    ),
+    (
+        "sentry",
+        "metric-alert-resolved-docs",
+        ("action",),
+        "firing",
+        "action",
+        "action: unknown metric alert action 'firing'; expected one of critical, resolved, warning",
+    ),
+    (
+        "sentry",
+        "metric-alert-resolved-docs",
+        ("data", "metric_alert", "date_started"),
+        "13/09/2020",
+        "data.metric_alert.date_started",
+        "data.metric_alert.date_started: expected a timestamp like 2026-03-14T02:17:00Z or "
+        "2026-03-14T03:17:00+01:00",
+    ),
+    (
+        "sentry",
+        "metric-alert-resolved-docs",
+        ("data", "metric_alert", "id"),
+        DELETE,
+        "data.metric_alert.id",
+        "data.metric_alert.id: missing; expected the metric alert's incident id",
+    ),
+    (
+        "sentry",
+        "metric-alert-warning",
+        ("data", "metric_alert"),
+        DELETE,
+        "action",
+        "action: expected 'triggered', got 'warning'; data holds no event, issue or metric_alert",
+    ),
 ]
 
 
@@ -634,7 +712,12 @@ WRONG_FORMAT = [
         "title: missing; expected the event title ($EVENT_TITLE)",
     ),
     ("cloudwatch-sns", "opsgenie/create", "Type", "Type: missing; expected Notification"),
-    ("sentry", "alertmanager/resolved", "action", "action: missing; expected triggered"),
+    (
+        "sentry",
+        "alertmanager/resolved",
+        "action",
+        "action: missing; expected a Sentry webhook action such as triggered, created or critical",
+    ),
 ]
 
 
@@ -931,8 +1014,9 @@ def _tool_labels(fmt: str, payload: Any, incident: dict[str, Any]) -> dict[str, 
         tags = payload["alert"].get("tags", [])
         labels = {t.partition(":")[0]: t.partition(":")[2] if ":" in t else "true" for t in tags}
         return {**labels, **payload["alert"].get("details", {})}
-    if fmt == "sentry":
-        return {key: value for key, value in payload["data"]["event"].get("tags", [])}
+    if fmt == "sentry":  # only an issue alert's event has tags; issues and metric alerts none
+        event = payload["data"].get("event", {})
+        return {key: value for key, value in event.get("tags", [])}
     if fmt == "cloudwatch-sns":
         trigger = incident["source"]["message"].get("Trigger", {})
         metrics = [
@@ -1301,3 +1385,64 @@ def test_a_datadog_templates_own_dedup_key_is_the_identity() -> None:
     [incident] = convert(payload, "datadog", received_at=RECEIVED)
     assert incident["id"] == "checkout-5xx-prod"
     assert incident["labels"]["@dedup_key"] == "checkout-5xx-prod"
+
+
+def test_sentry_issue_webhooks_follow_the_issue_and_share_its_alerts_id() -> None:
+    """Issue webhooks (getsentry/integration-platform-example's mocks): created opens, assigned
+    keeps the issue's status, ignored acknowledges and resolved resolves, at the receive time;
+    an issue alert for the same issue has the same id."""
+    created, assigned, ignored, resolved = (
+        convert(_payload(f"sentry/issue-{name}"), "sentry", RECEIVED)[0]
+        for name in ("created-docs", "assigned", "ignored", "resolved")
+    )
+    assert (created["status"], assigned["status"]) == ("triggered", "triggered")
+    assert (ignored["status"], ignored["acknowledgedAt"]) == (
+        "acknowledged",
+        "2026-03-14T02:30:00Z",
+    )
+    assert (resolved["status"], resolved["resolvedAt"]) == ("resolved", "2026-03-14T02:30:00Z")
+    assert "resolvedAt" not in assigned and "acknowledgedAt" not in assigned
+    assert assigned["labels"]["@assignee"] == "person@example.com"
+    alert = _mutated("sentry/issue-alert", ("data", "event", "issue_id"), resolved["id"])
+    assert convert(alert, "sentry")[0]["id"] == resolved["id"] == "123"
+    # Assigned while resolved stays resolved (the action alone says nothing of the status).
+    payload = _mutated("sentry/issue-assigned", ("data", "issue", "status"), "resolved")
+    assert convert(payload, "sentry", RECEIVED)[0]["status"] == "resolved"
+
+
+def test_sentry_metric_alert_webhooks_are_one_incident_from_critical_to_resolved() -> None:
+    critical, warning = (
+        convert(_payload(f"sentry/metric-alert-{name}"), "sentry", RECEIVED)[0]
+        for name in ("critical", "warning")
+    )
+    assert critical["id"] == warning["id"] == "sentry-metric-alert:789"
+    assert (critical["severity"], warning["severity"]) == ("critical", "warning")
+    # Without dates in the payload (the mocks have none) the receive time is the start.
+    assert critical["startedAt"] == critical["source"]["receivedAt"] == "2026-03-14T02:30:00Z"
+    payload = _mutated(
+        "sentry/metric-alert-resolved-docs",
+        ("data", "metric_alert", "date_closed"),
+        "2020-09-13T12:46:40.000000Z",
+    )
+    (resolved,) = convert(payload, "sentry")  # the payload's own close time: no --at needed
+    assert (resolved["status"], resolved["resolvedAt"]) == ("resolved", "2020-09-13T12:46:40Z")
+    assert resolved["startedAt"] == "2020-09-13T12:26:40Z" and "severity" not in resolved
+    assert "receivedAt" not in resolved["source"]
+    with pytest.raises(AdapterError) as caught:
+        convert(_payload("sentry/metric-alert-critical"), "sentry")
+    assert caught.value.pointer == "data.metric_alert.date_started"
+
+
+def test_a_sentry_comment_webhook_is_not_taken_for_an_alert() -> None:
+    """A comment webhook has `data.issue_id`, not an issue: no format claims it."""
+    comment = {
+        "action": "created",
+        "data": {"comment_id": 456, "issue_id": "123", "comment": "this is a test comment"},
+    }
+    with pytest.raises(AdapterError, match="matches no known format"):
+        detect(comment)
+    with pytest.raises(AdapterError) as caught:
+        convert(comment, "sentry")
+    assert str(caught.value) == (
+        "action: expected 'triggered', got 'created'; data holds no event, issue or metric_alert"
+    )

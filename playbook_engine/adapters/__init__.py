@@ -27,7 +27,8 @@ field's path such as `alerts[0].startsAt`. A payload may also be given as JSON t
   `alert_cycle_key`, `aggreg_key` or `alert_priority`;
 - `cloudwatch-sns`: `TopicArn` and `Message` (an SNS message), `Records` of `aws:sns` events (the
   Lambda form), or `AlarmName` with `NewStateValue` (raw message delivery);
-- `sentry`: `action` and a `data` object holding an `event` object.
+- `sentry`: `action` and a `data` object holding an `event` (issue alert), `issue` or
+  `metric_alert` object.
 
 The mappings, field by field, are in docs/adapters.md.
 """
@@ -71,7 +72,7 @@ _CONVERTERS: dict[str, Converter] = {
     opsgenie.FORMAT: opsgenie.convert,
     datadog.FORMAT: datadog.convert,
     cloudwatch_sns.FORMAT: _timed(cloudwatch_sns.convert),
-    sentry.FORMAT: _timed(sentry.convert),
+    sentry.FORMAT: sentry.convert,
 }
 FORMATS: tuple[str, ...] = tuple(_CONVERTERS)
 """The formats `convert` and `detect` know; `generic` needs a mapping (`convert_generic`)."""
@@ -195,5 +196,5 @@ _DETECTORS: dict[str, Callable[[dict[str, Any]], bool]] = {
         or ("AlarmName" in d and "NewStateValue" in d)
         or _sns_records(d)
     ),
-    sentry.FORMAT: lambda d: "action" in d and isinstance(_child(d, "data").get("event"), dict),
+    sentry.FORMAT: sentry.is_sentry,
 }
