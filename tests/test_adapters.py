@@ -537,6 +537,59 @@ MALFORMED: list[tuple[str, str, tuple[str | int, ...], Any, str, str]] = [
         "carry alarms (confirm subscriptions with the SubscribeURL instead)",
     ),
     (
+        "cloudwatch-sns",
+        "eventbridge-single-metric",
+        ("detail", "state", "value"),
+        "BROKEN",
+        "detail.state.value",
+        "detail.state.value: unknown alarm state 'BROKEN'; expected one of ALARM, "
+        "INSUFFICIENT_DATA, OK",
+    ),
+    (
+        "cloudwatch-sns",
+        "eventbridge-single-metric",
+        ("detail-type",),
+        "CloudWatch Alarm Configuration Change",
+        "detail-type",
+        "detail-type: expected 'CloudWatch Alarm State Change', got 'CloudWatch Alarm "
+        "Configuration Change'; only alarm state changes are incidents (configuration changes "
+        "and the rest are not)",
+    ),
+    (
+        "cloudwatch-sns",
+        "eventbridge-ok",
+        ("detail", "previousState", "timestamp"),
+        "2019-10-02T17:04:40.989",
+        "detail.previousState.timestamp",
+        "detail.previousState.timestamp: timestamp has no offset: add an offset such as Z or "
+        "+01:00",
+    ),
+    (
+        "cloudwatch-sns",
+        "eventbridge-metric-math",
+        ("detail", "configuration", "metrics", 1),
+        "m1",
+        "detail.configuration.metrics[1]",
+        "detail.configuration.metrics[1]: expected a metric of the alarm, got the string 'm1'",
+    ),
+    (
+        "cloudwatch-sns",
+        "eventbridge-anomaly-detection",
+        ("detail", "alarmName"),
+        DELETE,
+        "detail.alarmName",
+        "detail.alarmName: missing; expected the alarm name",
+    ),
+    (
+        "cloudwatch-sns",
+        "eventbridge-single-metric",
+        ("detail", "configuration", "metrics", 0, "metricStat", "metric", "dimensions"),
+        ["InstanceId"],
+        "detail.configuration.metrics[0].metricStat.metric.dimensions",
+        "detail.configuration.metrics[0].metricStat.metric.dimensions: expected a mapping "
+        "(JSON object), got a list",
+    ),
+    (
         "sentry",
         "issue-alert",
         ("action",),
@@ -1017,6 +1070,10 @@ def _tool_labels(fmt: str, payload: Any, incident: dict[str, Any]) -> dict[str, 
     if fmt == "sentry":  # only an issue alert's event has tags; issues and metric alerts none
         event = payload["data"].get("event", {})
         return {key: value for key, value in event.get("tags", [])}
+    if fmt == "cloudwatch-sns" and "detail" in incident["source"]["message"]:  # EventBridge
+        config = incident["source"]["message"]["detail"].get("configuration", {})
+        stats = [m["metricStat"]["metric"] for m in config.get("metrics", []) if "metricStat" in m]
+        return dict(stats[0].get("dimensions", {})) if stats else {}
     if fmt == "cloudwatch-sns":
         trigger = incident["source"]["message"].get("Trigger", {})
         metrics = [
@@ -1446,3 +1503,41 @@ def test_a_sentry_comment_webhook_is_not_taken_for_an_alert() -> None:
     assert str(caught.value) == (
         "action: expected 'triggered', got 'created'; data holds no event, issue or metric_alert"
     )
+
+
+def test_eventbridge_alarm_events_directly_and_through_sns() -> None:
+    """The CloudWatch user guide's EventBridge examples: the alarm's ARN is the id (as for its
+    SNS notifications), an OK after ALARM starts when the ALARM did, and an EventBridge rule
+    with an SNS target (the event as the notification's Message) reads the same."""
+    event = _payload("cloudwatch-sns/eventbridge-single-metric")
+    assert detect(event) == "cloudwatch-sns"
+    (alarm,) = convert(event, "cloudwatch-sns")
+    (ok,) = convert(_payload("cloudwatch-sns/eventbridge-ok"), "cloudwatch-sns")
+    assert (
+        alarm["id"]
+        == ok["id"]
+        == "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ServerCpuTooHigh"
+    )
+    assert ok["startedAt"] == alarm["startedAt"] == "2019-10-02T17:04:40.989Z"
+    assert ok["resolvedAt"] == "2019-10-02T17:24:40.987Z"
+    assert alarm["metrics"] == {"value": 99.50160229693434, "threshold": 50.0}
+    notification = _mutated("cloudwatch-sns/alarm", ("Message",), json.dumps(event))
+    (wrapped,) = convert(notification, "cloudwatch-sns")
+    assert wrapped["source"]["payload"] == notification
+    assert {k: v for k, v in wrapped.items() if k != "source"} == {
+        k: v for k, v in alarm.items() if k != "source"
+    }
+    assert wrapped["source"]["message"] == event
+    # Without previousState (or after OK) an OK starts when it happens.
+    del event["detail"]["previousState"]
+    event["detail"]["state"]["value"] = "OK"
+    (bare,) = convert(event, "cloudwatch-sns")
+    assert bare["startedAt"] == bare["resolvedAt"] == "2019-10-02T17:04:40.989Z"
+    # A configuration change is recognised as CloudWatch's and refused as not an incident.
+    change = {**event, "detail-type": "CloudWatch Alarm Configuration Change"}
+    assert detect(change) == "cloudwatch-sns"
+    with pytest.raises(AdapterError, match="only alarm state changes are incidents"):
+        convert(change, "cloudwatch-sns")
+    # reasonData that is not the documented JSON gives no metrics, not an error.
+    event["detail"]["state"]["reasonData"] = "not json"
+    assert "metrics" not in convert(event, "cloudwatch-sns")[0]

@@ -26,7 +26,8 @@ field's path such as `alerts[0].startsAt`. A payload may also be given as JSON t
 - `datadog`: `title` or `alert_title`, with `last_updated`, `alert_transition`,
   `alert_cycle_key`, `aggreg_key` or `alert_priority`;
 - `cloudwatch-sns`: `TopicArn` and `Message` (an SNS message), `Records` of `aws:sns` events (the
-  Lambda form), or `AlarmName` with `NewStateValue` (raw message delivery);
+  Lambda form), `AlarmName` with `NewStateValue` (raw message delivery), or an EventBridge
+  event with `source: aws.cloudwatch` and a `detail-type` starting "CloudWatch Alarm";
 - `sentry`: `action` and a `data` object holding an `event` (issue alert), `issue` or
   `metric_alert` object.
 
@@ -195,6 +196,7 @@ _DETECTORS: dict[str, Callable[[dict[str, Any]], bool]] = {
         ("TopicArn" in d and "Message" in d)
         or ("AlarmName" in d and "NewStateValue" in d)
         or _sns_records(d)
+        or cloudwatch_sns.is_alarm_event(d)
     ),
     sentry.FORMAT: sentry.is_sentry,
 }
