@@ -1541,3 +1541,41 @@ def test_eventbridge_alarm_events_directly_and_through_sns() -> None:
     # reasonData that is not the documented JSON gives no metrics, not an error.
     event["detail"]["state"]["reasonData"] = "not json"
     assert "metrics" not in convert(event, "cloudwatch-sns")[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "metrics"),
+    [
+        # Grafana 10+: type after labels (a public project's recorded payload).
+        (
+            "[ var='A' labels={container.name=team1-alert} type='query' value=3 ], "
+            "[ var='C' labels={container.name=team1-alert} type='threshold' value=1 ]",
+            {"A": 3.0, "C": 1.0},
+        ),
+        # Grafana 9 (play.grafana.org's example): exponent notation.
+        (
+            "[ var='A' labels={instance=node_exporter:9100, job=node} value=2.473545728e+09 ], "
+            "[ var='minute' labels={} value=9 ]",
+            {"A": 2473545728.0, "minute": 9.0},
+        ),
+        ("[ var='A' value=95 ]", {"A": 95.0}),  # no labels at all
+        ("[ metric='foo' labels={instance=bar} value=10 ]", {"foo": 10.0}),  # Grafana 8, no var
+        ("[ var='A' labels={value=3, x=y} value=4 ]", {"A": 4.0}),  # value= inside labels
+        ("[ var='A' labels={} value=null ], [ var='B' labels={} value=NaN ]", {}),
+        ("[ var='A' labels={} value=1 ], [ var='A' labels={} value=2 ]", {"A": 1.0}),
+        ("[no value]", {}),
+        ("", {}),
+        ("[" * 100_000 + " value=1", {}),  # hostile text: linear time, nothing found
+    ],
+)
+def test_grafana_value_strings_become_metrics(text: str, metrics: dict[str, float]) -> None:
+    from playbook_engine.adapters.grafana import value_string_metrics
+
+    assert value_string_metrics(text) == metrics
+
+
+def test_grafana_values_win_over_the_value_string() -> None:
+    payload = _mutated("grafana/resolved", ("alerts", 0, "values"), {"B": 7})
+    assert convert(payload, "grafana")[0]["metrics"] == {"B": 7}
+    (incident,) = convert(_payload("grafana/valuestring-grafana8-var"), "grafana")
+    assert incident["metrics"] == {"B0": 86.83759366878994}
