@@ -490,6 +490,17 @@ MALFORMED: list[tuple[str, str, tuple[str | int, ...], Any, str, str]] = [
         "datadog",
         "default-triggered",
         ("title",),
+        "Downtime started for env:staging",
+        "alert_transition",
+        "alert_transition: missing, and the title has no transition like [Triggered] or "
+        "[Recovered]: the notification is not a monitor's transition (a downtime or another "
+        "event notice), so it is not an incident; a monitor's webhook payload should send "
+        "alert_transition ($ALERT_TRANSITION)",
+    ),
+    (
+        "datadog",
+        "default-triggered",
+        ("title",),
         DELETE,
         "title",
         "title: missing; expected the event title ($EVENT_TITLE)",
@@ -1579,3 +1590,29 @@ def test_grafana_values_win_over_the_value_string() -> None:
     assert convert(payload, "grafana")[0]["metrics"] == {"B": 7}
     (incident,) = convert(_payload("grafana/valuestring-grafana8-var"), "grafana")
     assert incident["metrics"] == {"B0": 86.83759366878994}
+
+
+def test_a_datadog_notice_that_is_not_a_transition_is_not_an_incident() -> None:
+    """The default payload template (body, last_updated, event_type, title, date, org, id)
+    carrying an event that no monitor transition produced — a downtime notice, written by us
+    in that template's shape: detected as Datadog, refused as not an incident, never turned
+    into a triggered one. A transition in alert_transition or in the title still converts."""
+    notice = {
+        "body": "Downtime for scope env:staging started; it ends at 04:00 UTC.",
+        "last_updated": "1773454620000",
+        "event_type": "downtime_start",
+        "title": "Downtime started for env:staging",
+        "date": "1773454620000",
+        "org": {"id": "11287", "name": "Acme"},
+        "id": "7612345678900000099",
+    }
+    assert detect(notice) == "datadog"
+    with pytest.raises(AdapterError) as caught:
+        convert(notice, "datadog")
+    assert caught.value.pointer == "alert_transition"
+    assert "is not a monitor's transition (a downtime or another event notice)" in str(caught.value)
+    assert convert({**notice, "alert_transition": "Recovered"}, "datadog")[0]["status"] == (
+        "resolved"
+    )
+    titled = {**notice, "title": "[Re-Triggered on {env:staging}] Queue depth"}
+    assert convert(titled, "datadog")[0]["labels"]["@transition"] == "Re-Triggered"
