@@ -8,7 +8,9 @@ provides. The tool's own labels or tags are the incident's labels, unchanged; la
 adds start with `@`; `severity` is the canonical level (`critical`, `high`, `warning`, `info`)
 when the adapter knows the tool's word. `received_at`, when given, is the moment the payload was
 received: it stands in for the start time of a payload that may lawfully lack one (PagerDuty
-events without `payload.timestamp`, Datadog payloads without `date`).
+events without `payload.timestamp`, Datadog payloads without `date`, Sentry metric alerts
+without dates) and for the time of a change a payload reports without dating it (a Sentry
+issue resolved).
 `convert_generic(payload, mapping)` does the same for any tool, with a mapping declared as data.
 Malformed input raises `AdapterError(message, pointer)`, the pointer being the offending
 field's path such as `alerts[0].startsAt`. A payload may also be given as JSON text.
