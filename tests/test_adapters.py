@@ -1616,3 +1616,17 @@ def test_a_datadog_notice_that_is_not_a_transition_is_not_an_incident() -> None:
     )
     titled = {**notice, "title": "[Re-Triggered on {env:staging}] Queue depth"}
     assert convert(titled, "datadog")[0]["labels"]["@transition"] == "Re-Triggered"
+
+
+def test_a_composite_alarm_event_names_its_triggering_children() -> None:
+    (incident,) = convert(_payload("cloudwatch-sns/eventbridge-composite"), "cloudwatch-sns")
+    assert incident["labels"]["@triggering_alarms"] == "ServerCpuTooHigh"
+    assert incident["labels"]["@alarm_rule"] == (
+        "ALARM(ServerCpuTooHigh) OR ALARM(TotalNetworkTrafficTooHigh)"
+    )
+    assert incident["labels"]["@actions_suppressed_by"] == "WaitPeriod"
+    reason = json.dumps({"triggeringAlarms": [{"arn": "arn:aws:cloudwatch:r:1:alarm:A"}, {}, 5]})
+    payload = _mutated(
+        "cloudwatch-sns/eventbridge-composite", ("detail", "state", "reasonData"), reason
+    )
+    assert convert(payload, "cloudwatch-sns")[0]["labels"]["@triggering_alarms"] == "A"

@@ -236,6 +236,8 @@ def _event_incident(root: dict[str, Any], event: dict[str, Any], at: str) -> dic
             "region": opt_str(event, "region", at),
             "account_id": account,
             "alarm_rule": opt_str(config, "alarmRule", config_path),
+            "triggering_alarms": _triggering(state.get("reasonData")),
+            "actions_suppressed_by": opt_str(state, "actionsSuppressedBy", state_path),
         }
     )
     return incident(
@@ -283,18 +285,37 @@ def _event_metric(
     return dimensions, derived
 
 
+def _reason_data(text: Any) -> dict[str, Any]:
+    """The state's `reasonData`, a JSON string; informational, so text that is not the
+    documented JSON object gives an empty one rather than an error."""
+    if not isinstance(text, str):
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _triggering(reason_data: Any) -> str | None:
+    """The names of the children that set a composite alarm's state (`triggeringAlarms` of its
+    `reasonData`, each an ARN ending `:alarm:<name>`), comma-joined."""
+    entries = _reason_data(reason_data).get("triggeringAlarms")
+    if not isinstance(entries, list):
+        return None
+    names = [
+        entry["arn"].rpartition(":alarm:")[2] or entry["arn"]
+        for entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get("arn"), str) and entry["arn"]
+    ]
+    return ", ".join(names) or None
+
+
 def _reason_metrics(reason_data: Any) -> dict[str, float] | None:
     """The latest datapoint and the threshold of the state's `reasonData` (a JSON string) as
     `metrics.value` and `metrics.threshold`; None when it holds neither. It is informational,
     so text that is not the documented JSON is left alone rather than refused."""
-    if not isinstance(reason_data, str):
-        return None
-    try:
-        data = json.loads(reason_data)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(data, dict):
-        return None
+    data = _reason_data(reason_data)
     metrics: dict[str, float] = {}
     points = data.get("recentDatapoints")
     if isinstance(points, list) and points and _finite(points[-1]):
