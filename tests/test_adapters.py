@@ -1473,6 +1473,9 @@ def test_sentry_issue_webhooks_follow_the_issue_and_share_its_alerts_id() -> Non
     assert assigned["labels"]["@assignee"] == "person@example.com"
     alert = _mutated("sentry/issue-alert", ("data", "event", "issue_id"), resolved["id"])
     assert convert(alert, "sentry")[0]["id"] == resolved["id"] == "123"
+    # The same example integration's issue alert for that issue: the same incident.
+    (mock_alert,) = convert(_payload("sentry/issue-alert-mock"), "sentry")
+    assert mock_alert["id"] == "123" and mock_alert["environment"] == "production"
     # Assigned while resolved stays resolved (the action alone says nothing of the status).
     payload = _mutated("sentry/issue-assigned", ("data", "issue", "status"), "resolved")
     assert convert(payload, "sentry", RECEIVED)[0]["status"] == "resolved"

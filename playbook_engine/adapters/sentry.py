@@ -8,7 +8,8 @@ integration-platform/webhooks/), told apart by what `data` holds:
   `timestamp` (epoch seconds with a fraction), `event_id`, `issue_id`, `web_url`, `project`,
   `message`, `tags` as a list of `[key, value]` pairs), `data.triggered_rule`,
   `data.issue_alert`. The id is the event's `issue_id` (every alert for one Sentry issue shares
-  it), else its `event_id`; tags are the labels, unchanged.
+  it), else its `event_id`; tags are the labels, unchanged; the `environment` tag (else the
+  event's `environment`) is the environment.
 - **issue** (`issue`): `action` (`created`, `resolved`, `assigned`, `ignored`, `archived`,
   `unresolved`) and `data.issue` (`id`, `shortId`, `title`, `level`, `status`, `substatus`,
   `firstSeen`, `lastSeen`, `project`, `assignedTo`, `web_url`, `permalink`, ...). The id is the
@@ -108,11 +109,15 @@ def _event_alert(root: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     event = req_mapping(data, "event", "data")
     own = _tag_labels(opt_list(event, "tags", "data.event"))
     project = event.get("project")
+    rule = opt_str(data, "triggered_rule", "data") or opt_str(
+        opt_mapping(data, "issue_alert", "data"), "title", "data.issue_alert"
+    )
     derived = {
-        "rule": opt_str(data, "triggered_rule", "data"),
+        "rule": rule,
         "project": None if project is None else scalar_text(project, "data.event.project"),
     }
     service, environment = service_and_environment(own)
+    environment = environment or opt_str(event, "environment", "data.event")
     return incident(
         FORMAT,
         root,
