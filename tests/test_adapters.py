@@ -490,6 +490,17 @@ MALFORMED: list[tuple[str, str, tuple[str | int, ...], Any, str, str]] = [
         "datadog",
         "default-triggered",
         ("title",),
+        "Downtime started for env:staging",
+        "alert_transition",
+        "alert_transition: missing, and the title has no transition like [Triggered] or "
+        "[Recovered]: the notification is not a monitor's transition (a downtime or another "
+        "event notice), so it is not an incident; a monitor's webhook payload should send "
+        "alert_transition ($ALERT_TRANSITION)",
+    ),
+    (
+        "datadog",
+        "default-triggered",
+        ("title",),
         DELETE,
         "title",
         "title: missing; expected the event title ($EVENT_TITLE)",
@@ -537,6 +548,59 @@ MALFORMED: list[tuple[str, str, tuple[str | int, ...], Any, str, str]] = [
         "carry alarms (confirm subscriptions with the SubscribeURL instead)",
     ),
     (
+        "cloudwatch-sns",
+        "eventbridge-single-metric",
+        ("detail", "state", "value"),
+        "BROKEN",
+        "detail.state.value",
+        "detail.state.value: unknown alarm state 'BROKEN'; expected one of ALARM, "
+        "INSUFFICIENT_DATA, OK",
+    ),
+    (
+        "cloudwatch-sns",
+        "eventbridge-single-metric",
+        ("detail-type",),
+        "CloudWatch Alarm Configuration Change",
+        "detail-type",
+        "detail-type: expected 'CloudWatch Alarm State Change', got 'CloudWatch Alarm "
+        "Configuration Change'; only alarm state changes are incidents (configuration changes "
+        "and the rest are not)",
+    ),
+    (
+        "cloudwatch-sns",
+        "eventbridge-ok",
+        ("detail", "previousState", "timestamp"),
+        "2019-10-02T17:04:40.989",
+        "detail.previousState.timestamp",
+        "detail.previousState.timestamp: timestamp has no offset: add an offset such as Z or "
+        "+01:00",
+    ),
+    (
+        "cloudwatch-sns",
+        "eventbridge-metric-math",
+        ("detail", "configuration", "metrics", 1),
+        "m1",
+        "detail.configuration.metrics[1]",
+        "detail.configuration.metrics[1]: expected a metric of the alarm, got the string 'm1'",
+    ),
+    (
+        "cloudwatch-sns",
+        "eventbridge-anomaly-detection",
+        ("detail", "alarmName"),
+        DELETE,
+        "detail.alarmName",
+        "detail.alarmName: missing; expected the alarm name",
+    ),
+    (
+        "cloudwatch-sns",
+        "eventbridge-single-metric",
+        ("detail", "configuration", "metrics", 0, "metricStat", "metric", "dimensions"),
+        ["InstanceId"],
+        "detail.configuration.metrics[0].metricStat.metric.dimensions",
+        "detail.configuration.metrics[0].metricStat.metric.dimensions: expected a mapping "
+        "(JSON object), got a list",
+    ),
+    (
         "sentry",
         "issue-alert",
         ("action",),
@@ -567,6 +631,84 @@ MALFORMED: list[tuple[str, str, tuple[str | int, ...], Any, str, str]] = [
         "nan",
         "data.event.timestamp",
         "data.event.timestamp: expected epoch seconds (a number), got the string 'nan'",
+    ),
+    (
+        "sentry",
+        "issue-created-docs",
+        ("action",),
+        "exploded",
+        "action",
+        "action: unknown issue action (or assigned, which keeps the issue's status) "
+        "'exploded'; expected one of archived, created, ignored, resolved, unresolved",
+    ),
+    (
+        "sentry",
+        "issue-assigned",
+        ("data", "issue", "status"),
+        "snoozed",
+        "data.issue.status",
+        "data.issue.status: unknown issue status 'snoozed'; expected one of ignored, resolved, "
+        "unresolved",
+    ),
+    (
+        "sentry",
+        "issue-created-docs",
+        ("data", "issue", "firstSeen"),
+        "2019-08-19 20:58",
+        "data.issue.firstSeen",
+        "data.issue.firstSeen: timestamp has no offset: add an offset such as Z or +01:00",
+    ),
+    (
+        "sentry",
+        "issue-created-docs",
+        ("data", "issue", "id"),
+        DELETE,
+        "data.issue.id",
+        "data.issue.id: missing; expected the issue id",
+    ),
+    (
+        "sentry",
+        "issue-resolved",
+        ("action",),
+        "resolved",
+        "action",
+        # No receive time is given here, and the payload holds no time of resolution.
+        "action: an issue resolved webhook holds no time for the change it reports, and no "
+        "receive time was given to stand in for it: pass --at with the time the payload was "
+        "received",
+    ),
+    (
+        "sentry",
+        "metric-alert-resolved-docs",
+        ("action",),
+        "firing",
+        "action",
+        "action: unknown metric alert action 'firing'; expected one of critical, resolved, warning",
+    ),
+    (
+        "sentry",
+        "metric-alert-resolved-docs",
+        ("data", "metric_alert", "date_started"),
+        "13/09/2020",
+        "data.metric_alert.date_started",
+        "data.metric_alert.date_started: expected a timestamp like 2026-03-14T02:17:00Z or "
+        "2026-03-14T03:17:00+01:00",
+    ),
+    (
+        "sentry",
+        "metric-alert-resolved-docs",
+        ("data", "metric_alert", "id"),
+        DELETE,
+        "data.metric_alert.id",
+        "data.metric_alert.id: missing; expected the metric alert's incident id",
+    ),
+    (
+        "sentry",
+        "metric-alert-warning",
+        ("data", "metric_alert"),
+        DELETE,
+        "action",
+        "action: expected 'triggered', got 'warning'; data holds no event, issue or metric_alert",
     ),
 ]
 
@@ -634,7 +776,12 @@ WRONG_FORMAT = [
         "title: missing; expected the event title ($EVENT_TITLE)",
     ),
     ("cloudwatch-sns", "opsgenie/create", "Type", "Type: missing; expected Notification"),
-    ("sentry", "alertmanager/resolved", "action", "action: missing; expected triggered"),
+    (
+        "sentry",
+        "alertmanager/resolved",
+        "action",
+        "action: missing; expected a Sentry webhook action such as triggered, created or critical",
+    ),
 ]
 
 
@@ -931,8 +1078,13 @@ def _tool_labels(fmt: str, payload: Any, incident: dict[str, Any]) -> dict[str, 
         tags = payload["alert"].get("tags", [])
         labels = {t.partition(":")[0]: t.partition(":")[2] if ":" in t else "true" for t in tags}
         return {**labels, **payload["alert"].get("details", {})}
-    if fmt == "sentry":
-        return {key: value for key, value in payload["data"]["event"].get("tags", [])}
+    if fmt == "sentry":  # only an issue alert's event has tags; issues and metric alerts none
+        event = payload["data"].get("event", {})
+        return {key: value for key, value in event.get("tags", [])}
+    if fmt == "cloudwatch-sns" and "detail" in incident["source"]["message"]:  # EventBridge
+        config = incident["source"]["message"]["detail"].get("configuration", {})
+        stats = [m["metricStat"]["metric"] for m in config.get("metrics", []) if "metricStat" in m]
+        return dict(stats[0].get("dimensions", {})) if stats else {}
     if fmt == "cloudwatch-sns":
         trigger = incident["source"]["message"].get("Trigger", {})
         metrics = [
@@ -1301,3 +1453,183 @@ def test_a_datadog_templates_own_dedup_key_is_the_identity() -> None:
     [incident] = convert(payload, "datadog", received_at=RECEIVED)
     assert incident["id"] == "checkout-5xx-prod"
     assert incident["labels"]["@dedup_key"] == "checkout-5xx-prod"
+
+
+def test_sentry_issue_webhooks_follow_the_issue_and_share_its_alerts_id() -> None:
+    """Issue webhooks (getsentry/integration-platform-example's mocks): created opens, assigned
+    keeps the issue's status, ignored acknowledges and resolved resolves, at the receive time;
+    an issue alert for the same issue has the same id."""
+    created, assigned, ignored, resolved = (
+        convert(_payload(f"sentry/issue-{name}"), "sentry", RECEIVED)[0]
+        for name in ("created-docs", "assigned", "ignored", "resolved")
+    )
+    assert (created["status"], assigned["status"]) == ("triggered", "triggered")
+    assert (ignored["status"], ignored["acknowledgedAt"]) == (
+        "acknowledged",
+        "2026-03-14T02:30:00Z",
+    )
+    assert (resolved["status"], resolved["resolvedAt"]) == ("resolved", "2026-03-14T02:30:00Z")
+    assert "resolvedAt" not in assigned and "acknowledgedAt" not in assigned
+    assert assigned["labels"]["@assignee"] == "person@example.com"
+    alert = _mutated("sentry/issue-alert", ("data", "event", "issue_id"), resolved["id"])
+    assert convert(alert, "sentry")[0]["id"] == resolved["id"] == "123"
+    # The same example integration's issue alert for that issue: the same incident.
+    (mock_alert,) = convert(_payload("sentry/issue-alert-mock"), "sentry")
+    assert mock_alert["id"] == "123" and mock_alert["environment"] == "production"
+    # Assigned while resolved stays resolved (the action alone says nothing of the status).
+    payload = _mutated("sentry/issue-assigned", ("data", "issue", "status"), "resolved")
+    assert convert(payload, "sentry", RECEIVED)[0]["status"] == "resolved"
+
+
+def test_sentry_metric_alert_webhooks_are_one_incident_from_critical_to_resolved() -> None:
+    critical, warning = (
+        convert(_payload(f"sentry/metric-alert-{name}"), "sentry", RECEIVED)[0]
+        for name in ("critical", "warning")
+    )
+    assert critical["id"] == warning["id"] == "sentry-metric-alert:789"
+    assert (critical["severity"], warning["severity"]) == ("critical", "warning")
+    # Without dates in the payload (the mocks have none) the receive time is the start.
+    assert critical["startedAt"] == critical["source"]["receivedAt"] == "2026-03-14T02:30:00Z"
+    payload = _mutated(
+        "sentry/metric-alert-resolved-docs",
+        ("data", "metric_alert", "date_closed"),
+        "2020-09-13T12:46:40.000000Z",
+    )
+    (resolved,) = convert(payload, "sentry")  # the payload's own close time: no --at needed
+    assert (resolved["status"], resolved["resolvedAt"]) == ("resolved", "2020-09-13T12:46:40Z")
+    assert resolved["startedAt"] == "2020-09-13T12:26:40Z" and "severity" not in resolved
+    assert "receivedAt" not in resolved["source"]
+    with pytest.raises(AdapterError) as caught:
+        convert(_payload("sentry/metric-alert-critical"), "sentry")
+    assert caught.value.pointer == "data.metric_alert.date_started"
+
+
+def test_a_sentry_comment_webhook_is_not_taken_for_an_alert() -> None:
+    """A comment webhook has `data.issue_id`, not an issue: no format claims it."""
+    comment = {
+        "action": "created",
+        "data": {"comment_id": 456, "issue_id": "123", "comment": "this is a test comment"},
+    }
+    with pytest.raises(AdapterError, match="matches no known format"):
+        detect(comment)
+    with pytest.raises(AdapterError) as caught:
+        convert(comment, "sentry")
+    assert str(caught.value) == (
+        "action: expected 'triggered', got 'created'; data holds no event, issue or metric_alert"
+    )
+
+
+def test_eventbridge_alarm_events_directly_and_through_sns() -> None:
+    """The CloudWatch user guide's EventBridge examples: the alarm's ARN is the id (as for its
+    SNS notifications), an OK after ALARM starts when the ALARM did, and an EventBridge rule
+    with an SNS target (the event as the notification's Message) reads the same."""
+    event = _payload("cloudwatch-sns/eventbridge-single-metric")
+    assert detect(event) == "cloudwatch-sns"
+    (alarm,) = convert(event, "cloudwatch-sns")
+    (ok,) = convert(_payload("cloudwatch-sns/eventbridge-ok"), "cloudwatch-sns")
+    assert (
+        alarm["id"]
+        == ok["id"]
+        == "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ServerCpuTooHigh"
+    )
+    assert ok["startedAt"] == alarm["startedAt"] == "2019-10-02T17:04:40.989Z"
+    assert ok["resolvedAt"] == "2019-10-02T17:24:40.987Z"
+    assert alarm["metrics"] == {"value": 99.50160229693434, "threshold": 50.0}
+    notification = _mutated("cloudwatch-sns/alarm", ("Message",), json.dumps(event))
+    (wrapped,) = convert(notification, "cloudwatch-sns")
+    assert wrapped["source"]["payload"] == notification
+    assert {k: v for k, v in wrapped.items() if k != "source"} == {
+        k: v for k, v in alarm.items() if k != "source"
+    }
+    assert wrapped["source"]["message"] == event
+    # Without previousState (or after OK) an OK starts when it happens.
+    del event["detail"]["previousState"]
+    event["detail"]["state"]["value"] = "OK"
+    (bare,) = convert(event, "cloudwatch-sns")
+    assert bare["startedAt"] == bare["resolvedAt"] == "2019-10-02T17:04:40.989Z"
+    # A configuration change is recognised as CloudWatch's and refused as not an incident.
+    change = {**event, "detail-type": "CloudWatch Alarm Configuration Change"}
+    assert detect(change) == "cloudwatch-sns"
+    with pytest.raises(AdapterError, match="only alarm state changes are incidents"):
+        convert(change, "cloudwatch-sns")
+    # reasonData that is not the documented JSON gives no metrics, not an error.
+    event["detail"]["state"]["reasonData"] = "not json"
+    assert "metrics" not in convert(event, "cloudwatch-sns")[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "metrics"),
+    [
+        # Grafana 10+: type after labels (a public project's recorded payload).
+        (
+            "[ var='A' labels={container.name=team1-alert} type='query' value=3 ], "
+            "[ var='C' labels={container.name=team1-alert} type='threshold' value=1 ]",
+            {"A": 3.0, "C": 1.0},
+        ),
+        # Grafana 9 (play.grafana.org's example): exponent notation.
+        (
+            "[ var='A' labels={instance=node_exporter:9100, job=node} value=2.473545728e+09 ], "
+            "[ var='minute' labels={} value=9 ]",
+            {"A": 2473545728.0, "minute": 9.0},
+        ),
+        ("[ var='A' value=95 ]", {"A": 95.0}),  # no labels at all
+        ("[ metric='foo' labels={instance=bar} value=10 ]", {"foo": 10.0}),  # Grafana 8, no var
+        ("[ var='A' labels={value=3, x=y} value=4 ]", {"A": 4.0}),  # value= inside labels
+        ("[ var='A' labels={} value=null ], [ var='B' labels={} value=NaN ]", {}),
+        ("[ var='A' labels={} value=1 ], [ var='A' labels={} value=2 ]", {"A": 1.0}),
+        ("[no value]", {}),
+        ("", {}),
+        ("[" * 100_000 + " value=1", {}),  # hostile text: linear time, nothing found
+    ],
+)
+def test_grafana_value_strings_become_metrics(text: str, metrics: dict[str, float]) -> None:
+    from playbook_engine.adapters.grafana import value_string_metrics
+
+    assert value_string_metrics(text) == metrics
+
+
+def test_grafana_values_win_over_the_value_string() -> None:
+    payload = _mutated("grafana/resolved", ("alerts", 0, "values"), {"B": 7})
+    assert convert(payload, "grafana")[0]["metrics"] == {"B": 7}
+    (incident,) = convert(_payload("grafana/valuestring-grafana8-var"), "grafana")
+    assert incident["metrics"] == {"B0": 86.83759366878994}
+
+
+def test_a_datadog_notice_that_is_not_a_transition_is_not_an_incident() -> None:
+    """The default payload template (body, last_updated, event_type, title, date, org, id)
+    carrying an event that no monitor transition produced — a downtime notice, written by us
+    in that template's shape: detected as Datadog, refused as not an incident, never turned
+    into a triggered one. A transition in alert_transition or in the title still converts."""
+    notice = {
+        "body": "Downtime for scope env:staging started; it ends at 04:00 UTC.",
+        "last_updated": "1773454620000",
+        "event_type": "downtime_start",
+        "title": "Downtime started for env:staging",
+        "date": "1773454620000",
+        "org": {"id": "11287", "name": "Acme"},
+        "id": "7612345678900000099",
+    }
+    assert detect(notice) == "datadog"
+    with pytest.raises(AdapterError) as caught:
+        convert(notice, "datadog")
+    assert caught.value.pointer == "alert_transition"
+    assert "is not a monitor's transition (a downtime or another event notice)" in str(caught.value)
+    assert convert({**notice, "alert_transition": "Recovered"}, "datadog")[0]["status"] == (
+        "resolved"
+    )
+    titled = {**notice, "title": "[Re-Triggered on {env:staging}] Queue depth"}
+    assert convert(titled, "datadog")[0]["labels"]["@transition"] == "Re-Triggered"
+
+
+def test_a_composite_alarm_event_names_its_triggering_children() -> None:
+    (incident,) = convert(_payload("cloudwatch-sns/eventbridge-composite"), "cloudwatch-sns")
+    assert incident["labels"]["@triggering_alarms"] == "ServerCpuTooHigh"
+    assert incident["labels"]["@alarm_rule"] == (
+        "ALARM(ServerCpuTooHigh) OR ALARM(TotalNetworkTrafficTooHigh)"
+    )
+    assert incident["labels"]["@actions_suppressed_by"] == "WaitPeriod"
+    reason = json.dumps({"triggeringAlarms": [{"arn": "arn:aws:cloudwatch:r:1:alarm:A"}, {}, 5]})
+    payload = _mutated(
+        "cloudwatch-sns/eventbridge-composite", ("detail", "state", "reasonData"), reason
+    )
+    assert convert(payload, "cloudwatch-sns")[0]["labels"]["@triggering_alarms"] == "A"

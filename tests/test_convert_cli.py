@@ -97,3 +97,30 @@ def test_run_from_takes_the_receive_time_from_at() -> None:
     assert result.stderr == f"playbook: read {NO_TIMESTAMP} as pagerduty-events: 1 incident\n"
     plan = json.loads(result.stdout)
     assert plan["deadlines"]["slaStart"] == AT
+
+
+def test_auto_detects_the_new_shapes_and_times_them_with_at(tmp_path: Path) -> None:
+    """Sentry issue and metric alert webhooks, an EventBridge alarm event and a Grafana 8
+    valueString-only notification, through the installed command with --from auto."""
+    cases = [
+        ("sentry/issue-resolved.json", "sentry", {"status": "resolved", "resolvedAt": AT}),
+        ("sentry/metric-alert-critical.json", "sentry", {"startedAt": AT, "severity": "critical"}),
+        (
+            "cloudwatch-sns/eventbridge-ok.json",
+            "cloudwatch-sns",
+            {"status": "resolved", "startedAt": "2019-10-02T17:04:40.989Z"},
+        ),
+        (
+            "grafana/valuestring-grafana8-var.json",
+            "grafana",
+            {"metrics": {"B0": 86.83759366878994}},
+        ),
+    ]
+    for name, fmt, expected in cases:
+        payload = str(PAYLOADS / name)
+        result = playbook("convert", payload, "--at", AT, cwd=tmp_path)
+        assert (result.returncode, result.stderr) == (0, f"playbook: detected format {fmt}\n")
+        [incident] = json.loads(result.stdout)
+        assert {key: incident[key] for key in expected} == expected, name
+    refused = playbook("convert", str(PAYLOADS / "sentry/issue-resolved.json"), cwd=tmp_path)
+    assert refused.returncode == 2 and "pass --at" in refused.stderr

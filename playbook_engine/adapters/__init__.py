@@ -8,7 +8,9 @@ provides. The tool's own labels or tags are the incident's labels, unchanged; la
 adds start with `@`; `severity` is the canonical level (`critical`, `high`, `warning`, `info`)
 when the adapter knows the tool's word. `received_at`, when given, is the moment the payload was
 received: it stands in for the start time of a payload that may lawfully lack one (PagerDuty
-events without `payload.timestamp`, Datadog payloads without `date`).
+events without `payload.timestamp`, Datadog payloads without `date`, Sentry metric alerts
+without dates) and for the time of a change a payload reports without dating it (a Sentry
+issue resolved).
 `convert_generic(payload, mapping)` does the same for any tool, with a mapping declared as data.
 Malformed input raises `AdapterError(message, pointer)`, the pointer being the offending
 field's path such as `alerts[0].startsAt`. A payload may also be given as JSON text.
@@ -26,8 +28,10 @@ field's path such as `alerts[0].startsAt`. A payload may also be given as JSON t
 - `datadog`: `title` or `alert_title`, with `last_updated`, `alert_transition`,
   `alert_cycle_key`, `aggreg_key` or `alert_priority`;
 - `cloudwatch-sns`: `TopicArn` and `Message` (an SNS message), `Records` of `aws:sns` events (the
-  Lambda form), or `AlarmName` with `NewStateValue` (raw message delivery);
-- `sentry`: `action` and a `data` object holding an `event` object.
+  Lambda form), `AlarmName` with `NewStateValue` (raw message delivery), or an EventBridge
+  event with `source: aws.cloudwatch` and a `detail-type` starting "CloudWatch Alarm";
+- `sentry`: `action` and a `data` object holding an `event` (issue alert), `issue` or
+  `metric_alert` object.
 
 The mappings, field by field, are in docs/adapters.md.
 """
@@ -71,7 +75,7 @@ _CONVERTERS: dict[str, Converter] = {
     opsgenie.FORMAT: opsgenie.convert,
     datadog.FORMAT: datadog.convert,
     cloudwatch_sns.FORMAT: _timed(cloudwatch_sns.convert),
-    sentry.FORMAT: _timed(sentry.convert),
+    sentry.FORMAT: sentry.convert,
 }
 FORMATS: tuple[str, ...] = tuple(_CONVERTERS)
 """The formats `convert` and `detect` know; `generic` needs a mapping (`convert_generic`)."""
@@ -194,6 +198,7 @@ _DETECTORS: dict[str, Callable[[dict[str, Any]], bool]] = {
         ("TopicArn" in d and "Message" in d)
         or ("AlarmName" in d and "NewStateValue" in d)
         or _sns_records(d)
+        or cloudwatch_sns.is_alarm_event(d)
     ),
-    sentry.FORMAT: lambda d: "action" in d and isinstance(_child(d, "data").get("event"), dict),
+    sentry.FORMAT: sentry.is_sentry,
 }

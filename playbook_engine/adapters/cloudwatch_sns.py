@@ -27,6 +27,7 @@ names (`@state`, `@old_state`, `@region`, `@account_id`, `@namespace`, `@metric_
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from playbook_engine.adapters.common import (
@@ -39,6 +40,7 @@ from playbook_engine.adapters.common import (
     opt_list,
     opt_mapping,
     opt_str,
+    req_mapping,
     req_str,
     scalar_text,
     timestamp,
@@ -47,6 +49,7 @@ from playbook_engine.adapters.common import (
 
 FORMAT = "cloudwatch-sns"
 STATUS = {"ALARM": "triggered", "INSUFFICIENT_DATA": "triggered", "OK": "resolved"}
+STATE_CHANGE = "CloudWatch Alarm State Change"
 
 
 def convert(payload: Any) -> list[dict[str, Any]]:
@@ -62,9 +65,22 @@ def convert(payload: Any) -> list[dict[str, Any]]:
             item = mapping(record, path, "a Lambda event record")
             found.append(_from_notification(root, _sns_of(item, path), join(path, "Sns")))
         return found
+    if is_alarm_event(root):  # an EventBridge event (a rule's Lambda, HTTP or queue target)
+        return [_event_incident(root, root, "")]
     if "AlarmName" in root and "NewStateValue" in root:  # raw message delivery
         return [_incident(root, root, "")]
     return [_from_notification(root, root, "")]
+
+
+def is_alarm_event(data: dict[str, Any]) -> bool:
+    """An EventBridge event of CloudWatch alarms (`source: aws.cloudwatch`, a `detail-type`
+    such as "CloudWatch Alarm State Change")."""
+    kind = data.get("detail-type")
+    return (
+        data.get("source") == "aws.cloudwatch"
+        and isinstance(kind, str)
+        and kind.startswith("CloudWatch Alarm")
+    )
 
 
 def _sns_of(record: dict[str, Any], path: str) -> dict[str, Any]:
@@ -84,6 +100,8 @@ def _from_notification(root: dict[str, Any], sns: dict[str, Any], path: str) -> 
             where,
         )
     alarm = _alarm(req_str(sns, "Message", path, "the CloudWatch alarm as a JSON string"))
+    if is_alarm_event(alarm):  # an EventBridge rule with an SNS target: the event, as JSON
+        return _event_incident(root, alarm, join(path, "Message"))
     return _incident(root, alarm, join(path, "Message"))
 
 
@@ -162,3 +180,150 @@ def _labels(
                 value, join(path, "value")
             )
     return with_derived(dimensions, derived)
+
+
+def _event_incident(root: dict[str, Any], event: dict[str, Any], at: str) -> dict[str, Any]:
+    """The incident of an EventBridge "CloudWatch Alarm State Change" event found at `at`.
+
+    Follows "Alarm events and EventBridge" of the CloudWatch user guide: `detail-type`,
+    `source`, `account`, `time`, `region`, `resources` (the alarm's ARN), `detail.alarmName`,
+    `detail.state` and `detail.previousState` (`value`, `reason`, `reasonData`, `timestamp`),
+    `detail.configuration` (`description`, `metrics[]` with `metricStat.metric`
+    `{namespace, name, dimensions}` or an `expression`, `alarmRule` for a composite alarm).
+    Unlike an SNS alarm message it says when the previous state began: an OK event after ALARM
+    (or INSUFFICIENT_DATA) starts at the previous state's timestamp.
+    """
+    kind = req_str(event, "detail-type", at, STATE_CHANGE)
+    if kind != STATE_CHANGE:
+        where = join(at, "detail-type")
+        raise AdapterError(
+            f"{where}: expected {STATE_CHANGE!r}, got {kind!r}; only alarm state changes are "
+            "incidents (configuration changes and the rest are not)",
+            where,
+        )
+    d = join(at, "detail")
+    detail = req_mapping(event, "detail", at)
+    name = req_str(detail, "alarmName", d, "the alarm name")
+    state_path = join(d, "state")
+    state = req_mapping(detail, "state", d)
+    value = req_str(state, "value", state_path, "ALARM, OK or INSUFFICIENT_DATA")
+    status = choose(value, STATUS, join(state_path, "value"), "alarm state")
+    if state.get("timestamp") is not None:
+        changed = timestamp(state["timestamp"], join(state_path, "timestamp"))
+    else:
+        changed = timestamp(event.get("time"), join(at, "time"))
+    previous_path = join(d, "previousState")
+    previous = opt_mapping(detail, "previousState", d)
+    old = opt_str(previous, "value", previous_path)
+    started = changed
+    if status == "resolved" and STATUS.get(old or "") == "triggered":
+        if previous.get("timestamp") is not None:
+            started = timestamp(previous["timestamp"], join(previous_path, "timestamp"))
+    config_path = join(d, "configuration")
+    config = opt_mapping(detail, "configuration", d)
+    account = opt_str(event, "account", at)
+    resources = opt_list(event, "resources", at)
+    arn = next(
+        (r for r in resources if isinstance(r, str) and r.startswith("arn:aws:cloudwatch:")), None
+    )
+    summary = opt_str(config, "description", config_path)
+    reason = opt_str(state, "reason", state_path)
+    dimensions, derived = _event_metric(config, config_path)
+    derived.update(
+        {
+            "state": value,
+            "old_state": old,
+            "region": opt_str(event, "region", at),
+            "account_id": account,
+            "alarm_rule": opt_str(config, "alarmRule", config_path),
+            "triggering_alarms": _triggering(state.get("reasonData")),
+            "actions_suppressed_by": opt_str(state, "actionsSuppressedBy", state_path),
+        }
+    )
+    return incident(
+        FORMAT,
+        root,
+        id=arn or f"cloudwatch:{account or 'unknown'}:{name}",
+        title=name,
+        started_at=started,
+        resolvedAt=changed if status == "resolved" else None,
+        status=status,
+        description="\n\n".join(text for text in (summary, reason) if text) or None,
+        metrics=_reason_metrics(state.get("reasonData")),
+        labels=with_derived(dimensions, derived),
+        extra_source={"message": event},
+    )
+
+
+def _event_metric(
+    config: dict[str, Any], path: str
+) -> tuple[dict[str, str], dict[str, str | None]]:
+    """The dimensions of the first metric with a `metricStat`, and its namespace, name and
+    the first math `expression` as derived labels."""
+    metric: dict[str, Any] | None = None
+    metric_path = path
+    expression = None
+    for index, entry in enumerate(opt_list(config, "metrics", path)):
+        entry_path = join(join(path, "metrics"), index)
+        item = mapping(entry, entry_path, "a metric of the alarm")
+        expression = expression or opt_str(item, "expression", entry_path)
+        stat = item.get("metricStat")
+        if metric is None and isinstance(stat, dict) and isinstance(stat.get("metric"), dict):
+            metric, metric_path = stat["metric"], join(entry_path, "metricStat.metric")
+    metric = metric or {}
+    dims_path = join(metric_path, "dimensions")
+    dimensions = {
+        key: scalar_text(item, join(dims_path, key))
+        for key, item in opt_mapping(metric, "dimensions", metric_path).items()
+        if item is not None
+    }
+    derived = {
+        "namespace": opt_str(metric, "namespace", metric_path),
+        "metric_name": opt_str(metric, "name", metric_path),
+        "expression": expression,
+    }
+    return dimensions, derived
+
+
+def _reason_data(text: Any) -> dict[str, Any]:
+    """The state's `reasonData`, a JSON string; informational, so text that is not the
+    documented JSON object gives an empty one rather than an error."""
+    if not isinstance(text, str):
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _triggering(reason_data: Any) -> str | None:
+    """The names of the children that set a composite alarm's state (`triggeringAlarms` of its
+    `reasonData`, each an ARN ending `:alarm:<name>`), comma-joined."""
+    entries = _reason_data(reason_data).get("triggeringAlarms")
+    if not isinstance(entries, list):
+        return None
+    names = [
+        entry["arn"].rpartition(":alarm:")[2] or entry["arn"]
+        for entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get("arn"), str) and entry["arn"]
+    ]
+    return ", ".join(names) or None
+
+
+def _reason_metrics(reason_data: Any) -> dict[str, float] | None:
+    """The latest datapoint and the threshold of the state's `reasonData` (a JSON string) as
+    `metrics.value` and `metrics.threshold`; None when it holds neither. It is informational,
+    so text that is not the documented JSON is left alone rather than refused."""
+    data = _reason_data(reason_data)
+    metrics: dict[str, float] = {}
+    points = data.get("recentDatapoints")
+    if isinstance(points, list) and points and _finite(points[-1]):
+        metrics["value"] = float(points[-1])
+    if _finite(data.get("threshold")):
+        metrics["threshold"] = float(data["threshold"])
+    return metrics or None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -16,7 +16,9 @@ default payload: the number in the event's Datadog link), else `alert_cycle_key`
 `aggreg_key` (opaque hashes nobody recognises). The de-duplication
 key, `alert_cycle_key` (shared by every notification from trigger to recovery) else `aggreg_key`,
 is kept as the label `@dedup_key`. Without `alert_transition` the transition is read from the
-title's `[Triggered]` / `[Recovered]` / ... prefix. Datadog sends no start time with a
+title's `[Triggered]` / `[Recovered]` / ... prefix; a notification with neither is not a
+monitor's transition (a downtime notice, another event) and is refused, not made a triggered
+incident. Datadog sends no start time with a
 recovery: `startedAt` is the notification's `date` (else `last_updated`), which is also
 `resolvedAt` for Recovered. A custom payload with neither takes the time it was received
 (`received_at`), and `source.receivedAt` says so.
@@ -61,6 +63,12 @@ STATUS = {
     "Renotify": "triggered",
     "Recovered": "resolved",
 }
+NOT_A_TRANSITION = (
+    "alert_transition: missing, and the title has no transition like [Triggered] or "
+    "[Recovered]: the notification is not a monitor's transition (a downtime or another "
+    "event notice), so it is not an incident; a monitor's webhook payload should send "
+    "alert_transition ($ALERT_TRANSITION)"
+)
 _TITLE_TRANSITION = re.compile(r"\[(" + "|".join(re.escape(word) for word in STATUS) + r")\b")
 # Variables copied into `@` labels under a shorter name, when the template includes them.
 _DERIVED_KEYS = {
@@ -82,7 +90,9 @@ def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str,
     transition = opt_str(root, "alert_transition", "")
     if transition is None:
         found = _TITLE_TRANSITION.search(title)
-        transition = found.group(1) if found else "Triggered"
+        if found is None:
+            raise AdapterError(NOT_A_TRANSITION, "alert_transition")
+        transition = found.group(1)
         status = STATUS[transition]
     else:
         status = choose(transition, STATUS, "alert_transition", "alert transition")

@@ -11,12 +11,15 @@ The mapping is Alertmanager's (see `alertmanager.py`): one incident per alert, s
 alert's `status`, `resolvedAt` from `endsAt` only when resolved. Grafana's own URLs become links
 (empty strings, which Grafana sends for alerts without a dashboard, are skipped), and the
 alert's `values` (the number each query or expression gave, by its ref id: `{"B": 44.2}`) become
-the incident's `metrics`. `valueString`, the older text form of the same numbers, is not parsed.
+the incident's `metrics`. An alert without `values` (Grafana 8 sends only the text form) has
+its `valueString` read instead: `[ var='B' labels={instance=a} value=97.5 ], [ ... ]` gives
+`{"B": 97.5}`; an entry with a `metric='name'` and no `var` is named by its metric.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -111,7 +114,38 @@ def _extras(
         link("Panel", opt_str(alert, "panelURL", path)),
         link("Silence", opt_str(alert, "silenceURL", path)),
     ]
-    return links, _metrics(opt_mapping(alert, "values", path), join(path, "values"))
+    values = opt_mapping(alert, "values", path)
+    if values:
+        return links, _metrics(values, join(path, "values"))
+    return links, value_string_metrics(opt_str(alert, "valueString", path) or "")
+
+
+# One `[ ... ]` entry of a valueString (no brackets inside: linear time on any text), ending in
+# `value=N`; before it `var='B'`, `metric='name'`, `labels={...}` and, since Grafana 10,
+# `type='query'`, in any order.
+_VALUE_ENTRY = re.compile(r"\[([^\[\]]*)\]")
+_VALUE = re.compile(r"(?:^|\s)value=(\S+)\s*$")
+_VALUE_NAME = re.compile(r"(?:^|\s)(?P<key>var|metric)='(?P<name>[^']*)'")
+
+
+def value_string_metrics(text: str) -> dict[str, float]:
+    """The numbers of a Grafana `valueString`, by the entry's `var` (else its `metric`); an
+    entry without a finite number (`value=null`, `NaN`) or a name is skipped, and the first
+    of two entries with one name is kept. Text of another form gives no metrics."""
+    metrics: dict[str, float] = {}
+    for entry in _VALUE_ENTRY.finditer(text):
+        found = _VALUE.search(entry[1])
+        if found is None:
+            continue
+        names = {m["key"]: m["name"] for m in _VALUE_NAME.finditer(entry[1])}
+        name = names.get("var") or names.get("metric")
+        try:
+            number = float(found[1])
+        except ValueError:
+            continue
+        if name and math.isfinite(number) and name not in metrics:
+            metrics[name] = number
+    return metrics
 
 
 def _metrics(values: dict[str, Any], path: str) -> dict[str, float]:
