@@ -62,7 +62,7 @@ from playbook_engine.compile.compiler import (
     merge_order,
     selection_index,
 )
-from playbook_engine.diagnostics import InputError, Span, error
+from playbook_engine.diagnostics import Diagnostic, InputError, Span, error
 from playbook_engine.load.discovery import discover, incident_fields
 from playbook_engine.model import AllOf, AnyOf, Condition, Expr, Leaf, Library, Not, Playbook
 from playbook_engine.speed import stores
@@ -230,6 +230,37 @@ class LibraryCache:
             if _digest(root / relative) != digest:
                 return None
         return entry
+
+    def load_last_valid(self, print_: Fingerprint) -> tuple[_Entry, float] | None:
+        """The entry of the last library that validated at this place (working directory and
+        root) with this engine, whatever its files are now, and when it was written; None if
+        there is none. Still authenticated: an entry is only ever written for a library that
+        validated, and holds all of it (the documents as they were then)."""
+        key = self.secret(create=False)
+        if key is None:
+            return None
+        path = self.entry_path(print_)
+        blob = _read_regular(path, MAX_ENTRY_BYTES)
+        if blob is None or not blob.startswith(MAGIC):
+            return None
+        head = len(MAGIC)
+        mac, payload = blob[head : head + 32], blob[head + 32 :]
+        if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()):
+            return None
+        try:
+            with collector_paused():
+                entry = pickle.loads(payload)
+        except Exception:
+            return None
+        if not isinstance(entry, _Entry):
+            return None
+        if (entry.fingerprint.engine, entry.fingerprint.place) != (print_.engine, print_.place):
+            return None
+        try:
+            written = path.stat().st_mtime
+        except OSError:
+            return None
+        return entry, written
 
     def begin(self, root: Path, print_: Fingerprint) -> _Pending | None:
         """Start an entry for the files of `print_`, before the library is read: content
@@ -471,6 +502,45 @@ def open_code_store(engine: tuple[str, ...] | None = None, create: bool = True) 
     key = LibraryCache(directory).secret(create)
     engine = engine if engine is not None else engine_fingerprint()
     stores.use_code_store(FileCodeStore(directory / "code", key, engine) if key else None)
+
+
+@dataclass(frozen=True, slots=True)
+class LastValid:
+    """A run served by the last library that validated: the current one's errors, and when
+    the one used was validated (seconds since 1970)."""
+
+    errors: list[Diagnostic]
+    validated_at: float
+
+
+def library_for_run(root: Path, use_cache: bool = True) -> tuple[CompiledLibrary, LastValid | None]:
+    """`cached_library`, except that a library that does not validate falls back to the last
+    one that did at this place (the cache keeps it): at 3 a.m. one broken playbook must not
+    stop every plan. The second value says so (None: the library is current). Without such a
+    library, raises `InputError` as `cached_library` does."""
+    try:
+        return cached_library(root, use_cache), None
+    except InputError as exc:
+        if not use_cache or not any(d.code.startswith("PB") for d in exc.diagnostics):
+            raise
+        if exc.diagnostics and exc.diagnostics[0].code == "PB111" and not root.is_dir():
+            raise
+        cache = LibraryCache(cache_dir())
+        found = cache.load_last_valid(fingerprint(root))
+        if found is None:
+            raise
+        entry, written = found
+        open_code_store(entry.fingerprint.engine, create=False)
+        deferred = [
+            DeferredPlaybook(
+                ident, order, fallback, partial(_condition, when), partial(_playbook, blob)
+            )
+            for ident, order, fallback, when, blob in entry.playbooks
+        ]
+        compiled, _ = compile_library(
+            entry.library, incident_fields(), True, deferred, entry.selection
+        )
+        return compiled, LastValid(list(exc.diagnostics), written)
 
 
 def cached_library(root: Path, use_cache: bool = True) -> CompiledLibrary:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -78,7 +79,7 @@ def command(
 ) -> None:
     """Evaluate INCIDENT (a JSON or YAML file, or - for stdin) and print the response plan."""
     from playbook_engine.cli import runner
-    from playbook_engine.speed.cache import cached_library
+    from playbook_engine.speed.cache import library_for_run
 
     if incident is None:
         raise click.UsageError("missing INCIDENT (a file, or - for standard input)")
@@ -89,12 +90,14 @@ def command(
     at = parse_at(at_text)
     if jsonl:
         with open_stream(incident) as (display, stream):
-            compiled = cached_library(library_root(library_dir), use_cache=not no_cache)
+            compiled, stale = library_for_run(library_root(library_dir), use_cache=not no_cache)
+            _say_stale(stale)
             with output_lines(output) as write:
                 failed = runner.run_jsonl(compiled, display, stream, at, overrides, explain, write)
-        raise Failure(EXIT_FINDINGS if failed else EXIT_OK)
+        raise Failure(EXIT_FINDINGS if failed or stale else EXIT_OK)
     stdin_text = read_stdin() if incident == "-" else None
-    compiled = cached_library(library_root(library_dir), use_cache=not no_cache)
+    compiled, stale = library_for_run(library_root(library_dir), use_cache=not no_cache)
+    _say_stale(stale)
     terminal = output is None and sys.stdout.isatty()
     chosen = fmt or _format_of(output) or ("text" if terminal else "markdown")
     use_color = color if color is not None else terminal and "NO_COLOR" not in os.environ
@@ -104,7 +107,33 @@ def command(
     if note:
         click.echo(f"playbook: {note}", err=True)
     write_output(text, output)
-    raise Failure(EXIT_FINDINGS if failed else EXIT_OK)
+    raise Failure(EXIT_FINDINGS if failed or stale else EXIT_OK)
+
+
+def _say_stale(stale: Any) -> None:
+    """Say loudly that the plan comes from the last library that validated, and why."""
+    if stale is None:
+        return
+    from datetime import UTC, datetime
+
+    from playbook_engine.render.diagnostics import text_lines
+    from playbook_engine.timeparse import format_timestamp
+
+    when = format_timestamp(datetime.fromtimestamp(int(stale.validated_at), UTC))
+    count = len(stale.errors)
+    click.echo(
+        f"playbook: WARNING the library does not validate ({count} error"
+        f"{'s' if count != 1 else ''}); this plan comes from the last library that validated "
+        f"here ({when}); the current library's errors:",
+        err=True,
+    )
+    for line in text_lines(stale.errors):
+        click.echo(f"  {line}", err=True)
+    click.echo(
+        "playbook: fix them (playbook validate); until then plans come from that library and "
+        "the exit code is 1",
+        err=True,
+    )
 
 
 def _format_of(output: Path | None) -> str | None:
