@@ -82,3 +82,27 @@ def test_no_cache_means_no_fallback(tmp_path: Path) -> None:
     assert run(library, cache).returncode == 0
     break_a_playbook(library)
     assert run(library, cache, "--no-cache").returncode == 2
+
+
+def test_run_finds_the_library_of_the_incident_file(tmp_path: Path) -> None:
+    # From an unrelated folder, without --library: the incident's own library is used.
+    library, elsewhere = tmp_path / "team-a", tmp_path / "elsewhere"
+    shutil.copytree(BUNDLED, library)
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PLAYBOOK_LIBRARY"}
+    env["PLAYBOOK_CACHE_DIR"] = str(tmp_path / "cache")
+    done = subprocess.run(
+        [*PLAYBOOK, "run", str(library / INCIDENT), "--at", AT, "--format", "json"],
+        capture_output=True, text=True, env=env, cwd=elsewhere, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["priority"]["id"] == "P1"
+
+
+def test_validate_takes_the_library_option_as_every_command_does(tmp_path: Path) -> None:
+    done = subprocess.run([*PLAYBOOK, "validate", "-l", str(BUNDLED)], capture_output=True,
+                          text=True, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0 and "no problems" in done.stdout
+    missing = subprocess.run([*PLAYBOOK, "validate", "--library", str(tmp_path / "nope")],
+                             capture_output=True, text=True)  # fmt: skip
+    assert missing.returncode == 2

@@ -112,11 +112,19 @@ def _cannot_write(output: Path, reason: str) -> NoReturn:
     fail_input([error("IN105", f"cannot write output: {reason}", Span(str(output)))])
 
 
-def library_root(path: Path | None) -> Path:
-    """The library given with --library, or the one found from here."""
-    from playbook_engine.load.discovery import find_library_root
+def library_root(path: Path | None, near: str | None = None) -> Path:
+    """The library given with --library (or `$PLAYBOOK_LIBRARY`), else the one holding the
+    file `near` (an incident: `playbook run ../team-a/incidents/x.yaml` uses team-a's
+    library), else the one found from here."""
+    import os
 
-    root = path or find_library_root()
+    from playbook_engine.load.discovery import ENV_VAR, find_library_root, library_root_of
+
+    root = path
+    if root is None and near not in (None, "-") and not os.environ.get(ENV_VAR):
+        assert near is not None
+        root = library_root_of(Path(near))
+    root = root or find_library_root()
     if root is None:
         fail_input(
             [

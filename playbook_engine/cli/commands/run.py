@@ -90,13 +90,15 @@ def command(
     at = parse_at(at_text)
     if jsonl:
         with open_stream(incident) as (display, stream):
-            compiled, stale = library_for_run(library_root(library_dir), use_cache=not no_cache)
+            compiled, stale = library_for_run(
+                library_root(library_dir, incident), use_cache=not no_cache
+            )
             _say_stale(stale)
             with output_lines(output) as write:
                 failed = runner.run_jsonl(compiled, display, stream, at, overrides, explain, write)
         raise Failure(EXIT_FINDINGS if failed or stale else EXIT_OK)
     stdin_text = read_stdin() if incident == "-" else None
-    compiled, stale = library_for_run(library_root(library_dir), use_cache=not no_cache)
+    compiled, stale = library_for_run(library_root(library_dir, incident), use_cache=not no_cache)
     _say_stale(stale)
     terminal = output is None and sys.stdout.isatty()
     chosen = fmt or _format_of(output) or ("text" if terminal else "markdown")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from playbook_engine.cli.commands.common import library_root
+from playbook_engine.cli.commands.common import library_option, library_root
 from playbook_engine.cli.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, Failure
 
 
@@ -21,7 +21,8 @@ from playbook_engine.cli.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, Failu
     help="Output format (github: workflow annotations).",
 )
 @click.option("--strict", is_flag=True, help="Treat warnings as findings (exit 1).")
-def command(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
+@library_option
+def command(paths: tuple[Path, ...], fmt: str, strict: bool, library_dir: Path | None) -> None:
     """Validate a library: schema, references, conditions and templates.
 
     PATHS are library directories or files (a file is checked in the context of the library it
@@ -31,6 +32,8 @@ def command(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
     from playbook_engine.render.diagnostics import report
     from playbook_engine.speed.cache import open_code_store
 
+    # -l/--library DIR, as every command takes it, is one more path to check.
+    paths = (*paths, library_dir) if library_dir is not None else paths
     # Checking files (a pre-commit hook's case) compiles their whole library on every commit:
     # keep the code of its templates. Compiling is deterministic and only code that compiled
     # is kept, so no diagnostic changes. Whole directories (CI, often on a fresh machine) are
