@@ -62,6 +62,11 @@ def warning(code: str, message: str, span: Span, hint: str = "", pointer: str = 
     return Diagnostic(code, Severity.WARNING, message, span, hint, pointer)
 
 
+def info(code: str, message: str, span: Span, hint: str = "", pointer: str = "") -> Diagnostic:
+    """An info-severity diagnostic: a note, never a finding."""
+    return Diagnostic(code, Severity.INFO, message, span, hint, pointer)
+
+
 @dataclass
 class InputError(Exception):
     """Input that cannot be processed at all (exit code 2), with its diagnostics."""

@@ -18,6 +18,7 @@ from playbook_engine.diagnostics import (
     InputError,
     Span,
     error,
+    info,
     sorted_diagnostics,
     warning,
 )
@@ -106,8 +107,45 @@ def build_check_compile(
     finally:
         stores.use_code_store(below)
     diagnostics += found
+    if not complete:
+        diagnostics = _without_follow_ons(diagnostics)
     kept = apply_suppressions(sorted_diagnostics(diagnostics))
     return LoadResult(root_display, tuple(shown), compiled, kept)
+
+
+# What a document that did not load makes other files say: references to what it defined
+# (a Shared file's step groups, escalations, notifications) and steps that depend on them.
+_FOLLOW_ON_CODES = frozenset({"PB303", "PB307"})
+
+
+def _without_follow_ons(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """The diagnostics with the errors that may only follow from a document that did not
+    load (its syntax or schema failed) replaced by one note at that document: fix it first.
+    An error in the failed document itself is always kept."""
+    failed = sorted({d.span.path for d in diagnostics if d.is_error and d.code[:3] in _LOADING})
+    if not failed:
+        return diagnostics
+    follow = [d for d in diagnostics if d.code in _FOLLOW_ON_CODES and d.span.path not in failed]
+    if not follow:
+        return diagnostics
+    kept = [
+        d for d in diagnostics if not (d.code in _FOLLOW_ON_CODES and d.span.path not in failed)
+    ]
+    names = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
+    count = len(follow)
+    kept.append(
+        info(
+            "PB323",
+            f"{count} error{'s' if count != 1 else ''} in other files not shown (unknown "
+            f"references, missing steps): they may follow from {names} not loading",
+            Span(failed[0]),
+            hint="fix that file first; validate again to see what remains",
+        )
+    )
+    return kept
+
+
+_LOADING = ("PB1", "PB2")
 
 
 def _documents_by_kind(

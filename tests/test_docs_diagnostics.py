@@ -75,7 +75,8 @@ def documented(readme: str) -> tuple[list[Row], list[str]]:
 def emitted(package: Path) -> dict[str, set[str]]:
     """Every code literal under `package`, with the severities of the calls that emit it.
 
-    A code passed first to a call named `warning` is emitted as a warning; to any other call
+    A code passed first to a call named `warning` (`info`) is emitted as a warning (an info);
+    to any other call
     (`error`, the loader's `_fail` and `_Refused`...) as an error. A literal seen only in a
     comparison has no severity of its own.
     """
@@ -94,7 +95,7 @@ def emitted(package: Path) -> dict[str, set[str]]:
                 continue
             func = node.func
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            codes[first.value].add("warning" if name == "warning" else "error")
+            codes[first.value].add(name if name in ("warning", "info") else "error")
     return codes
 
 
@@ -110,7 +111,7 @@ def problems_of(readme: str, codes: dict[str, set[str]]) -> list[str]:
         if row.code not in codes:
             problems.append(f"{where} is documented but no longer emitted: remove the row")
             continue
-        severities = set(re.findall(r"error|warning", row.severity))
+        severities = set(re.findall(r"error|warning|info", row.severity))
         wanted = codes[row.code] or severities
         if severities != wanted or not severities:
             problems.append(f"{where}: severity {row.severity!r}, emitted as {sorted(wanted)}")
