@@ -63,7 +63,8 @@ def _payload(name: str) -> Any:
 def _run(path: Path) -> list[dict[str, Any]]:
     payload = _load(path)
     if path.parent.name == "generic":
-        return convert_generic(payload, _load(path.with_name(f"{path.stem}.mapping.json")))
+        mapping = _load(path.with_name(f"{path.stem}.mapping.json"))
+        return convert_generic(payload, mapping, RECEIVED)
     return convert(payload, path.parent.name, RECEIVED)
 
 
@@ -120,7 +121,7 @@ def test_conversion_leaves_the_payload_alone(path: Path) -> None:
     payload = _load(path)
     before = copy.deepcopy(payload)
     if path.parent.name == "generic":
-        convert_generic(payload, _load(path.with_name(f"{path.stem}.mapping.json")))
+        convert_generic(payload, _load(path.with_name(f"{path.stem}.mapping.json")), RECEIVED)
     else:
         convert(payload, path.parent.name, RECEIVED)
     assert payload == before
@@ -854,7 +855,7 @@ BAD_MAPPINGS: list[tuple[Any, str, str]] = [
         "urgency",
         "mapping key urgency: unknown key; expected one of id, title, status, service, "
         "environment, severity, description, startedAt, detectedAt, acknowledgedAt, "
-        "resolvedAt, customersAffected, labels, links, each, timezone",
+        "resolvedAt, customersAffected, labels, links, each, timezone, fields",
     ),
     (
         {**REQUIRED_ONLY, "id": "alert.uid"},
@@ -891,12 +892,13 @@ BAD_MAPPINGS: list[tuple[Any, str, str]] = [
     (
         {**REQUIRED_ONLY, "id": {"path": "$.a", "value": "x"}},
         "id",
-        "mapping key id: needs exactly one of path and value",
+        "mapping key id: needs exactly one of path, value and concat",
     ),
     (
         {**REQUIRED_ONLY, "id": {"path": "$.a", "fallback": "x"}},
         "id.fallback",
-        "mapping key id.fallback: unknown key; expected one of path, value, default, map, epoch",
+        "mapping key id.fallback: unknown key; expected one of path, value, default, map, "
+        "epoch, match, concat, format, type",
     ),
     (
         {**REQUIRED_ONLY, "id": 5},
@@ -951,7 +953,7 @@ def test_a_faulty_mapping_is_reported_by_its_key(mapping: Any, pointer: str, mes
             {"title": "$.check.title"},
             None,
             "check.title",
-            "check.title: missing (mapping key title reads $.check.title)",
+            "check.title: missing (mapping key title reads $.check.title); give it a default",
         ),
         (
             {"status": "$.state"},
@@ -983,7 +985,7 @@ def test_a_faulty_mapping_is_reported_by_its_key(mapping: Any, pointer: str, mes
             {"each": "$.results"},
             {"results": [{"check": {}}]},
             "results[0].check.uid",
-            "results[0].check.uid: missing (mapping key id reads $.check.uid)",
+            "results[0].check.uid: missing (mapping key id reads $.check.uid); give it a default",
         ),
         (
             {"labels": {"owner": "$.owner"}},
@@ -1633,3 +1635,94 @@ def test_a_composite_alarm_event_names_its_triggering_children() -> None:
         "cloudwatch-sns/eventbridge-composite", ("detail", "state", "reasonData"), reason
     )
     assert convert(payload, "cloudwatch-sns")[0]["labels"]["@triggering_alarms"] == "A"
+
+
+# --- mapping options for tools that say things indirectly (match, concat, format, received,
+# typed fields): the errors name the field and the mapping key --------------------------
+
+
+def _zabbix() -> tuple[Any, Any]:
+    folder = DATA / "generic"
+    return _load(folder / "zabbix-problem.json"), _load(folder / "zabbix-problem.mapping.json")
+
+
+def test_a_missing_receive_time_says_to_pass_at() -> None:
+    payload, mapping = _zabbix()
+    payload = {**payload, "event_date": "{EVENT.DATE}"}
+    with pytest.raises(AdapterError) as raised:
+        convert_generic(payload, mapping)
+    assert "the receive time that mapping key startedAt falls back to is not known" in str(
+        raised.value
+    )
+    [found] = convert_generic(payload, mapping, RECEIVED)
+    assert found["startedAt"] == "2026-03-14T02:30:00Z"
+
+
+def test_a_null_is_not_called_missing() -> None:
+    mapping = {"id": "$.id", "title": "$.title", "startedAt": "$.at"}
+    with pytest.raises(AdapterError) as raised:
+        convert_generic({"id": "a", "title": "t", "at": None}, mapping)
+    assert str(raised.value).startswith("at: null (mapping key startedAt reads $.at)")
+    with pytest.raises(AdapterError) as raised:
+        convert_generic({"id": "a", "title": "t"}, mapping)
+    assert str(raised.value).startswith("at: missing (mapping key startedAt reads $.at)")
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "expected"),
+    [("42", "integer", 42), ("4.5", "number", 4.5), ("yes", "boolean", True),
+     ("0", "boolean", False), ("a, b,", "list", ["a", "b"]), (7, "text", "7")],
+)  # fmt: skip
+def test_typed_fields(value: Any, kind: str, expected: Any) -> None:
+    mapping = {"id": "$.id", "title": "$.id", "startedAt": {"value": "2026-01-01T00:00:00Z"},
+               "fields": {"x": {"path": "$.x", "type": kind}}}  # fmt: skip
+    [found] = convert_generic({"id": "a", "x": value}, mapping)
+    assert found["x"] == expected and type(found["x"]) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("mapping_change", "payload_change", "message"),
+    [
+        ({"fields": {"n": {"path": "$.n", "type": "integer"}}}, {"n": "many"},
+         "n: expected a integer, got the string"),
+        ({"fields": {"b": {"path": "$.b", "type": "boolean"}}}, {"b": "maybe"},
+         "b: expected a yes/no value"),
+        ({"startedAt": {"path": "$.d", "format": "%Y.%m.%d"}}, {"d": "15/01/2024"},
+         "d: '15/01/2024' is not a time written as '%Y.%m.%d'"),
+        ({"startedAt": {"path": "$.d", "format": "%Y.%m.%d"}}, {"d": "2024.01.15"},
+         "d: '2024.01.15' has no offset: give the mapping a timezone"),
+    ],
+)  # fmt: skip
+def test_mapping_option_errors_name_the_field(
+    mapping_change: dict[str, Any], payload_change: dict[str, Any], message: str
+) -> None:
+    mapping = {"id": "$.id", "title": "$.id", "startedAt": {"value": "2026-01-01T00:00:00Z"},
+               **mapping_change}  # fmt: skip
+    with pytest.raises(AdapterError) as raised:
+        convert_generic({"id": "a", **payload_change}, mapping)
+    assert str(raised.value).startswith(message), str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"title": {"path": "$.t", "match": "(unclosed"}}, "title.match"),
+        ({"title": {"path": "$.t", "format": "%Y"}}, "title.format"),
+        ({"title": {"path": "$.t", "type": "number"}}, "title.type"),
+        ({"fields": {"x": {"path": "$.x", "type": "date"}}}, "fields.x.type"),
+        ({"fields": {"title": "$.x"}}, "fields.title"),
+        ({"title": {"concat": []}}, "title.concat"),
+        ({"title": {"path": "$.t", "default": "received"}}, "title.default"),
+    ],
+)
+def test_faulty_mapping_options_are_reported_by_their_key(change: dict[str, Any], key: str) -> None:
+    mapping = {"id": "$.id", "title": "$.t", "startedAt": "$.at", **change}
+    assert key in [problem.pointer for problem in check_mapping(mapping)]
+
+
+def test_the_zabbix_fixtures_use_the_bundled_mapping() -> None:
+    import yaml
+
+    bundled = yaml.safe_load((HERE.parent / "playbooks" / "mappings" / "zabbix.yaml").read_text())
+    for name in ("zabbix-problem", "zabbix-recovery", "zabbix-undated"):
+        assert _load(DATA / "generic" / f"{name}.mapping.json") == bundled["spec"], name

@@ -103,9 +103,12 @@ def convert(payload: Any, fmt: str, received_at: datetime | None = None) -> list
     return converter(_parsed(payload), received_at)
 
 
-def convert_generic(payload: Any, mapping: Any) -> list[dict[str, Any]]:
-    """The canonical incidents of `payload` under a declared `mapping` (see `generic`)."""
-    return generic.convert(_parsed(payload), mapping)
+def convert_generic(
+    payload: Any, mapping: Any, received_at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The canonical incidents of `payload` under a declared `mapping` (see `generic`);
+    `received_at` is what a timestamp's `default: received` stands for."""
+    return generic.convert(_parsed(payload), mapping, received_at)
 
 
 def check_mapping(mapping: Any) -> list[AdapterError]:

@@ -36,7 +36,9 @@ def convert_payload(
     hint = ""
     try:
         if source_format in mappings:
-            return source_format, adapters.convert_generic(doc.data, mappings[source_format])
+            return source_format, adapters.convert_generic(
+                doc.data, mappings[source_format], received_at
+            )
         if source_format != "auto" and source_format not in adapters.FORMATS:
             known = ", ".join([*adapters.FORMATS, *sorted(mappings), "auto"])
             hint = (

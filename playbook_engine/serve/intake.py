@@ -43,7 +43,7 @@ def alerts_of(
         raise PayloadError(f"payload: not valid JSON: {exc}") from None
     try:
         if fmt in mappings:
-            converted = adapters.convert_generic(payload, mappings[fmt])
+            converted = adapters.convert_generic(payload, mappings[fmt], received_at)
         elif fmt in adapters.FORMATS:
             converted = adapters.convert(payload, fmt, received_at)
         else:
