@@ -882,7 +882,8 @@ BAD_MAPPINGS: list[tuple[Any, str, str]] = [
         {**REQUIRED_ONLY, "status": {"path": "$.s", "map": {"up": "ok"}}},
         "status.map.up",
         "mapping key status.map.up: 'ok' is not a status; expected one of triggered, "
-        "acknowledged, resolved",
+        "acknowledged, resolved, investigating, identified, monitoring, false-alarm, duplicate, "
+        "not-an-incident",
     ),
     (
         {**REQUIRED_ONLY, "severity": {"path": "$.s", "map": ["crit"]}},
@@ -959,7 +960,8 @@ def test_a_faulty_mapping_is_reported_by_its_key(mapping: Any, pointer: str, mes
             {"status": "$.state"},
             None,
             "state",
-            "state: status 'DOWN' is not one of triggered, acknowledged, resolved; "
+            "state: status 'DOWN' is not one of triggered, acknowledged, resolved, "
+            "investigating, identified, monitoring, false-alarm, duplicate, not-an-incident; "
             "add a map to mapping key status",
         ),
         (
@@ -1726,3 +1728,11 @@ def test_the_zabbix_fixtures_use_the_bundled_mapping() -> None:
     bundled = yaml.safe_load((HERE.parent / "playbooks" / "mappings" / "zabbix.yaml").read_text())
     for name in ("zabbix-problem", "zabbix-recovery", "zabbix-undated"):
         assert _load(DATA / "generic" / f"{name}.mapping.json") == bundled["spec"], name
+
+
+def test_a_mapping_translates_a_tools_words_into_phases_and_dispositions() -> None:
+    mapping = {"id": "$.id", "title": "$.id", "startedAt": {"value": "2026-01-01T00:00:00Z"},
+               "status": {"path": "$.state", "map": {"MITIGATED": "monitoring",
+                                                     "NOISE": "false-alarm"}}}  # fmt: skip
+    assert convert_generic({"id": "a", "state": "MITIGATED"}, mapping)[0]["status"] == "monitoring"
+    assert convert_generic({"id": "a", "state": "NOISE"}, mapping)[0]["status"] == "false-alarm"

@@ -16,6 +16,18 @@ from typing import Any
 from playbook_engine.timeparse import format_timestamp, parse_epoch, parse_timestamp
 
 STATUSES = ("triggered", "acknowledged", "resolved")
+"""The alert states adapters produce."""
+INCIDENT_STATUSES = (
+    *STATUSES,
+    "investigating",
+    "identified",
+    "monitoring",
+    "false-alarm",
+    "duplicate",
+    "not-an-incident",
+)
+"""Every status an incident may have (schemas/incident.schema.json): a mapping may translate a
+tool's words into phases and dispositions too."""
 TIMESTAMP_EXAMPLE = "a timestamp with an offset like 2026-03-14T02:17:00Z"
 
 # Labels an adapter makes itself (as opposed to the tool's own labels or tags) start with this

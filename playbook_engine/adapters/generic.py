@@ -55,7 +55,7 @@ from zoneinfo import ZoneInfo
 
 from playbook_engine.adapters.common import (
     CONVENTIONAL_SEVERITY,
-    STATUSES,
+    INCIDENT_STATUSES,
     AdapterError,
     canonical_severity,
     describe,
@@ -299,8 +299,10 @@ def _compile_spec(key: str, value: Any, problems: list[AdapterError], zone: tzin
         finals = [(f"{key}.map.{name}", final) for name, final in table.items()]
         finals.append((f"{key}.default", value.get("default")))
         for place, final in finals:
-            if final is not None and final not in STATUSES:
-                message = f"{final!r} is not a status; expected one of {', '.join(STATUSES)}"
+            if final is not None and final not in INCIDENT_STATUSES:
+                message = (
+                    f"{final!r} is not a status; expected one of {', '.join(INCIDENT_STATUSES)}"
+                )
                 _problem(problems, place, message)
     pattern = None
     if "match" in value:
@@ -507,9 +509,9 @@ def _convert(key: str, value: Any, path: str, spec: Spec, zone: tzinfo | None) -
             path,
         )
     text = scalar_text(value, path)
-    if key == "status" and text not in STATUSES:
+    if key == "status" and text not in INCIDENT_STATUSES:
         raise AdapterError(
-            f"{path or 'payload'}: status {text!r} is not one of {', '.join(STATUSES)}; "
+            f"{path or 'payload'}: status {text!r} is not one of {', '.join(INCIDENT_STATUSES)}; "
             f"add a map to mapping key status",
             path,
         )
