@@ -283,6 +283,8 @@ class Policy:
     escalation: Escalation | None
     path: str
     span: Span
+    # "Severity never goes down": the incident's `peakPriority` is a floor.
+    keep_peak: bool = False
 
 
 # --- playbook ---------------------------------------------------------------------------

@@ -222,7 +222,9 @@ class _Evaluation:
         else:
             priority = Decision(matrix_priority, f"matrix[{impact.value}][{urgency.value}]")
         # Bounds: the most restrictive ceiling first, then the most severe floor, so that a
-        # floor wins where the two disagree ("if unsure, take the higher severity").
+        # floor wins where the two disagree ("if unsure, take the higher severity"). With
+        # keepPeak, the incident's peak priority is a floor too: severity never goes down.
+        peak = ctx["incident"].get("peakPriority") if policy.keep_peak else None
         if ceilings:
             level, ceiling = max(ceilings, key=lambda item: item[0])
             if severity[priority.value] < level:
@@ -241,6 +243,10 @@ class _Evaluation:
                     f"rule {floor.origin}/{floor.rule.id}",
                 )
                 deciders.append(floor)
+        if isinstance(peak, str) and peak in severity and severity[priority.value] > severity[peak]:
+            priority = Decision(
+                peak, f"{priority.decided_by}, kept at its peak {peak} (policy keepPeak)"
+            )
         if deciders:
             decisive = {(cr.origin, cr.rule.id) for cr in deciders}
             traces = [

@@ -406,6 +406,7 @@ def build_policy(doc: SourceDoc) -> tuple[Policy, list[Diagnostic]]:
         escalation=b.escalation(spec, "/spec"),
         path=doc.path,
         span=b.span(""),
+        keep_peak=bool(spec.get("classification", {}).get("keepPeak", False)),
     )
     return policy, b.diagnostics
 

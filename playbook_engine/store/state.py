@@ -73,6 +73,8 @@ class IncidentState:
         if self.stage == "resolved" and self.resolved_at is not None:
             data["resolvedAt"] = iso(self.resolved_at)
         data["status"] = {"open": "triggered"}.get(self.stage, self.stage)
+        if self.peak:  # a floor when the policy keeps the peak (classification.keepPeak)
+            data["peakPriority"] = self.peak
         return data
 
     @property
