@@ -438,6 +438,7 @@ def test_alternatives_rank_the_branch_the_value_fits() -> None:
         (
             "PB201",
             8,
-            'expected one of triggered, acknowledged, resolved, got the string "broken"',
+            "expected one of triggered, acknowledged, resolved, investigating, identified, "
+            'monitoring, false-alarm, duplicate, not-an-incident, got the string "broken"',
         )
     ]
