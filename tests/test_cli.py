@@ -117,7 +117,7 @@ def test_same_inputs_give_byte_identical_output() -> None:
 def test_validate_bundled_library_is_clean() -> None:
     result = playbook("validate", "playbooks", "--strict")
     # 10 library documents, 4 test suites and the 12 example incidents.
-    assert (result.returncode, result.stdout) == (0, "26 files checked: no problems\n")
+    assert (result.returncode, result.stdout) == (0, "27 files checked: no problems\n")
 
 
 def test_validate_checks_example_incidents_and_skips_what_is_no_document(tmp_path: Path) -> None:
