@@ -205,18 +205,16 @@ class LibraryCache:
             temp.unlink(missing_ok=True)
         return key
 
-    def load(self, root: Path, print_: Fingerprint) -> _Entry | None:
-        """The cached entry for this fingerprint, or None."""
+    def read(self, path: Path) -> _Entry | None:
+        """The entry in `path` if its HMAC checks out and it unpickles, else None."""
         key = self.secret(create=False)
         if key is None:
             return None
-        blob = _read_regular(self.entry_path(print_), MAX_ENTRY_BYTES)
-        if blob is None:
+        blob = _read_regular(path, MAX_ENTRY_BYTES)
+        if blob is None or not blob.startswith(MAGIC):
             return None
         head = len(MAGIC)
         mac, payload = blob[head : head + 32], blob[head + 32 :]
-        if not blob.startswith(MAGIC):
-            return None
         if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()):
             return None
         try:
@@ -224,7 +222,12 @@ class LibraryCache:
                 entry = pickle.loads(payload)
         except Exception:  # authentic but unreadable (an engine change pickle cannot follow)
             return None
-        if not isinstance(entry, _Entry) or entry.fingerprint != print_:
+        return entry if isinstance(entry, _Entry) else None
+
+    def load(self, root: Path, print_: Fingerprint) -> _Entry | None:
+        """The cached entry for this fingerprint, or None."""
+        entry = self.read(self.entry_path(print_))
+        if entry is None or entry.fingerprint != print_:
             return None
         for relative, digest in entry.racy:
             if _digest(root / relative) != digest:
@@ -236,23 +239,9 @@ class LibraryCache:
         root) with this engine, whatever its files are now, and when it was written; None if
         there is none. Still authenticated: an entry is only ever written for a library that
         validated, and holds all of it (the documents as they were then)."""
-        key = self.secret(create=False)
-        if key is None:
-            return None
         path = self.entry_path(print_)
-        blob = _read_regular(path, MAX_ENTRY_BYTES)
-        if blob is None or not blob.startswith(MAGIC):
-            return None
-        head = len(MAGIC)
-        mac, payload = blob[head : head + 32], blob[head + 32 :]
-        if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()):
-            return None
-        try:
-            with collector_paused():
-                entry = pickle.loads(payload)
-        except Exception:
-            return None
-        if not isinstance(entry, _Entry):
+        entry = self.read(path)
+        if entry is None:
             return None
         if (entry.fingerprint.engine, entry.fingerprint.place) != (print_.engine, print_.place):
             return None
@@ -530,17 +519,21 @@ def library_for_run(root: Path, use_cache: bool = True) -> tuple[CompiledLibrary
         if found is None:
             raise
         entry, written = found
-        open_code_store(entry.fingerprint.engine, create=False)
-        deferred = [
-            DeferredPlaybook(
-                ident, order, fallback, partial(_condition, when), partial(_playbook, blob)
-            )
-            for ident, order, fallback, when, blob in entry.playbooks
-        ]
-        compiled, _ = compile_library(
-            entry.library, incident_fields(), True, deferred, entry.selection
+        return _compiled(entry), LastValid(list(exc.diagnostics), written)
+
+
+def _compiled(entry: _Entry) -> CompiledLibrary:
+    """The library of a cache entry, its playbooks loaded when first used."""
+    # Only the templates this run renders are compiled, so only those are stored.
+    open_code_store(entry.fingerprint.engine, create=False)
+    deferred = [
+        DeferredPlaybook(
+            ident, order, fallback, partial(_condition, when), partial(_playbook, blob)
         )
-        return compiled, LastValid(list(exc.diagnostics), written)
+        for ident, order, fallback, when, blob in entry.playbooks
+    ]
+    compiled, _ = compile_library(entry.library, incident_fields(), True, deferred, entry.selection)
+    return compiled
 
 
 def cached_library(root: Path, use_cache: bool = True) -> CompiledLibrary:
@@ -553,18 +546,7 @@ def cached_library(root: Path, use_cache: bool = True) -> CompiledLibrary:
     if cache and print_:
         entry = cache.load(root, print_)
         if entry is not None:
-            # Only the templates this run renders are compiled, so only those are stored.
-            open_code_store(print_.engine, create=False)
-            deferred = [
-                DeferredPlaybook(
-                    ident, order, fallback, partial(_condition, when), partial(_playbook, blob)
-                )
-                for ident, order, fallback, when, blob in entry.playbooks
-            ]
-            compiled, _ = compile_library(
-                entry.library, incident_fields(), True, deferred, entry.selection
-            )
-            return compiled
+            return _compiled(entry)
     stores.use_code_store(None)
     pending = cache.begin(root, print_) if cache and print_ else None
     try:
