@@ -285,6 +285,9 @@ class Policy:
     span: Span
     # "Severity never goes down": the incident's `peakPriority` is a floor.
     keep_peak: bool = False
+    # How an Alertmanager or Grafana notification of several alerts becomes incidents:
+    # "alert" (one each) or "group" (one for the notification).
+    alert_grouping: str = "alert"
 
 
 # --- playbook ---------------------------------------------------------------------------

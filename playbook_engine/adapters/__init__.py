@@ -56,7 +56,15 @@ from playbook_engine.adapters import (
 )
 from playbook_engine.adapters.common import AdapterError, describe
 
-__all__ = ["FORMATS", "AdapterError", "check_mapping", "convert", "convert_generic", "detect"]
+__all__ = [
+    "FORMATS",
+    "GROUPED_FORMATS",
+    "AdapterError",
+    "check_mapping",
+    "convert",
+    "convert_generic",
+    "detect",
+]
 
 Converter = Callable[[Any, datetime | None], list[dict[str, Any]]]
 
@@ -90,9 +98,17 @@ _DATADOG_KEYS = (
 )
 
 
-def convert(payload: Any, fmt: str, received_at: datetime | None = None) -> list[dict[str, Any]]:
+GROUPED_FORMATS = ("alertmanager", "grafana")
+"""Formats whose notifications carry a group of alerts (`grouped=True` makes it one incident)."""
+
+
+def convert(
+    payload: Any, fmt: str, received_at: datetime | None = None, grouped: bool = False
+) -> list[dict[str, Any]]:
     """The canonical incidents of `payload`, read as format `fmt` (one of `FORMATS`);
-    `received_at` stands in for a start time the payload lacks (else that is an error)."""
+    `received_at` stands in for a start time the payload lacks (else that is an error).
+    `grouped`: an Alertmanager or Grafana notification is one incident (its alerts listed),
+    not one per alert."""
     converter = _CONVERTERS.get(fmt)
     if converter is None:
         if fmt == generic.FORMAT:
@@ -100,7 +116,13 @@ def convert(payload: Any, fmt: str, received_at: datetime | None = None) -> list
                 "format 'generic' needs a mapping: use convert_generic(payload, mapping)"
             )
         raise AdapterError(f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
-    return converter(_parsed(payload), received_at)
+    data = _parsed(payload)
+    incidents = converter(data, received_at)
+    if grouped and fmt in GROUPED_FORMATS and incidents:
+        from playbook_engine.adapters.alertmanager import group_incident
+
+        return [group_incident(incidents, data, fmt)]
+    return incidents
 
 
 def convert_generic(

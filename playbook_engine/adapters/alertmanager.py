@@ -22,6 +22,7 @@ a provisional end in the future for alerts that are still firing, so `resolvedAt
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -151,3 +152,57 @@ def labels_fingerprint(labels: dict[str, str]) -> str:
             for byte in (*part.encode("utf-8"), _SEPARATOR):
                 value = ((value ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
     return f"{value:016x}"
+
+
+# Canonical severities, worst first: a group is as severe as its worst alert.
+_SEVERITY_ORDER = ("critical", "high", "warning", "info")
+
+
+def group_incident(incidents: list[dict[str, Any]], payload: Any, fmt: str) -> dict[str, Any]:
+    """One incident for a whole notification (an Alertmanager or Grafana group): the group's
+    identity (its `groupKey`), the common labels, the earliest start, the worst severity,
+    triggered while any alert fires, and its alerts listed in `source.alerts`."""
+    root = payload if isinstance(payload, dict) else {}
+    key = root.get("groupKey") if isinstance(root.get("groupKey"), str) else None
+    if not key:  # no groupKey: the alerts' own ids, sorted, name the group
+        key = "\n".join(sorted(str(i["id"]) for i in incidents))
+    common = root.get("commonLabels")
+    labels = (
+        {str(k): v for k, v in common.items() if isinstance(v, str)}
+        if isinstance(common, dict)
+        else {}
+    )
+    annotations = root.get("commonAnnotations")
+    annotations = annotations if isinstance(annotations, dict) else {}
+    first = min(incidents, key=lambda i: (i["startedAt"], i["id"]))
+    title = annotations.get("summary") or labels.get("alertname") or first["title"]
+    if len(incidents) > 1:
+        title = f"{title} ({len(incidents)} alerts)"
+    firing = [i for i in incidents if i.get("status") != "resolved"]
+    severities = [i["severity"] for i in incidents if i.get("severity") in _SEVERITY_ORDER]
+    resolved = [i.get("resolvedAt") for i in incidents]
+    service, environment = service_and_environment(labels)
+    return incident(
+        fmt,
+        payload,
+        id=f"{fmt}-group:{hashlib.sha256(key.encode()).hexdigest()[:16]}",
+        title=str(title),
+        started_at=first["startedAt"],
+        status="triggered" if firing else "resolved",
+        resolvedAt=None if firing or not all(resolved) else max(str(r) for r in resolved),
+        severity=min(severities, key=_SEVERITY_ORDER.index) if severities else None,
+        service=service,
+        environment=environment,
+        labels=labels,
+        extra_source={
+            "groupKey": key,
+            "alerts": [
+                {
+                    name: i[name]
+                    for name in ("id", "title", "status", "startedAt", "severity")
+                    if name in i
+                }
+                for i in incidents
+            ],
+        },
+    )

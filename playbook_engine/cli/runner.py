@@ -24,6 +24,7 @@ def convert_payload(
     source_format: str,
     mappings: Mapping[str, Any],
     received_at: datetime | None = None,
+    grouped: bool = False,
 ) -> tuple[str, list[dict[str, Any]]]:
     """The format used and the canonical incidents of an alert payload: `source_format` is a
     built-in format, `auto`, or the id of one of the library's payload mappings. `received_at`
@@ -47,7 +48,7 @@ def convert_payload(
             )
             raise adapters.AdapterError(f"unknown format {source_format!r}; one of: {known}", "")
         fmt = adapters.detect(doc.data) if source_format == "auto" else source_format
-        return fmt, adapters.convert(doc.data, fmt, received_at)
+        return fmt, adapters.convert(doc.data, fmt, received_at, grouped)
     except adapters.AdapterError as exc:
         diagnostic = error("AD101", str(exc), Span(display), hint=hint, pointer=exc.pointer)
         raise InputError([diagnostic]) from None
@@ -60,9 +61,12 @@ def incidents_from_payload(
     overrides: Iterable[str],
     mappings: Mapping[str, Any],
     received_at: datetime | None = None,
+    grouped: bool = False,
 ) -> tuple[str, list[Incident]]:
     """The format used and the canonical incidents of an alert payload (`--from FORMAT`)."""
-    fmt, converted = convert_payload(display, content, source_format, mappings, received_at)
+    fmt, converted = convert_payload(
+        display, content, source_format, mappings, received_at, grouped
+    )
     incidents = []
     for index, data in enumerate(converted):
         text = json.dumps(data)
@@ -81,6 +85,7 @@ def run_one(
     explain: bool,
     source_format: str | None,
     color: bool,
+    group_alerts: bool = False,
 ) -> tuple[str, bool, str]:
     """The rendered plan(s) for one incident file or payload, whether any plan has errors, and
     a note for the user (the payload format used and how many incidents it gave; a clock
@@ -89,8 +94,9 @@ def run_one(
     note = ""
     if source_format:
         mappings = compiled.mappings
+        grouped = group_alerts or compiled.policy.alert_grouping == "group"
         used, incidents = incidents_from_payload(
-            display, content, source_format, overrides, mappings, at
+            display, content, source_format, overrides, mappings, at, grouped
         )
         count = len(incidents)
         note = f"read {display} as {used}: {count} incident{'s' * (count != 1)}"

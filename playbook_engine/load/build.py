@@ -407,6 +407,7 @@ def build_policy(doc: SourceDoc) -> tuple[Policy, list[Diagnostic]]:
         path=doc.path,
         span=b.span(""),
         keep_peak=bool(spec.get("classification", {}).get("keepPeak", False)),
+        alert_grouping=spec.get("alertGrouping", "alert"),
     )
     return policy, b.diagnostics
 

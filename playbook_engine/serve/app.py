@@ -71,6 +71,7 @@ def create_app(config: ServeConfig) -> Starlette:
     """The Starlette app for `config`."""
     metrics = config.metrics
     mappings = config.compiled.mappings
+    grouped = config.compiled.policy.alert_grouping == "group"
 
     async def intake(request: Request, source: str, convert: Any) -> Response:
         started = time.perf_counter()
@@ -144,7 +145,9 @@ def create_app(config: ServeConfig) -> Starlette:
         if fmt not in FORMATS and fmt not in mappings:
             known = ", ".join([*FORMATS, *sorted(mappings)])
             return _problem(404, f"unknown format {fmt!r}; one of: {known}")
-        return await intake(request, fmt, lambda body, at: alerts_of(fmt, body, mappings, at))
+        return await intake(
+            request, fmt, lambda body, at: alerts_of(fmt, body, mappings, at, grouped)
+        )
 
     async def incidents_route(request: Request) -> Response:
         return await intake(request, "incidents", lambda body, at: canonical_alerts(body))

@@ -32,9 +32,14 @@ def receipt_key(route: str, body: bytes) -> str:
 
 
 def alerts_of(
-    fmt: str, body: bytes, mappings: Mapping[str, Any], received_at: datetime
+    fmt: str,
+    body: bytes,
+    mappings: Mapping[str, Any],
+    received_at: datetime,
+    grouped: bool = False,
 ) -> list[AlertIn]:
-    """The alerts of a payload in format `fmt` (a built-in format or a mapping id)."""
+    """The alerts of a payload in format `fmt` (a built-in format or a mapping id); `grouped`
+    makes an Alertmanager or Grafana notification one alert (the library's alertGrouping)."""
     from playbook_engine import adapters
 
     try:
@@ -45,7 +50,7 @@ def alerts_of(
         if fmt in mappings:
             converted = adapters.convert_generic(payload, mappings[fmt], received_at)
         elif fmt in adapters.FORMATS:
-            converted = adapters.convert(payload, fmt, received_at)
+            converted = adapters.convert(payload, fmt, received_at, grouped)
         else:
             known = ", ".join([*adapters.FORMATS, *sorted(mappings)])
             raise PayloadError(f"unknown format {fmt!r}; one of: {known}")

@@ -38,6 +38,12 @@ from playbook_engine.cli.commands.common import parse_at, read_stdin, write_outp
     "that has none (default: none, and such a payload is refused).",
 )
 @click.option("--jsonl", is_flag=True, help="One incident per line (input for run --jsonl).")
+@click.option(
+    "--group-alerts",
+    is_flag=True,
+    help="An Alertmanager or Grafana notification is one incident (default: the library's "
+    "alertGrouping, else one per alert).",
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE atomically.")
 def command(
     payload: str,
@@ -46,6 +52,7 @@ def command(
     at_text: str | None,
     jsonl: bool,
     output: Path | None,
+    group_alerts: bool,
 ) -> None:
     """Print the canonical incident(s) of an alert PAYLOAD (a file, or - for stdin).
 
@@ -64,12 +71,17 @@ def command(
     mappings: Mapping[str, Any] = {}
     # A built-in format needs no library, so convert works outside one; a mapping id is looked
     # up in the library found the way every command finds it.
+    grouped = group_alerts
     if library_dir is not None or source_format not in (*FORMATS, "auto"):
         root = library_dir or find_library_root()
         if root is not None:
-            mappings = cached_library(root).mappings
+            library = cached_library(root)
+            mappings = library.mappings
+            grouped = grouped or library.policy.alert_grouping == "group"
     display, content = read_source(payload, read_stdin() if payload == "-" else None)
-    fmt, incidents = convert_payload(display, content, source_format, mappings, received_at)
+    fmt, incidents = convert_payload(
+        display, content, source_format, mappings, received_at, grouped
+    )
     if source_format == "auto":
         click.echo(f"playbook: detected format {fmt}", err=True)
     if jsonl:

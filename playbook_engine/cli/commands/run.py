@@ -60,6 +60,12 @@ from playbook_engine.cli.errors import EXIT_FINDINGS, EXIT_OK, Failure
     help="Validate the library afresh instead of using the library cache.",
 )
 @click.option(
+    "--group-alerts",
+    is_flag=True,
+    help="With --from: an Alertmanager or Grafana notification is one incident (default: the "
+    "library's alertGrouping, else one per alert).",
+)
+@click.option(
     "--color/--no-color",
     default=None,
     help="Colour text output (default: on a TTY without NO_COLOR).",
@@ -76,6 +82,7 @@ def command(
     source_format: str | None,
     color: bool | None,
     no_cache: bool,
+    group_alerts: bool,
 ) -> None:
     """Evaluate INCIDENT (a JSON or YAML file, or - for stdin) and print the response plan."""
     from playbook_engine.cli import runner
@@ -104,7 +111,16 @@ def command(
     chosen = fmt or _format_of(output) or ("text" if terminal else "markdown")
     use_color = color if color is not None else terminal and "NO_COLOR" not in os.environ
     text, failed, note = runner.run_one(
-        compiled, incident, stdin_text, at, overrides, chosen, explain, source_format, use_color
+        compiled,
+        incident,
+        stdin_text,
+        at,
+        overrides,
+        chosen,
+        explain,
+        source_format,
+        use_color,
+        group_alerts,
     )
     if note:
         click.echo(f"playbook: {note}", err=True)
