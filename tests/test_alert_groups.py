@@ -83,3 +83,15 @@ def test_run_takes_the_flag_or_the_librarys_setting(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
     plan = _run(library)
     assert isinstance(plan, dict) and plan["incident"]["title"].endswith("(2 alerts)")
+
+
+def test_a_resolved_alert_without_an_end_is_resolved_when_received() -> None:
+    from playbook_engine.timeparse import parse_timestamp
+
+    payload = copy.deepcopy(TWO)
+    alert = payload["alerts"][0]
+    alert["status"], alert["endsAt"] = "resolved", "0001-01-01T00:00:00Z"
+    received = parse_timestamp("2026-03-14T03:05:00Z")
+    [first, _] = convert(payload, "alertmanager", received)
+    assert (first["status"], first["resolvedAt"]) == ("resolved", "2026-03-14T03:05:00Z")
+    assert "resolvedAt" not in convert(payload, "alertmanager")[0]

@@ -76,7 +76,7 @@ def _timed(convert: Callable[[Any], list[dict[str, Any]]]) -> Converter:
 
 
 _CONVERTERS: dict[str, Converter] = {
-    alertmanager.FORMAT: _timed(alertmanager.convert),
+    alertmanager.FORMAT: alertmanager.convert,
     pagerduty_events.FORMAT: pagerduty_events.convert,
     pagerduty_webhook.FORMAT: _timed(pagerduty_webhook.convert),
     grafana.FORMAT: grafana.convert,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from playbook_engine.adapters.common import (
@@ -43,6 +44,7 @@ from playbook_engine.adapters.common import (
     str_labels,
     timestamp,
 )
+from playbook_engine.timeparse import format_timestamp
 
 FORMAT = "alertmanager"
 STATUS = {"firing": "triggered", "resolved": "resolved"}
@@ -52,9 +54,10 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 Extras = Callable[[dict[str, Any], str], tuple[list[dict[str, str] | None], dict[str, float]]]
 
 
-def convert(payload: Any) -> list[dict[str, Any]]:
-    """One canonical incident per alert of an Alertmanager webhook notification."""
-    return convert_alerts(payload, FORMAT, _no_extras)
+def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str, Any]]:
+    """One canonical incident per alert of an Alertmanager webhook notification;
+    `received_at` is the end of a resolved alert whose `endsAt` says none."""
+    return convert_alerts(payload, FORMAT, _no_extras, received_at)
 
 
 def _no_extras(
@@ -63,12 +66,14 @@ def _no_extras(
     return [], {}
 
 
-def convert_alerts(payload: Any, fmt: str, extras: Extras) -> list[dict[str, Any]]:
+def convert_alerts(
+    payload: Any, fmt: str, extras: Extras, received_at: datetime | None = None
+) -> list[dict[str, Any]]:
     """The incidents of an Alertmanager-shaped payload (also used for Grafana's)."""
     root = mapping(payload, "", "an alert notification (a JSON object with alerts)")
     alerts = req_list(root, "alerts", "", "alerts")
     return [
-        _incident(root, mapping(alert, join("alerts", i)), i, fmt, extras)
+        _incident(root, mapping(alert, join("alerts", i)), i, fmt, extras, received_at)
         for i, alert in enumerate(alerts)
     ]
 
@@ -79,6 +84,7 @@ def _incident(
     index: int,
     fmt: str,
     extras: Extras,
+    received_at: datetime | None = None,
 ) -> dict[str, Any]:
     path = join("alerts", index)
     labels = str_labels(opt_mapping(alert, "labels", path), join(path, "labels"))
@@ -100,6 +106,8 @@ def _incident(
         ends = alert.get("endsAt")
         if ends is not None and ends != ZERO_TIME:
             resolved_at = timestamp(ends, join(path, "endsAt"))
+        elif received_at is not None:  # resolved, with no end said: when we heard of it
+            resolved_at = format_timestamp(received_at)
     service, environment = service_and_environment(labels)
     generator = opt_str(alert, "generatorURL", path)
     links, metrics = extras(alert, path)

@@ -48,7 +48,7 @@ def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str,
     (before Grafana 8) notification gives one incident, started at its receive time."""
     if isinstance(payload, dict) and "alerts" not in payload and "ruleName" in payload:
         return [_legacy(payload, received_at)]
-    return convert_alerts(payload, FORMAT, _extras)
+    return convert_alerts(payload, FORMAT, _extras, received_at)
 
 
 LEGACY_STATUS = {
