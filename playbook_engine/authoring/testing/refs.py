@@ -28,12 +28,17 @@ _STEP_LISTS = ("include", "exclude", "order")
 
 _RULE = re.compile(r"rule ([^/]+)/(.+)")
 _OVERRIDE = re.compile(r"override by rule ([^/]+)/(.+)")
+_BOUND = re.compile(r"(?:raised to at least|lowered to at most) \S+ by rule ([^/]+)/(.+)")
+_PEAK = re.compile(r"kept at its peak \S+ \(policy keepPeak\)")
 _DEFAULTS = re.compile(r"defaults of playbook (.+)")
 _MATRIX = re.compile(r"matrix\[([^\]]+)\]\[([^\]]+)\]")
 _LEVEL_FORMS = (
     "'rule <playbook or policy>/<rule>', 'defaults of playbook <id>' or 'policy defaults'"
 )
-_PRIORITY_FORMS = "'matrix[<impact>][<urgency>]' or 'override by rule <playbook or policy>/<rule>'"
+_PRIORITY_FORMS = (
+    "'matrix[<impact>][<urgency>]' or 'override by rule <playbook or policy>/<rule>', "
+    "optionally followed by bounds (', raised to at least <P> by rule ...')"
+)
 
 
 class References:
@@ -128,6 +133,18 @@ class References:
 
     def decided_by(self, dimension: str, text: str, span: Span) -> list[Diagnostic]:
         """TS114 for a text of no known form, TS111 for an id the library does not have."""
+        if dimension == "priority" and ", " in text:
+            # A bounded decision: `<matrix or override>, raised to at least P2 by rule
+            # policy/x`, `..., lowered to at most P3 by rule ...`, `..., kept at its peak P1
+            # (policy keepPeak)`: the base, then each bound.
+            base, *bounds = text.split(", ")
+            found_problems = self.decided_by(dimension, base, span)
+            for bound in bounds:
+                if match := _BOUND.fullmatch(bound):
+                    found_problems += self.one("rule", f"{match[1]}/{match[2]}", span)
+                elif not _PEAK.fullmatch(bound):
+                    found_problems.append(_form(dimension, text, _PRIORITY_FORMS, span, ""))
+            return found_problems
         if dimension == "priority":
             if found := _OVERRIDE.fullmatch(text):
                 return self.one("rule", f"{found[1]}/{found[2]}", span)
