@@ -148,18 +148,10 @@ def _labels(
 ) -> dict[str, str]:
     trigger_path = join(at, "Trigger")
     trigger = opt_mapping(alarm, "Trigger", at)
-    metric: dict[str, Any] = trigger
-    metric_path = trigger_path
-    # A metric-math alarm names its metrics in Trigger.Metrics[]: the first metric with a
-    # MetricStat gives the namespace, name and dimensions; the expression is kept too.
-    expression = None
-    for index, entry in enumerate(opt_list(trigger, "Metrics", trigger_path)):
-        entry_path = join(join(trigger_path, "Metrics"), index)
-        item = mapping(entry, entry_path, "a metric of the alarm")
-        expression = expression or opt_str(item, "Expression", entry_path)
-        stat = item.get("MetricStat")
-        if isinstance(stat, dict) and isinstance(stat.get("Metric"), dict) and metric is trigger:
-            metric, metric_path = stat["Metric"], join(entry_path, "MetricStat.Metric")
+    # A metric-math alarm names its metrics in Trigger.Metrics[]; a single-metric alarm's
+    # Trigger is its metric.
+    found, found_path, expression = _stat_metric(trigger, trigger_path, _SNS_NAMES)
+    metric, metric_path = (trigger, trigger_path) if found is None else (found, found_path)
     derived = {
         "state": state,
         "old_state": opt_str(alarm, "OldStateValue", at),
@@ -260,17 +252,8 @@ def _event_metric(
 ) -> tuple[dict[str, str], dict[str, str | None]]:
     """The dimensions of the first metric with a `metricStat`, and its namespace, name and
     the first math `expression` as derived labels."""
-    metric: dict[str, Any] | None = None
-    metric_path = path
-    expression = None
-    for index, entry in enumerate(opt_list(config, "metrics", path)):
-        entry_path = join(join(path, "metrics"), index)
-        item = mapping(entry, entry_path, "a metric of the alarm")
-        expression = expression or opt_str(item, "expression", entry_path)
-        stat = item.get("metricStat")
-        if metric is None and isinstance(stat, dict) and isinstance(stat.get("metric"), dict):
-            metric, metric_path = stat["metric"], join(entry_path, "metricStat.metric")
-    metric = metric or {}
+    found, metric_path, expression = _stat_metric(config, path, _EVENT_NAMES)
+    metric = found or {}
     dims_path = join(metric_path, "dimensions")
     dimensions = {
         key: scalar_text(item, join(dims_path, key))
@@ -283,6 +266,31 @@ def _event_metric(
         "expression": expression,
     }
     return dimensions, derived
+
+
+# The keys of an alarm's metric list, as SNS messages (PascalCase) and EventBridge events
+# (camelCase) spell them: the list, a math expression, a metric's stat, the stat's metric.
+_SNS_NAMES = ("Metrics", "Expression", "MetricStat", "Metric")
+_EVENT_NAMES = ("metrics", "expression", "metricStat", "metric")
+
+
+def _stat_metric(
+    container: dict[str, Any], path: str, names: tuple[str, str, str, str]
+) -> tuple[dict[str, Any] | None, str, str | None]:
+    """The first metric with a stat in `container`'s metric list (None if none) and its path,
+    and the list's first math expression."""
+    list_key, expression_key, stat_key, metric_key = names
+    metric: dict[str, Any] | None = None
+    metric_path = path
+    expression = None
+    for index, entry in enumerate(opt_list(container, list_key, path)):
+        entry_path = join(join(path, list_key), index)
+        item = mapping(entry, entry_path, "a metric of the alarm")
+        expression = expression or opt_str(item, expression_key, entry_path)
+        stat = item.get(stat_key)
+        if metric is None and isinstance(stat, dict) and isinstance(stat.get(metric_key), dict):
+            metric, metric_path = stat[metric_key], join(entry_path, f"{stat_key}.{metric_key}")
+    return metric, metric_path, expression
 
 
 def _reason_data(text: Any) -> dict[str, Any]:
