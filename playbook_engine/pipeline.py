@@ -116,6 +116,7 @@ def build_check_compile(
 # What a document that did not load makes other files say: references to what it defined
 # (a Shared file's step groups, escalations, notifications) and steps that depend on them.
 _FOLLOW_ON_CODES = frozenset({"PB303", "PB307"})
+_LOADING = ("PB1", "PB2")  # loading and schema codes: the document did not load
 
 
 def _without_follow_ons(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -143,9 +144,6 @@ def _without_follow_ons(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
         )
     )
     return kept
-
-
-_LOADING = ("PB1", "PB2")
 
 
 def _documents_by_kind(

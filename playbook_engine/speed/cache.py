@@ -510,9 +510,8 @@ def library_for_run(root: Path, use_cache: bool = True) -> tuple[CompiledLibrary
     try:
         return cached_library(root, use_cache), None
     except InputError as exc:
-        if not use_cache or not any(d.code.startswith("PB") for d in exc.diagnostics):
-            raise
-        if exc.diagnostics and exc.diagnostics[0].code == "PB111" and not root.is_dir():
+        library_errors = any(d.code.startswith("PB") for d in exc.diagnostics)
+        if not use_cache or not library_errors or not root.is_dir():
             raise
         cache = LibraryCache(cache_dir())
         found = cache.load_last_valid(fingerprint(root))

@@ -121,8 +121,7 @@ def library_root(path: Path | None, near: str | None = None) -> Path:
     from playbook_engine.load.discovery import ENV_VAR, find_library_root, library_root_of
 
     root = path
-    if root is None and near not in (None, "-") and not os.environ.get(ENV_VAR):
-        assert near is not None
+    if root is None and near is not None and near != "-" and not os.environ.get(ENV_VAR):
         root = library_root_of(Path(near))
     root = root or find_library_root()
     if root is None:

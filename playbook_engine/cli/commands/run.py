@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +20,9 @@ from playbook_engine.cli.commands.common import (
     write_output,
 )
 from playbook_engine.cli.errors import EXIT_FINDINGS, EXIT_OK, Failure
+
+if TYPE_CHECKING:
+    from playbook_engine.speed.cache import LastValid
 
 
 @click.command("run")
@@ -128,7 +131,7 @@ def command(
     raise Failure(EXIT_FINDINGS if failed or stale else EXIT_OK)
 
 
-def _say_stale(stale: Any) -> None:
+def _say_stale(stale: LastValid | None) -> None:
     """Say loudly that the plan comes from the last library that validated, and why."""
     if stale is None:
         return
