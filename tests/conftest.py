@@ -25,6 +25,31 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 PLAYBOOK = [sys.executable, "-m", "playbook_engine"]
 
 
+def modules_loaded_by(
+    *argv: str, watched: tuple[str, ...], prefixes: tuple[str, ...] = (), stdin: str | None = None
+) -> set[str]:
+    """Which `watched` modules, and which modules under `prefixes`, `playbook ARGV` imports:
+    run in a fresh interpreter, unmeasured (coverage imports modules of its own)."""
+    code = (
+        "import sys\n"
+        "from playbook_engine.cli.main import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"found = [m for m in sys.modules if m in {watched!r} or m.startswith({prefixes!r})]\n"
+        "print('\\n' + ','.join(sorted(found)), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        env=unmeasured_env(),
+        input=stdin,
+    )
+    return set(filter(None, done.stderr.rstrip("\n").split("\n")[-1].split(",")))
+
+
 def unmeasured_env() -> dict[str, str]:
     """The environment for a subprocess whose imported modules a test inspects: without
     coverage.py's measurement, which the other subprocesses inherit and which imports sqlite3

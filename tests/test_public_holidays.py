@@ -84,22 +84,20 @@ def test_validate_refuses_an_unknown_place(tmp_path: Path, holidays: Any, messag
 
 
 def test_run_does_not_import_the_package_without_such_a_calendar() -> None:
-    from conftest import unmeasured_env
+    from conftest import modules_loaded_by
 
-    code = (
-        "import sys\n"
-        "from playbook_engine.cli.main import main\n"
-        "try:\n"
-        "    main(sys.argv[1:])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print('holidays' in sys.modules, file=sys.stderr)\n"
-    )
     library = Path(__file__).parent.parent / "playbooks"
     incident = library / "incidents" / "01-gitlab-db-deletion.yaml"
-    done = subprocess.run(
-        [PLAYBOOK[0], "-c", code, "run", str(incident), "--library", str(library),
-         "--at", "2026-02-01T00:30:00Z"],
-        capture_output=True, text=True, env=unmeasured_env(),
-    )  # fmt: skip
-    assert done.stderr.strip().splitlines()[-1] == "False"
+    args = ["run", str(incident), "--library", str(library), "--at", "2026-02-01T00:30:00Z"]
+    assert modules_loaded_by(*args, watched=("holidays",)) == set()
+
+
+def test_the_import_check_can_fail(tmp_path: Path) -> None:
+    # A P3 on a calendar that names a country: the same probe sees the package imported.
+    from conftest import modules_loaded_by
+
+    folder = library(tmp_path / "lib", {"country": "GB", "subdivision": "ENG"})
+    path = tmp_path / "inc.json"
+    path.write_text('{"id": "I", "title": "t", "startedAt": "2026-04-02T14:00:00Z"}')
+    args = ["run", str(path), "--library", str(folder), "--at", "2026-04-02T14:30:00Z"]
+    assert "holidays" in modules_loaded_by(*args, watched=("holidays",))

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import ROOT, unmeasured_env
+from conftest import ROOT, modules_loaded_by
 
 HEAVY = ("starlette", "uvicorn", "apprise", "prometheus_client", "requests", "aiosmtpd")
 LIBRARY = Path(ROOT) / "playbooks"
@@ -15,21 +13,8 @@ INCIDENT = LIBRARY / "incidents" / "01-gitlab-db-deletion.yaml"
 
 
 def loaded_after(*argv: str) -> set[str]:
-    code = (
-        "import sys\n"
-        "from playbook_engine.cli.main import main\n"
-        "try:\n"
-        "    main(sys.argv[1:])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
-        "print(','.join(m for m in sys.modules if m.startswith('playbook_engine.serve')"
-        " or m.startswith('playbook_engine.deliver')), file=sys.stderr)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=unmeasured_env()
-    )
-    return set(filter(None, ",".join(done.stderr.strip().splitlines()[-2:]).split(",")))
+    prefixes = ("playbook_engine.serve", "playbook_engine.deliver")
+    return modules_loaded_by(*argv, watched=HEAVY, prefixes=prefixes)
 
 
 def test_run_imports_no_service_dependency() -> None:

@@ -3,11 +3,9 @@ commands import psycopg only for a PostgreSQL store."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import ROOT, unmeasured_env
+from conftest import ROOT, modules_loaded_by
 from storekit import P1
 
 LIBRARY = Path(ROOT) / "playbooks"
@@ -16,23 +14,7 @@ WATCHED = ("sqlite3", "_sqlite3", "psycopg", "playbook_engine.store")
 
 
 def loaded_after(*argv: str, stdin: str | None = None) -> set[str]:
-    code = (
-        "import sys\n"
-        "from playbook_engine.cli.main import main\n"
-        "try:\n"
-        "    main(sys.argv[1:])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        f"print(','.join(m for m in {WATCHED!r} if m in sys.modules), file=sys.stderr)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, *argv],
-        capture_output=True,
-        text=True,
-        env=unmeasured_env(),
-        input=stdin,
-    )
-    return set(filter(None, done.stderr.rstrip("\n").split("\n")[-1].split(",")))
+    return modules_loaded_by(*argv, watched=WATCHED, stdin=stdin)
 
 
 def test_run_imports_no_store() -> None:
