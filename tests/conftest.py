@@ -7,9 +7,12 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 # Commands run by the tests (in this process or as subprocesses, which inherit the environment)
 # keep their library cache in a folder of this session, never in the user's ~/.cache.
@@ -23,6 +26,14 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [ROOT, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
 )
 PLAYBOOK = [sys.executable, "-m", "playbook_engine"]
+
+
+@contextmanager
+def edited_yaml(path: Path) -> Iterator[Any]:
+    """The YAML document at `path`, written back once the block has changed it."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    yield data
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
 def modules_loaded_by(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import PLAYBOOK
+from conftest import PLAYBOOK, edited_yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,12 +39,10 @@ LATE_ACK_STEP = {
 
 def library(folder: Path) -> Path:
     shutil.copytree(BASIC, folder)
-    policy = yaml.safe_load((folder / "policy.yaml").read_text())
-    policy["spec"]["classification"]["rules"] += RULES
-    (folder / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
-    triage = yaml.safe_load((folder / "triage.yaml").read_text())
-    triage["spec"]["steps"].append(LATE_ACK_STEP)
-    (folder / "triage.yaml").write_text(yaml.safe_dump(triage, sort_keys=False))
+    with edited_yaml(folder / "policy.yaml") as policy:
+        policy["spec"]["classification"]["rules"] += RULES
+    with edited_yaml(folder / "triage.yaml") as triage:
+        triage["spec"]["steps"].append(LATE_ACK_STEP)
     return folder
 
 

@@ -9,8 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import PLAYBOOK
+from conftest import PLAYBOOK, edited_yaml
 from storekit import LIBRARY, at, write_incident
 
 from playbook_engine.engine.evaluation import evaluate
@@ -22,10 +21,8 @@ BASIC = Path(__file__).parent / "data" / "libraries" / "basic"
 
 def keeping_peak(source: Path, folder: Path) -> Path:
     shutil.copytree(source, folder, ignore=shutil.ignore_patterns(".playbook"))
-    path = folder / "policy.yaml"
-    policy = yaml.safe_load(path.read_text())
-    policy["spec"]["classification"]["keepPeak"] = True
-    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    with edited_yaml(folder / "policy.yaml") as policy:
+        policy["spec"]["classification"]["keepPeak"] = True
     return folder
 
 

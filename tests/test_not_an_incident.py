@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from conftest import PLAYBOOK
+from conftest import PLAYBOOK, edited_yaml
 
 from playbook_engine.compile.compiler import CompiledLibrary
 from playbook_engine.engine.evaluation import evaluate
@@ -25,24 +24,23 @@ AT = parse_timestamp("2026-03-13T16:30:00Z")
 
 def library(folder: Path, last: bool = True) -> Path:
     shutil.copytree(BASIC, folder)
-    policy = yaml.safe_load((folder / "policy.yaml").read_text())
-    spec = policy["spec"]
-    level = {"id": "NONE", "name": "Not an incident", "incident": False}
-    spec["priorities"].insert(len(spec["priorities"]) if last else 0, level)
-    spec["matrix"]["minor"]["low"] = "NONE"  # an empty cell of the matrix
-    spec["classification"]["rules"] += [
-        {"id": "false-alarm", "when": {"field": "incident.labels.verdict", "equals": "false-alarm"},
-         "priority": "NONE"},
-        {"id": "customer-asked", "when": {"field": "incident.labels.requested", "equals": "P3"},
-         "priority": {"atLeast": "P3"}},
-    ]  # fmt: skip
-    (folder / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
-    triage = yaml.safe_load((folder / "triage.yaml").read_text())
-    triage["spec"]["steps"].append(
-        {"id": "close-as-false-alarm", "title": "Close as a false alarm", "owner": "responder",
-         "when": {"field": "priority", "equals": "NONE"}}
-    )  # fmt: skip
-    (folder / "triage.yaml").write_text(yaml.safe_dump(triage, sort_keys=False))
+    with edited_yaml(folder / "policy.yaml") as policy:
+        spec = policy["spec"]
+        level = {"id": "NONE", "name": "Not an incident", "incident": False}
+        spec["priorities"].insert(len(spec["priorities"]) if last else 0, level)
+        spec["matrix"]["minor"]["low"] = "NONE"  # an empty cell of the matrix
+        spec["classification"]["rules"] += [
+            {"id": "false-alarm",
+             "when": {"field": "incident.labels.verdict", "equals": "false-alarm"},
+             "priority": "NONE"},
+            {"id": "customer-asked", "when": {"field": "incident.labels.requested", "equals": "P3"},
+             "priority": {"atLeast": "P3"}},
+        ]  # fmt: skip
+    with edited_yaml(folder / "triage.yaml") as triage:
+        triage["spec"]["steps"].append(
+            {"id": "close-as-false-alarm", "title": "Close as a false alarm", "owner": "responder",
+             "when": {"field": "priority", "equals": "NONE"}}
+        )  # fmt: skip
     return folder
 
 

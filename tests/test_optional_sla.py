@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from conftest import PLAYBOOK
+from conftest import PLAYBOOK, edited_yaml
 from jsonschema import Draft202012Validator
 
 from playbook_engine.compile.compiler import CompiledLibrary
@@ -30,11 +29,10 @@ AT = "2026-03-20T16:30:00Z"  # a week after the start: any target would be overd
 
 def library(folder: Path) -> Path:
     shutil.copytree(BASIC, folder)
-    policy = yaml.safe_load((folder / "policy.yaml").read_text())
-    p4 = policy["spec"]["priorities"][3]
-    del p4["respondWithin"], p4["resolveWithin"]  # P4: planned work, no target
-    del policy["spec"]["priorities"][2]["resolveWithin"]  # P3: respond only
-    (folder / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    with edited_yaml(folder / "policy.yaml") as policy:
+        p4 = policy["spec"]["priorities"][3]
+        del p4["respondWithin"], p4["resolveWithin"]  # P4: planned work, no target
+        del policy["spec"]["priorities"][2]["resolveWithin"]  # P3: respond only
     return folder
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from conftest import PLAYBOOK
+from conftest import PLAYBOOK, edited_yaml
 
 from playbook_engine.compile.compiler import CompiledLibrary
 from playbook_engine.engine.evaluation import evaluate
@@ -36,9 +35,8 @@ RULES = [
 
 def library(folder: Path, rules: list[dict[str, Any]]) -> Path:
     shutil.copytree(BASIC, folder)
-    policy = yaml.safe_load((folder / "policy.yaml").read_text())
-    policy["spec"]["classification"]["rules"] += rules
-    (folder / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    with edited_yaml(folder / "policy.yaml") as policy:
+        policy["spec"]["classification"]["rules"] += rules
     return folder
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from conftest import PLAYBOOK
+from conftest import PLAYBOOK, edited_yaml
 
 from playbook_engine.calendars import public_holidays
 from playbook_engine.engine.evaluation import evaluate
@@ -24,9 +23,8 @@ BASIC = Path(__file__).parent / "data" / "libraries" / "basic"
 
 def library(folder: Path, holidays: Any) -> Path:
     shutil.copytree(BASIC, folder)
-    policy = yaml.safe_load((folder / "policy.yaml").read_text())
-    policy["spec"]["calendars"][0]["holidays"] = holidays
-    (folder / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    with edited_yaml(folder / "policy.yaml") as policy:
+        policy["spec"]["calendars"][0]["holidays"] = holidays
     return folder
 
 
