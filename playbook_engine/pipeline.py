@@ -46,6 +46,17 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class Elsewhere:
+    """What the library's documents that were not loaded bring to the checks of those that
+    were (see `load_library_for`): the playbook ids they define, where, in file order; the
+    files that have a loading or schema error; whether any did not load or pass its schema."""
+
+    playbooks: tuple[tuple[str, Span], ...]  # (id, where it is written)
+    failed: tuple[str, ...]
+    incomplete: bool
+
+
+@dataclass(frozen=True, slots=True)
 class LoadResult:
     """A library and everything found while loading it (compiled is None if it cannot be)."""
 
@@ -83,20 +94,106 @@ def _load_library(root: Path, files: Iterable[Path] | None) -> LoadResult:
         lifetime.keep(loading.results)  # the documents: the library holds what it needs
 
 
+def load_library_for(root: Path, asked: set[str]) -> LoadResult:
+    """`load_library(root)` for reporting on the files shown as `asked` only (a pre-commit
+    hook's case): with a code store in use and every asked file a playbook, only the asked
+    files, the policy, the Shared documents and the files changed since the library index
+    was written are loaded (`speed.libindex`); every other document contributes what the
+    index says of it. The asked files' diagnostics are those of loading the whole library."""
+    if stores.active_store() is None:
+        return load_library(root)
+    with lifetime.collector_paused():
+        return _load_library_for(root, asked)
+
+
+def _load_library_for(root: Path, asked: set[str]) -> LoadResult:
+    from playbook_engine.speed import libindex
+
+    paths, refused = confine(root, discover(root))
+    shown = [display_path(p) for p in paths]
+    root_display = display_path(root)
+    index = libindex.read(root_display)
+    keys = [libindex.file_key(path) for path in paths]
+    wanted = []  # positions of the files to load
+    for position, (name, key) in enumerate(zip(shown, keys, strict=True)):
+        known = index.get(name)
+        if name in asked or known is None or known.key != key or known.kind in _ALWAYS_LOADED:
+            wanted.append(position)
+    every = len(wanted) * 2 > len(paths)  # a first run, or most files changed
+    if every:
+        wanted = list(range(len(paths)))
+    loaded = [(paths[i], shown[i]) for i in wanted]
+    work = None
+    if len(loaded) >= FORK_MIN_FILES:
+        from playbook_engine.speed.prework import TemplateWork
+
+        policy = next((root / name for name in POLICY_NAMES if (root / name).is_file()), None)
+        work = TemplateWork(policy)
+    loading = Loading(loaded, None, work)
+    try:
+        fresh = {
+            shown[i]: libindex.summary_of(key, checked)
+            for i, checked in zip(wanted, loading.results, strict=True)
+            if (key := keys[i]) is not None
+        }
+        current = {
+            name: fresh.get(name) or index[name] for name in shown if name in fresh or name in index
+        }
+        if current != index:
+            libindex.write(root_display, current)
+        # A file discovery does not list (an example incident, a README) needs nothing here.
+        documents = asked.intersection(shown)
+        focused = not every and all(
+            (found := fresh.get(name)) is not None and found.kind == "Playbook" and not found.failed
+            for name in documents
+        )
+        if not focused:
+            if not every:  # load the rest too: the asked files need the whole library
+                loading.close()
+                lifetime.keep(loading.results)
+                return _load_library(root, None)
+            return build_check_compile(root, shown, loading, refused)
+        skipped = set(shown).difference(name for _, name in loaded)
+        others = [(name, index[name]) for name in shown if name in skipped]
+        elsewhere = Elsewhere(
+            tuple(
+                (o.playbook[0], Span(name, o.playbook[1], o.playbook[2]))
+                for name, o in others
+                if o.playbook is not None
+            ),
+            tuple(name for name, o in others if o.failed),
+            any(o.incomplete for _, o in others),
+        )
+        return build_check_compile(root, shown, loading, refused, elsewhere)
+    finally:
+        loading.close()
+        lifetime.keep(loading.results)
+
+
+# Kinds whose documents every playbook's checks read: loaded even when unchanged.
+_ALWAYS_LOADED = frozenset({"Policy", "Shared"})
+
+
 def build_check_compile(
-    root: Path, shown: list[str], loading: Loading, refused: Sequence[Diagnostic] = ()
+    root: Path,
+    shown: list[str],
+    loading: Loading,
+    refused: Sequence[Diagnostic] = (),
+    elsewhere: Elsewhere | None = None,
 ) -> LoadResult:
     """Build the model from the loaded documents, check, lint and compile it: the stages after
-    loading, with every diagnostic collected (`refused`: files discovery would not read)."""
+    loading, with every diagnostic collected (`refused`: files discovery would not read;
+    `elsewhere`: what the documents not loaded bring)."""
     documents, diagnostics, complete, invalid_policy = _documents_by_kind(loading)
     diagnostics[:0] = refused
-    complete = complete and not refused
+    complete = complete and not refused and not (elsewhere and elsewhere.incomplete)
     root_display = display_path(root)
     library = _build_library(documents, diagnostics, root_display, shown, invalid_policy)
     if library is None:
         return LoadResult(root_display, tuple(shown), None, sorted_diagnostics(diagnostics))
     fields = incident_fields()
-    diagnostics += check_library(library, fields, complete)
+    others = elsewhere.playbooks if elsewhere else ()
+    diagnostics += check_library(library, fields, complete, others)
     # Linting before compiling gives a loading child more time to check templates for us.
     diagnostics += lint_library(library, schema.load_schema("incident"), complete)
     # Template checks a loading child has made meanwhile, in front of the store (if any).
@@ -108,7 +205,7 @@ def build_check_compile(
         stores.use_code_store(below)
     diagnostics += found
     if not complete:
-        diagnostics = _without_follow_ons(diagnostics)
+        diagnostics = _without_follow_ons(diagnostics, elsewhere.failed if elsewhere else ())
     kept = apply_suppressions(sorted_diagnostics(diagnostics))
     return LoadResult(root_display, tuple(shown), compiled, kept)
 
@@ -119,11 +216,17 @@ _FOLLOW_ON_CODES = frozenset({"PB303", "PB307"})
 _LOADING = ("PB1", "PB2")  # loading and schema codes: the document did not load
 
 
-def _without_follow_ons(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+def _without_follow_ons(
+    diagnostics: list[Diagnostic], failed_elsewhere: Sequence[str] = ()
+) -> list[Diagnostic]:
     """The diagnostics with the errors that may only follow from a document that did not
     load (its syntax or schema failed) replaced by one note at that document: fix it first.
-    An error in the failed document itself is always kept."""
-    failed = sorted({d.span.path for d in diagnostics if d.is_error and d.code[:3] in _LOADING})
+    An error in the failed document itself is always kept. `failed_elsewhere`: failed
+    documents whose diagnostics are not among these (they were not loaded this time)."""
+    failed = sorted(
+        {d.span.path for d in diagnostics if d.is_error and d.code[:3] in _LOADING}
+        | set(failed_elsewhere)
+    )
     if not failed:
         return diagnostics
     follow = [d for d in diagnostics if d.code in _FOLLOW_ON_CODES and d.span.path not in failed]

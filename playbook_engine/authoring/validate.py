@@ -25,7 +25,7 @@ from playbook_engine.load.discovery import (
     document_files,
     library_root_of,
 )
-from playbook_engine.pipeline import LoadResult, load_library
+from playbook_engine.pipeline import LoadResult, load_library, load_library_for
 from playbook_engine.speed.doccache import load_checked
 from playbook_engine.speed.lifetime import collector_paused
 
@@ -37,21 +37,21 @@ class ValidationResult:
     unreadable: bool  # a path could not be read at all (exit 2)
 
 
-def _suite_diagnostics(
-    root: Path, result: LoadResult, wanted: set[str] | None
-) -> dict[str, list[Diagnostic]]:
-    """Problems of each test suite in the library's tests/ folder, by suite path; suites are
-    checked against the compiled library (unknown ids, incident files, clocks). With `wanted`
-    (display paths of the files asked for), only the suites that could report on one of them
-    are checked."""
+def _suites_for(root: Path, wanted: set[str] | None) -> list[Path]:
+    """The test suites in the library's tests/ folder to check: all of them, or with `wanted`
+    (display paths of the files asked for) those that could report on one of them."""
     from playbook_engine.authoring.testing.collect import discover_suites
 
     paths = discover_suites(root / "tests") if (root / "tests").is_dir() else []
-    if result.compiled is None:
-        return {}
     if wanted is not None:
         paths = [path for path in paths if _may_report_on(path, wanted)]
-    if not paths:
+    return paths
+
+
+def _suite_diagnostics(result: LoadResult, paths: list[Path]) -> dict[str, list[Diagnostic]]:
+    """Problems of each test suite of `paths`, by suite path; suites are checked against the
+    compiled library (unknown ids, incident files, clocks)."""
+    if result.compiled is None or not paths:
         return {}
     from playbook_engine.authoring.testing.suites import SuiteLoader
 
@@ -62,13 +62,13 @@ def _suite_diagnostics(
 def _incident_diagnostics(root: Path, wanted: set[str] | None) -> dict[str, list[Diagnostic]]:
     """Problems of each example incident in the library's incidents/ folder (`playbook diff`
     runs them), by path; with `wanted`, only of those asked for."""
-    from playbook_engine.load.incident import parse_incident
-
     found: dict[str, list[Diagnostic]] = {}
     for path in document_files(root / "incidents"):
         shown = display_path(path)
         if wanted is not None and shown not in wanted:
             continue
+        from playbook_engine.load.incident import parse_incident  # only with an incident
+
         try:
             parse_incident(shown, path.read_bytes())
             found[shown] = []
@@ -144,9 +144,13 @@ def _validate_paths(paths: list[Path]) -> ValidationResult:
             chosen.setdefault(root, set()).add(display_path(path))
     files = 0
     for root in sorted(whole | set(chosen)):
-        result = load_library(root)
         asked = None if root in whole else chosen[root]
-        suites = _suite_diagnostics(root, result, asked)
+        suite_paths = _suites_for(root, asked)
+        # A suite is checked against the whole compiled library; without one to check, the
+        # files asked for are checked loading only what they need.
+        focused = asked is not None and not suite_paths
+        result = load_library_for(root, asked) if focused and asked else load_library(root)
+        suites = _suite_diagnostics(result, suite_paths)
         incidents = _incident_diagnostics(root, asked)
         others = [d for found in (*suites.values(), *incidents.values()) for d in found]
         if asked is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from operator import attrgetter
 from typing import Protocol
@@ -48,15 +49,20 @@ _NOTIFICATION = (PLAN_ROOTS, "a notification")
 
 
 def check_library(
-    library: Library, incident_fields: frozenset[str], complete: bool = True
+    library: Library,
+    incident_fields: frozenset[str],
+    complete: bool = True,
+    other_playbooks: Sequence[tuple[str, Span]] = (),
 ) -> list[Diagnostic]:
     """All semantic diagnostics of a library; `incident_fields` are the schema's declared ones.
-    Without `complete` (a document did not load), "no fallback playbook" is not judged."""
+    Without `complete` (a document did not load), "no fallback playbook" is not judged.
+    `other_playbooks`: the ids (and where they are written) of the library's playbooks that
+    were not loaded this time, for the duplicate check."""
     policy = library.policy
     out: list[Diagnostic] = []
     refs = _References(policy, incident_fields)
     out += _check_policy(policy, refs)
-    out += _duplicates(library.playbooks, "playbook")
+    out += _duplicates(_in_file_order(library, other_playbooks), "playbook")
     for playbook in (*library.playbooks, *library.shared):
         out += _check_playbook(playbook, refs)
     out += refs.field_problems
@@ -101,6 +107,24 @@ def _duplicates(items: Sequence[_Identified], what: str) -> list[Diagnostic]:
         else:
             seen[ident] = span
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """A playbook id known only by where it is written (its file was not loaded)."""
+
+    id: str
+    span: Span
+
+
+def _in_file_order(library: Library, others: Sequence[tuple[str, Span]]) -> Sequence[_Identified]:
+    """The library's playbooks and `others` in the order of their files, as if all loaded."""
+    if not others:
+        return library.playbooks
+    position = {path: index for index, path in enumerate(library.files)}
+    merged: list[_Identified] = [*library.playbooks, *(_Written(i, s) for i, s in others)]
+    merged.sort(key=lambda p: (position.get(p.span.path, -1), p.span.line, p.span.col))
+    return merged
 
 
 def _where(first: Span, here: Span) -> str:

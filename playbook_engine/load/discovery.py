@@ -47,9 +47,10 @@ def discover(root: Path) -> list[Path]:
         subdirs[:] = sorted(
             d for d in subdirs if not d.startswith(".") and d not in NON_LIBRARY_DIRS
         )
+        folder = Path(directory)
         for name in sorted(files):
             if name.endswith(DOCUMENT_SUFFIXES) and not name.startswith("."):
-                found.append(Path(directory) / name)
+                found.append(folder / name)
     return found
 
 
@@ -99,7 +100,13 @@ def document_files(directory: Path) -> list[Path]:
 def display_path(path: Path) -> str:
     """A path as shown in diagnostics: relative to the working directory when below it
     (both with symbolic links resolved), else as given."""
-    real, here = os.path.realpath(path), _real_directory(os.getcwd())
+    cwd = os.getcwd()
+    here = _real_directory(cwd, "")
+    head, tail = os.path.split(path)
+    if tail in ("", ".", "..") or os.path.islink(path):
+        real = os.path.realpath(path)
+    else:  # one folder's links resolved once for all its files (a library names them all)
+        real = os.path.join(_real_directory(cwd, head), tail)
     if real == here:
         return "."
     # Text, not pathlib: a large library names every file (docs/benchmarks.md, "Shapes").
@@ -107,9 +114,10 @@ def display_path(path: Path) -> str:
     return real[len(prefix) :] if real.startswith(prefix) else str(path)
 
 
-@lru_cache(maxsize=8)
-def _real_directory(directory: str) -> str:
-    return os.path.realpath(directory)
+@lru_cache(maxsize=256)
+def _real_directory(cwd: str, directory: str) -> str:
+    """`directory` (relative to `cwd`) with its links resolved."""
+    return os.path.realpath(os.path.join(cwd, directory))
 
 
 def incident_fields() -> frozenset[str]:
