@@ -166,8 +166,27 @@ def process_timings(args: argparse.Namespace, lib200: Path, lib1000: Path) -> di
         "validate 1 file (ours)": ([*pb, "validate", one], None),
         "validate 1 file, just edited (ours)": ([*pb, "validate", str(target)], edit),
     }
+    # The same pre-commit case in a large repository: one playbook of the 1,000 (#13).
+    large_one = str(lib1000 / "database-failure.yaml")
+    edited_large = OUT / "edited1000"
+    shutil.rmtree(edited_large, ignore_errors=True)
+    shutil.copytree(lib1000, edited_large, ignore=shutil.ignore_patterns("incidents"))
+    large_target = edited_large / "database-failure.yaml"
+
+    def edit_large() -> None:
+        large_target.write_text(original + f"# edit {next(edits)}\n", encoding="utf-8")
+
+    single["validate 1 of 1000 files (ours)"] = ([*pb, "validate", large_one], None)
+    single["validate 1 of 1000 files, just edited (ours)"] = (
+        [*pb, "validate", str(large_target)],
+        edit_large,
+    )
     checker = shutil.which("check-jsonschema")
     if checker:
+        single["validate 1 of 1000 files (check-jsonschema)"] = (
+            [checker, "--schemafile", schema, large_one],
+            None,
+        )
         many["validate 999 (check-jsonschema)"] = ([checker, "--schemafile", schema, *files], None)
         single["validate 1 file (check-jsonschema)"] = (
             [checker, "--schemafile", schema, one],

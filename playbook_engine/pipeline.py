@@ -33,7 +33,9 @@ from playbook_engine.load.discovery import (
     POLICY_NAMES,
     confine,
     discover,
+    discover_listing,
     display_path,
+    display_paths,
     incident_fields,
 )
 from playbook_engine.model import Library
@@ -109,20 +111,25 @@ def load_library_for(root: Path, asked: set[str]) -> LoadResult:
 def _load_library_for(root: Path, asked: set[str]) -> LoadResult:
     from playbook_engine.speed import libindex
 
-    paths, refused = confine(root, discover(root))
-    shown = [display_path(p) for p in paths]
+    listing = discover_listing(root)
+    links = [path for path, link in listing if link]
+    kept, refused = confine(root, [Path(path) for path in links])
+    inside = set(kept)
+    allowed = {path for path in links if Path(path) in inside}
+    texts = [path for path, link in listing if not link or path in allowed]
+    shown = display_paths(texts, allowed)
     root_display = display_path(root)
     index = libindex.read(root_display)
-    keys = [libindex.file_key(path) for path in paths]
+    keys = [libindex.file_key(path) for path in texts]
     wanted = []  # positions of the files to load
     for position, (name, key) in enumerate(zip(shown, keys, strict=True)):
         known = index.get(name)
         if name in asked or known is None or known.key != key or known.kind in _ALWAYS_LOADED:
             wanted.append(position)
-    every = len(wanted) * 2 > len(paths)  # a first run, or most files changed
+    every = len(wanted) * 2 > len(texts)  # a first run, or most files changed
     if every:
-        wanted = list(range(len(paths)))
-    loaded = [(paths[i], shown[i]) for i in wanted]
+        wanted = list(range(len(texts)))
+    loaded = [(Path(texts[i]), shown[i]) for i in wanted]
     work = None
     if len(loaded) >= FORK_MIN_FILES:
         from playbook_engine.speed.prework import TemplateWork

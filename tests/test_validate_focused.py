@@ -22,7 +22,7 @@ import pytest
 from conftest import PLAYBOOK, edited_yaml
 
 from playbook_engine.authoring.validate import validate_paths
-from playbook_engine.load.discovery import discover, display_path
+from playbook_engine.load.discovery import discover, discover_listing, display_path, display_paths
 from playbook_engine.speed import doccache, libindex, stores
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -261,3 +261,24 @@ def test_display_paths_resolve_linked_folders_and_follow_the_working_directory(
     monkeypatch.chdir(tmp_path / "b")  # the same relative folder is another folder now
     assert display_path(Path("alias/x.yaml")) == "other/x.yaml"
     assert display_path(Path("../a/alias/x.yaml")) == "../a/alias/x.yaml"  # outside: as given
+
+
+def test_the_listing_finds_what_discovery_finds(tmp_path: Path) -> None:
+    root = tmp_path / "lib"
+    for name in ("a.yaml", "b/c.yml", "b/d.json", "b/e.txt", ".hidden/f.yaml", "tests/g.yaml"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x: 1\n")
+    (root / "b" / ".h.yaml").write_text("x: 1\n")
+    (root / "linked.yaml").symlink_to(root / "a.yaml")
+    (root / "dangling.yaml").symlink_to(root / "nowhere.yaml")
+    (root / "folder-link").symlink_to(root / "b")  # not followed, as os.walk does not
+    (tmp_path / "outside").mkdir()
+    (root / "z").symlink_to(tmp_path / "outside")
+    for given in (root, Path(str(root) + "/"), Path(os.path.relpath(root))):
+        listing = discover_listing(given)
+        assert [path for path, _ in listing] == [str(p) for p in discover(given)]
+        links = {path for path, link in listing if link}
+        assert links == {path for path, _ in listing if os.path.islink(path)}
+        assert len(links) == 2
+        texts = [path for path, _ in listing]
+        assert display_paths(texts, links) == [display_path(Path(path)) for path in texts]

@@ -54,6 +54,55 @@ def discover(root: Path) -> list[Path]:
     return found
 
 
+def discover_listing(root: Path) -> list[tuple[str, bool]]:
+    """`discover(root)` as text, each path with whether it is a symbolic link: what a large
+    library's every file costs, without a `Path` or an `lstat` per file (the folder listing
+    says which entries are links)."""
+    found: list[tuple[str, bool]] = []
+
+    def walk(directory: str) -> None:
+        try:
+            with os.scandir(directory) as listed:
+                entries = sorted(listed, key=lambda e: e.name)
+        except OSError:
+            return  # as os.walk: a folder that cannot be listed has no documents
+        folders = []
+        for entry in entries:
+            name = entry.name
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not name.startswith(".") and name not in NON_LIBRARY_DIRS:
+                    folders.append(entry)
+            elif name.endswith(DOCUMENT_SUFFIXES) and not name.startswith("."):
+                found.append((entry.path, entry.is_symlink()))
+        for entry in folders:
+            if not entry.is_symlink():  # as os.walk: linked folders are not followed
+                walk(entry.path)
+
+    walk(os.fspath(root))
+    return found
+
+
+def display_paths(paths: list[str], links: set[str]) -> list[str]:
+    """`display_path` of each of `paths`, of which only those in `links` are links (the rest
+    need no `lstat`: their folder's links are resolved once for all of them)."""
+    cwd = os.getcwd()
+    here = _real_directory(cwd, "")
+    prefix = os.path.join(here, "")
+    shown = []
+    for path in paths:
+        head, tail = os.path.split(path)
+        if path in links or tail in ("", ".", ".."):
+            shown.append(display_path(Path(path)))
+            continue
+        real = os.path.join(_real_directory(cwd, head), tail)
+        shown.append(real[len(prefix) :] if real.startswith(prefix) else path)
+    return shown
+
+
 def confine(root: Path, paths: list[Path]) -> tuple[list[Path], list[Diagnostic]]:
     """The paths that stay inside the library, and a PB113 error for each symbolic link whose
     target lies outside it: a library never reads (or prints) a file from elsewhere, such as

@@ -40,7 +40,7 @@ class Summary:
     playbook: tuple[str, int, int] | None  # a Playbook's id and where it is written
 
 
-def file_key(path: Path) -> FileKey | None:
+def file_key(path: str | Path) -> FileKey | None:
     """The stat identity of `path`, or None if it cannot be had (it is then loaded, and the
     loading says why)."""
     try:
