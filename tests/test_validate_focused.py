@@ -282,3 +282,18 @@ def test_the_listing_finds_what_discovery_finds(tmp_path: Path) -> None:
         assert len(links) == 2
         texts = [path for path, _ in listing]
         assert display_paths(texts, links) == [display_path(Path(path)) for path in texts]
+
+
+def test_a_check_the_store_answers_imports_no_jinja2(
+    library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import modules_loaded_by
+
+    monkeypatch.setenv("PLAYBOOK_CACHE_DIR", str(tmp_path / "cache"))
+    target = str(library / "database-failure.yaml")
+    first = modules_loaded_by("validate", target, watched=("jinja2",))
+    assert first == {"jinja2"}  # nothing stored yet: templates are parsed
+    assert modules_loaded_by("validate", target, watched=("jinja2",)) == set()
+    with edited_yaml(library / "database-failure.yaml") as doc:
+        doc["spec"]["steps"][0]["title"] = "A title never checked before {{ incident.id }}"
+    assert modules_loaded_by("validate", target, watched=("jinja2",)) == {"jinja2"}

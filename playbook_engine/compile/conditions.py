@@ -18,17 +18,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from playbook_engine import calendars as calendar_math
+from playbook_engine import sandbox
 from playbook_engine.check.regexes import compile_linear
 from playbook_engine.diagnostics import Diagnostic, error
 from playbook_engine.limits import DEFAULT_LIMITS
 from playbook_engine.model import AllOf, AnyOf, Calendar, Condition, Expr, Leaf, Not, leaves
-from playbook_engine.sandbox import (
-    TemplateError,
-    compile_expression,
-    evaluate_expression,
-    not_a_condition,
-    private_lookups,
-)
+from playbook_engine.sandbox import TemplateError, not_a_condition, private_lookups
 from playbook_engine.timeparse import parse_duration, parse_timestamp
 
 if TYPE_CHECKING:  # validation never explains: the plan's classes load on the first trace
@@ -184,7 +179,7 @@ class ConditionCompiler:
     def _expr(self, condition: Expr) -> CompiledCondition:
         location = str(condition.span)
         try:
-            compiled = compile_expression(condition.source)
+            compiled = sandbox.compile_expression(condition.source)
         except TemplateError as exc:
             self.diagnostics.append(
                 error("PB402", f"expression does not compile: {exc}", condition.span)
@@ -215,7 +210,7 @@ class ConditionCompiler:
 
         def run(ctx: Context) -> tuple[bool, str]:
             try:
-                return bool(evaluate_expression(compiled, dict(ctx))), ""
+                return bool(sandbox.evaluate_expression(compiled, dict(ctx))), ""
             except TemplateError as exc:
                 return False, f"error: {exc}"
 

@@ -12,7 +12,11 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Undefined
 
 from playbook_engine.limits import DEFAULT_LIMITS
-from playbook_engine.sandbox.errors import _LimitError
+
+
+class _LimitError(SecurityError):
+    """A resource cap was reached while rendering."""
+
 
 MAX_STEPS = 10_000
 """Loop iterations plus calls (macros, methods, `range`...) one render or evaluation may run."""

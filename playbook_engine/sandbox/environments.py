@@ -20,11 +20,12 @@ from playbook_engine.sandbox.budget import (
     _check_growth,
     _check_size,
     _check_text_size,
+    _LimitError,
     _produced,
     _run,
     _size,
 )
-from playbook_engine.sandbox.errors import _LimitError, _MacroText
+from playbook_engine.sandbox.errors import _MacroText
 from playbook_engine.sandbox.escaping import MODES, _make_finalize
 from playbook_engine.sandbox.filters import _KEPT_FILTERS, _check_replace, _guard_filter
 from playbook_engine.sandbox.instrument import _SAFE_METHODS, _CodeGenerator

@@ -1,9 +1,8 @@
-"""Errors of the sandbox: `TemplateError` for authors, and the internal marks of a macro's text
-and of a reached cap."""
+"""Errors of the sandbox: `TemplateError` for authors, and the internal mark of a macro's text.
+Nothing here imports Jinja2: validation answered from the code store needs only these (a
+reached cap, `budget._LimitError`, is a Jinja2 `SecurityError`)."""
 
 from __future__ import annotations
-
-from jinja2.exceptions import SecurityError
 
 
 class TemplateError(Exception):
@@ -25,5 +24,6 @@ class _MacroText(str):
     __slots__ = ()
 
 
-class _LimitError(SecurityError):
-    """A resource cap was reached while rendering."""
+def _check_source(source: str, limit: int, what: str) -> None:
+    if len(source) > limit:
+        raise TemplateError(f"the {what} is longer than {limit:,} characters")

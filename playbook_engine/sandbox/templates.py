@@ -18,7 +18,7 @@ from jinja2.runtime import Macro, Undefined
 from playbook_engine.limits import DEFAULT_LIMITS
 from playbook_engine.sandbox.budget import _PLAN, _RUN, _VALUE_CHARS, _WORK_CHARS, _Run
 from playbook_engine.sandbox.environments import SandboxEnvironment, environment
-from playbook_engine.sandbox.errors import TemplateError
+from playbook_engine.sandbox.errors import TemplateError, _check_source
 from playbook_engine.sandbox.escaping import _ESCAPES, inert_links
 from playbook_engine.speed.stores import active_store
 from playbook_engine.speed.stores import stored as _stored
@@ -77,11 +77,6 @@ def _runtime_error(exc: Exception) -> TemplateError:
     else:
         message = str(exc) or type(exc).__name__
     return TemplateError(message.splitlines()[0] if message else message, line)
-
-
-def _check_source(source: str, limit: int, what: str) -> None:
-    if len(source) > limit:
-        raise TemplateError(f"the {what} is longer than {limit:,} characters")
 
 
 def _template_code(env: SandboxEnvironment, source: str, mode: str) -> types.CodeType:

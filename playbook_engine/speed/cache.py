@@ -50,8 +50,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from playbook_engine import __version__
 from playbook_engine.compile.compiler import (
     CompiledLibrary,
@@ -132,6 +130,25 @@ def engine_fingerprint() -> tuple[str, ...]:
                     where = os.path.relpath(os.path.join(directory, name), folder)
                     parts.append(f"{where}:{st.st_size}:{st.st_mtime_ns}")
     return tuple(parts)
+
+
+def _jinja2_version() -> str:
+    """Jinja2's version (its generated code is stored), read from its package's first module
+    rather than imported: a check the store answers needs no Jinja2."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("jinja2")
+        if spec is not None and spec.origin:
+            with open(spec.origin, encoding="utf-8") as source:
+                for line in source:
+                    if line.startswith("__version__"):
+                        return line.split("=", 1)[1].strip().strip("\"'")
+    except (OSError, ImportError, ValueError):
+        pass
+    import jinja2  # an unusual installation: ask it
+
+    return jinja2.__version__
 
 
 def fingerprint(root: Path) -> Fingerprint:
@@ -331,7 +348,7 @@ class FileCodeStore:
     def __init__(self, directory: Path, key: bytes, engine: tuple[str, ...]) -> None:
         self.directory, self.key = directory, key
         self.ready = False  # the folder exists (and pruning has been considered)
-        identity = "\0".join((*engine, jinja2.__version__))
+        identity = "\0".join((*engine, _jinja2_version()))
         self.salt = hashlib.sha256(identity.encode()).digest()
 
     def _name(self, key: str) -> str:
