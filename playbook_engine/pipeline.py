@@ -118,8 +118,7 @@ def _load_library_for(root: Path, asked: set[str]) -> LoadResult:
     allowed = {path for path in links if Path(path) in inside}
     texts = [path for path, link in listing if not link or path in allowed]
     shown = display_paths(texts, allowed)
-    root_display = display_path(root)
-    index = libindex.read(root_display)
+    index = libindex.read(root)
     keys = [libindex.file_key(path) for path in texts]
     wanted = []  # positions of the files to load
     for position, (name, key) in enumerate(zip(shown, keys, strict=True)):
@@ -147,7 +146,7 @@ def _load_library_for(root: Path, asked: set[str]) -> LoadResult:
             name: fresh.get(name) or index[name] for name in shown if name in fresh or name in index
         }
         if current != index:
-            libindex.write(root_display, current)
+            libindex.write(root, current)
         # A file discovery does not list (an example incident, a README) needs nothing here.
         documents = asked.intersection(shown)
         focused = not every and all(

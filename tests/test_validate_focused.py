@@ -206,7 +206,7 @@ def test_a_damaged_or_foreign_index_is_ignored(library: Path, store: stores.Memo
     key = next(k for k in store.entries if k.startswith("library-index"))
     for damaged in (b"not marshal", b"\x00", json.dumps([1, 2]).encode()):
         store.entries[key] = damaged
-        assert libindex.read("lib") == {}
+        assert libindex.read(library) == {}
         assert validate_paths([target]) == expected
 
 
@@ -297,3 +297,16 @@ def test_a_check_the_store_answers_imports_no_jinja2(
     with edited_yaml(library / "database-failure.yaml") as doc:
         doc["spec"]["steps"][0]["title"] = "A title never checked before {{ incident.id }}"
     assert modules_loaded_by("validate", target, watched=("jinja2",)) == {"jinja2"}
+
+
+def test_two_libraries_shown_alike_keep_their_own_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: stores.MemoryStore, loads: list[str]
+) -> None:
+    for repository in ("one", "two"):
+        shutil.copytree(ROOT / "playbooks", tmp_path / repository / "lib")
+    for _ in range(2):
+        for repository in ("one", "two"):
+            monkeypatch.chdir(tmp_path / repository)
+            loads.clear()
+            validate_paths([Path("lib/default.yaml")])
+    assert sorted(loads) == ["lib/default.yaml", "lib/policy.yaml"]  # "two", from its index

@@ -67,13 +67,16 @@ def summary_of(key: FileKey, checked: Checked) -> Summary:
     return Summary(key, kind, incomplete, failed, playbook)
 
 
-def _store_key(root: str) -> str:
-    return f"library-index\0{FORMAT}\0{root}"
+def _store_key(root: Path) -> str:
+    # The files' names as shown depend on the working directory: an index per place it is
+    # checked from, so that two libraries shown alike (`lib` in two repositories) or one
+    # library checked from two folders do not overwrite each other's.
+    return f"library-index\0{FORMAT}\0{os.path.realpath(root)}\0{os.getcwd()}"
 
 
-def read(root: str) -> dict[str, Summary]:
-    """The index of the library shown as `root`, by the files' display paths; empty when the
-    store has none (or no store is in use)."""
+def read(root: Path) -> dict[str, Summary]:
+    """The index of the library at `root`, by the files' display paths; empty when the store
+    has none (or no store is in use)."""
     plain = stores.stored(stores.active_store(), _store_key(root))
     if not isinstance(plain, dict):
         return {}
@@ -97,8 +100,8 @@ def read(root: str) -> dict[str, Summary]:
     return found
 
 
-def write(root: str, index: Mapping[str, Summary]) -> None:
-    """Keep `index` for the library shown as `root` (nowhere without a store)."""
+def write(root: Path, index: Mapping[str, Summary]) -> None:
+    """Keep `index` for the library at `root` (nowhere without a store)."""
     store = stores.active_store()
     if store is None:
         return
