@@ -307,6 +307,7 @@ class Step:
     depends_on: tuple[str, ...]
     span: Span
     owner_span: Span | None = None  # where `owner` is written, for its diagnostics
+    completed_by: str | None = None  # "acknowledgement" or "resolution": done by that event
 
 
 @dataclass(frozen=True, slots=True)

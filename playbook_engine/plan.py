@@ -137,6 +137,8 @@ class PlanStep:
     overdue: bool
     depends_on: tuple[str, ...]
     links: tuple[LinkOut, ...]
+    done_by: str | None = None  # the lifecycle event its `completedBy` names, once it happened
+    done_at: datetime | None = None  # when that was
 
 
 @dataclass(frozen=True, slots=True)

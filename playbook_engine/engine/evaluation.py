@@ -330,6 +330,16 @@ class _Evaluation:
 
     # --- steps, escalation, notifications -------------------------------------------
 
+    def done_at(self, completed_by: str | None) -> datetime | None:
+        """When the lifecycle event a step is `completedBy` happened, if it has by the clock:
+        an incident resolved without an acknowledgement has had its acknowledgement then."""
+        life = self.life
+        if completed_by == "acknowledgement":
+            return life.acknowledged_at or life.resolved_at
+        if completed_by == "resolution":
+            return life.resolved_at
+        return None
+
     def steps(
         self,
         selected: list[CompiledPlaybook],
@@ -345,6 +355,7 @@ class _Evaluation:
             step = cs.step
             due = self.offset(priority, start, step.due) if step.due is not None else None
             role = roles.get(step.owner) if step.owner else None
+            done = self.done_at(step.completed_by)
             out.append(
                 PlanStep(
                     id=step.id,
@@ -355,9 +366,11 @@ class _Evaluation:
                     owner_name=role.name if role else None,
                     due=due,
                     due_after=step.due,
-                    overdue=due is not None and due < self.judged_at,
+                    overdue=done is None and due is not None and due < self.judged_at,
                     depends_on=step.depends_on,
                     links=tuple(LinkOut(link.title, link.url) for link in step.links),
+                    done_by=step.completed_by if done is not None else None,
+                    done_at=done,
                 )
             )
         return checklist_order(out)

@@ -261,6 +261,7 @@ class _Builder:
             depends_on=tuple(s["dependsOn"]) if "dependsOn" in s else (),
             span=self.span(pointer),
             owner_span=self.span(f"{pointer}/owner") if "owner" in s else None,
+            completed_by=s.get("completedBy"),
         )
 
     def notification(self, n: dict[str, Any], pointer: str) -> Notification:

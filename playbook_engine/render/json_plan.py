@@ -120,6 +120,8 @@ def _step(step: PlanStep, zone: tzinfo | None) -> dict[str, Any]:
         "due": timestamp(step.due, zone) if step.due is not None else None,
         "dueAfter": format_duration(step.due_after) if step.due_after is not None else None,
         "overdue": step.overdue,
+        "doneBy": step.done_by,
+        "doneAt": timestamp(step.done_at, zone) if step.done_at is not None else None,
         "dependsOn": list(step.depends_on),
         "links": [{"title": link.title, "url": link.url} for link in step.links],
     }

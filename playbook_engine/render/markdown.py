@@ -151,7 +151,10 @@ def _checklist(plan: Plan, checked: Mapping[str, str]) -> str:
         return "## Checklist\n\nNo steps."
     zone = plan.at.tzinfo
     day = in_zone(plan.at, zone).date()  # a time without a date is on the "as of" day
-    items = [_step(step, plan, zone, day, checked.get(step.id)) for step in plan.steps]
+    items = [
+        _step(step, plan, zone, day, checked.get(step.id) or ("done" if step.done_at else None))
+        for step in plan.steps
+    ]
     return "## Checklist\n\n" + "\n".join(items)
 
 
@@ -171,6 +174,8 @@ def _step(
         else:
             offset = plus(step.due - plan.deadlines.sla_start)
         line += f" · due {clock_time(step.due, zone, day)} ({offset})"
+    if step.done_at is not None:
+        line += f" · done {clock_time(step.done_at, zone, day)} (the {step.done_by})"
     if step.overdue:
         line += " **OVERDUE**"
     if step.depends_on:

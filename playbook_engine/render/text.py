@@ -156,7 +156,8 @@ def _checklist(plan: Plan, paint: _Paint, checked: Mapping[str, str]) -> str:
     body_indent = " " * (6 + time_width + 2 + offset_width + 2)
     out = [head]
     for step, (time_text, offset) in zip(plan.steps, times, strict=True):
-        box = {"done": "[x]", "skipped": "[-]"}.get(checked.get(step.id, ""), "[ ]")
+        mark = checked.get(step.id) or ("done" if step.done_at is not None else "")
+        box = {"done": "[x]", "skipped": "[-]"}.get(mark, "[ ]")
         line = f"  {box} {time_text.ljust(time_width)}  {offset.ljust(offset_width)}  "
         line += paint(one_line(step.title), "bold")
         if step.owner is not None:
@@ -166,6 +167,8 @@ def _checklist(plan: Plan, paint: _Paint, checked: Mapping[str, str]) -> str:
             line += f" · {owner}"
         if step.depends_on:
             line += " · after: " + ", ".join(one_line(dep) for dep in after(step, plan))
+        if step.done_at is not None:
+            line += f" · done {clock_time(step.done_at, zone, day)} (the {step.done_by})"
         if step.overdue:
             line += "  " + paint("OVERDUE", "alarm")
         out.append(line)

@@ -269,6 +269,11 @@ class Responder:
                 targets = [t.id for t in entry.targets]
                 data = {"tier": entry.tier, "cycle": entry.cycle, "targets": targets}
                 tx.append("escalated", entry.at, ENGINE, data)
+        for step in plan.steps:  # done by the acknowledgement or resolution just recorded
+            if step.done_at is not None and step.id not in state.steps:
+                note = f"done by the {step.done_by}"
+                data = {"step": step.id, "state": "done", "note": note}
+                tx.append("step", step.done_at, ENGINE, data)
         for n in plan.notifications:
             if f"{n.id}/{n.channel}" not in state.notified:
                 data = {"id": n.id, "channel": n.channel, "kind": n.kind, "to": list(n.to),
