@@ -1,0 +1,199 @@
+"""Incident records from public postmortems (tests/data/postmortems, sources in SOURCES.md) run
+through every preset as `playbook init` writes it: each plan gives the decision the public policy
+gives (tests/data/postmortems/expected.yaml), and every record, resolved long ago, shows as
+resolved, with its SLA met or missed and nothing paging. One `playbook run --jsonl` per preset."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import PLAYBOOK
+
+DATA = Path(__file__).resolve().parent / "data" / "postmortems"
+EXPECTED: dict[str, Any] = yaml.safe_load((DATA / "expected.yaml").read_text(encoding="utf-8"))
+AT: str = EXPECTED["at"]
+RECORDS: dict[str, dict[str, Any]] = EXPECTED["records"]
+PRESETS = ["pagerduty", "gitlab", "atlassian", "itil", "itil-p1-p4", "google-sre"]
+
+
+def record(slug: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DATA / f"{slug}.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def with_set(incident: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The incident with dotted-path values set, like `playbook run --set`."""
+    out = json.loads(json.dumps(incident))
+    for path, value in values.items():
+        *parents, last = path.split(".")
+        node = out
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return out
+
+
+def playbook(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PLAYBOOK, *map(str, args)], capture_output=True, text=True, timeout=120, env=env
+    )
+
+
+def cases(preset: str) -> list[str]:
+    return [slug for slug, by_preset in RECORDS.items() if preset in by_preset]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    root = tmp_path_factory.mktemp("postmortems")
+    env = {**os.environ, "PLAYBOOK_CACHE_DIR": str(root / "cache"), "NO_COLOR": "1"}
+    return root, env
+
+
+@pytest.fixture(scope="module")
+def plans(workdir: tuple[Path, dict[str, str]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per preset, per record: the JSON plan of `playbook run --jsonl` at the fixed clock."""
+    root, env = workdir
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for preset in PRESETS:
+        library = root / preset
+        done = playbook("init", library, "--preset", preset, env=env)
+        assert done.returncode == 0, done.stderr
+        slugs = cases(preset)
+        lines = [json.dumps(with_set(record(slug), RECORDS[slug][preset]["set"])) for slug in slugs]
+        stream = root / f"{preset}.jsonl"
+        stream.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        done = playbook("run", "--jsonl", stream, "-l", library, "--at", AT, env=env)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+        got = [json.loads(line) for line in done.stdout.splitlines()]
+        assert len(got) == len(slugs)
+        out[preset] = dict(zip(slugs, got, strict=True))
+    return out
+
+
+def params() -> list[Any]:
+    out = []
+    for preset in PRESETS:
+        for slug in cases(preset):
+            why = RECORDS[slug][preset].get("xfail")
+            marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
+            out.append(pytest.param(preset, slug, marks=marks, id=f"{preset}-{slug}"))
+    return out
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def minutes(duration: str) -> int:
+    unit = {"w": 10080, "d": 1440, "h": 60, "m": 1}
+    return sum(int(n) * unit[u] for n, u in re.findall(r"(\d+)([wdhm])", duration))
+
+
+@pytest.mark.parametrize(("preset", "slug"), params())
+def test_the_preset_decides_what_the_public_policy_decides(
+    plans: dict[str, dict[str, dict[str, Any]]], preset: str, slug: str
+) -> None:
+    expected = RECORDS[slug][preset]
+    plan = plans[preset][slug]
+    assert "line" not in plan, plan  # the record is a valid incident
+    assert plan["errors"] == []
+    decided = plan["classification"]["priority"]["decidedBy"]
+    assert plan["priority"]["id"] == expected["priority"], (
+        f"{preset} gives {plan['priority']['id']} ({decided}); the policy: {expected['reason']}"
+    )
+
+
+@pytest.mark.parametrize(("preset", "slug"), [p for p in params() if not p.marks])
+def test_a_resolved_postmortem_is_resolved_judged_and_pages_nobody(
+    plans: dict[str, dict[str, dict[str, Any]]], preset: str, slug: str
+) -> None:
+    incident = record(slug)
+    plan = plans[preset][slug]
+    life = plan["lifecycle"]
+    assert life["status"] == "resolved"
+    assert life["stage"] == "resolved"
+    if "resolvedAt" in incident:
+        assert instant(life["resolvedAt"]) == instant(incident["resolvedAt"])
+        assert life["assumed"] == []
+        resolved = instant(incident["resolvedAt"])
+    else:  # the source gives no end: the clock stands for it, and the plan says so
+        assert instant(life["resolvedAt"]) == instant(AT)
+        assert "resolvedAt" in life["assumed"]
+        resolved = instant(AT)
+
+    # Nothing pages: a tier before the resolution (and before the acknowledgement, which
+    # stops escalation) elapsed, every later one was cancelled.
+    escalation = plan["escalation"] or {"entries": [], "stopWhenAcknowledged": False}
+    entries = escalation["entries"]
+    assert {e["status"] for e in entries} <= {"elapsed", "cancelled"}, entries
+    end = resolved
+    if escalation["stopWhenAcknowledged"] and life["acknowledgedAt"] is not None:
+        end = min(end, instant(life["acknowledgedAt"]))
+    for entry in entries:
+        if instant(entry["at"]) != end:
+            assert (entry["status"] == "elapsed") == (instant(entry["at"]) < end), entry
+    if plan["priority"]["incident"] is False:
+        assert entries == []
+
+    # The SLA is judged at the resolution: met or missed, never open or overdue-and-running.
+    deadlines = plan["deadlines"]
+    answered = min(
+        instant(t) for t in (life["acknowledgedAt"], life["resolvedAt"]) if t is not None
+    )
+    for name, by, at in (("respond", "respondBy", answered), ("resolve", "resolveBy", resolved)):
+        if deadlines[by] is None:
+            assert life[name] == "none"
+            continue
+        assert life[name] == ("met" if at <= instant(deadlines[by]) else "missed"), (name, at)
+    if deadlines["clock"] == "24x7":  # round the clock: the deadlines are plain arithmetic
+        start = instant(incident.get("detectedAt") or incident["startedAt"])
+        assert instant(deadlines["slaStart"]) == start
+        for by, within in (("respondBy", "respondWithin"), ("resolveBy", "resolveWithin")):
+            if deadlines[within] is not None:
+                step = timedelta(minutes=minutes(deadlines[within]))
+                assert instant(deadlines[by]) == start + step
+
+
+def test_every_record_is_assessed_and_every_assessment_is_a_record() -> None:
+    files = {p.stem for p in DATA.glob("*.yaml")} - {"expected"}
+    assert files == set(RECORDS)
+    assert len(files) >= 25
+    for slug, by_preset in RECORDS.items():
+        assert set(by_preset) <= set(PRESETS), slug
+        assert len(by_preset) >= 4, slug
+        for preset, entry in by_preset.items():
+            assert entry["reason"].strip(), (slug, preset)
+    sources = (DATA / "SOURCES.md").read_text(encoding="utf-8")
+    for slug in files:
+        assert f"## {slug}\n" in sources, slug
+
+
+def test_the_corpus_reaches_every_decision_of_every_policy(
+    plans: dict[str, dict[str, dict[str, Any]]],
+) -> None:
+    """The records are not all outages of the same size: each policy's decisions are spread."""
+    seen = {
+        preset: {RECORDS[slug][preset]["priority"] for slug in cases(preset)} for preset in PRESETS
+    }
+    assert seen["pagerduty"] >= {"SEV-1", "SEV-2", "SEV-3", "SEV-4"}
+    assert seen["gitlab"] == {"S1", "S2", "S3", "S4"}
+    assert seen["atlassian"] == {"SEV1", "SEV2", "SEV3", "NOT-AN-INCIDENT"}
+    assert seen["itil"] >= {"P1", "P2", "P3", "P4", "P5"}
+    assert seen["itil-p1-p4"] == {"P1", "P2", "P3", "P4"}
+    assert seen["google-sre"] == {"INCIDENT", "NOT-DECLARED"}
+    not_an_incident = [
+        (preset, slug)
+        for preset, by_slug in plans.items()
+        for slug, plan in by_slug.items()
+        if plan["priority"]["incident"] is False
+    ]
+    assert ("google-sre", "wikimedia-2021-11-18-codfw-ipv6") in not_an_incident
