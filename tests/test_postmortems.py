@@ -231,9 +231,10 @@ def test_google_sre_declares_what_stayed_unsolved_for_an_hour(
 
 
 INVESTIGATING = (
-    'preset {}: its status-page notification ("We are investigating ...") has no `when` on '
-    "incident.status, so a plan for an incident resolved years ago still posts it; the README's "
-    "lifecycle table leaves notifications to their `when`"
+    'preset {}: its opening notifications (the status page\'s "We are investigating ..."; '
+    'pagerduty\'s e-mail "A SEV-1 major incident is in progress") have no `when` on '
+    "incident.status, so a plan for an incident resolved years ago still sends them; the "
+    "README's lifecycle table leaves notifications to their `when`"
 )
 
 
@@ -256,3 +257,34 @@ def test_no_plan_of_a_resolved_record_announces_an_investigation(
         if re.search(r"(?i)\binvestigating\b|\bin progress\b", n["body"] + (n["subject"] or ""))
     ]
     assert said == []
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_the_sla_of_a_resolved_record_reads_met_or_missed_not_overdue(
+    workdir: tuple[Path, dict[str, str]], plans: dict[str, Any], fmt: str
+) -> None:
+    """Cloudflare 2019 under ITIL: P1, respond within 15m missed (nobody answered before the
+    resolution at 14:09), resolve within 1h met. At a clock during the outage the same deadline
+    is still running, and says OVERDUE."""
+    root, env = workdir
+    slug = "cloudflare-2019-07-02-waf-regex"
+    path = root / "cloudflare-itil.json"
+    path.write_text(json.dumps(with_set(record(slug), RECORDS[slug]["itil"]["set"])), "utf-8")
+
+    def sla(at: str) -> list[str]:
+        done = playbook("run", path, "-l", root / "itil", "--at", at, "--format", fmt, env=env)
+        assert done.returncode == 0, done.stderr
+        return [
+            line
+            for line in done.stdout.splitlines()
+            if re.match(r"(?i)(- \*\*|  )(respond|resolve) by", line)
+        ]
+
+    after = sla(AT)
+    assert len(after) == 2
+    assert after[0].endswith("missed") or after[0].endswith("**missed**"), after
+    assert after[1].endswith("met"), after
+    assert not any("OVERDUE" in line for line in after)
+
+    during = sla("2019-07-02T14:00:00Z")
+    assert "OVERDUE" in during[0] and "OVERDUE" not in during[1], during
