@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -288,3 +289,81 @@ def test_the_sla_of_a_resolved_record_reads_met_or_missed_not_overdue(
 
     during = sla("2019-07-02T14:00:00Z")
     assert "OVERDUE" in during[0] and "OVERDUE" not in during[1], during
+
+
+DURING = ["pagerduty", "itil-p1-p4"]  # SEV-x on 24x7 and P3/P4 on a business-hours clock
+
+
+def midpoint(incident: dict[str, Any]) -> datetime:
+    start, end = instant(incident["startedAt"]), instant(incident["resolvedAt"])
+    half = (end - start) / 2
+    return start + timedelta(minutes=max(1, int(half.total_seconds() // 60)))
+
+
+@pytest.fixture(scope="module")
+def plans_during(
+    workdir: tuple[Path, dict[str, str]], plans: dict[str, Any]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (preset, record): the plan at a clock halfway through the outage, from the same
+    record file written after it (`playbook run` once per record: the clocks differ)."""
+    root, env = workdir
+
+    def run(preset: str, slug: str) -> tuple[tuple[str, str], dict[str, Any]]:
+        path = root / f"during-{preset}-{slug}.json"
+        incident = with_set(record(slug), RECORDS[slug][preset]["set"])
+        path.write_text(json.dumps(incident), encoding="utf-8")
+        at = midpoint(incident).isoformat()
+        done = playbook("run", path, "-l", root / preset, "--at", at, "--format", "json", env=env)
+        assert done.returncode == 0, done.stderr
+        return (preset, slug), json.loads(done.stdout)
+
+    jobs = [(p, s) for p in DURING for s in cases(p) if "resolvedAt" in record(s)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(pool.map(lambda job: run(*job), jobs))
+
+
+@pytest.mark.parametrize(
+    ("preset", "slug"),
+    [
+        pytest.param(p, s, id=f"{p}-{s}")
+        for p in DURING
+        for s in cases(p)
+        if "resolvedAt" in yaml.safe_load((DATA / f"{s}.yaml").read_text(encoding="utf-8"))
+    ],
+)
+def test_a_record_at_a_clock_during_its_outage_is_judged_as_it_was_then(
+    plans: dict[str, dict[str, dict[str, Any]]],
+    plans_during: dict[tuple[str, str], dict[str, Any]],
+    preset: str,
+    slug: str,
+) -> None:
+    """The file says `resolved`, but at a clock before its resolvedAt the incident was not
+    resolved yet: open (or acknowledged), escalation due or pending, deadlines running."""
+    incident = record(slug)
+    plan = plans_during[(preset, slug)]
+    at = midpoint(incident)
+    assert plan["priority"]["id"] == plans[preset][slug]["priority"]["id"]
+    life = plan["lifecycle"]
+    acked = incident.get("acknowledgedAt")
+    acked_then = acked is not None and instant(acked) <= at
+    assert life["stage"] == ("acknowledged" if acked_then else "open")
+    assert life["resolvedAt"] is None
+
+    escalation = plan["escalation"]
+    stop = escalation["stopWhenAcknowledged"] and acked_then
+    for entry in escalation["entries"]:
+        when = instant(entry["at"])
+        if stop and when >= instant(acked):
+            assert entry["status"] == "cancelled", entry
+        else:
+            assert entry["status"] == ("due" if when <= at else "pending"), entry
+    assert any(e["status"] == "due" for e in escalation["entries"])
+
+    deadlines = plan["deadlines"]
+    if acked_then:
+        assert life["respond"] == (
+            "met" if instant(acked) <= instant(deadlines["respondBy"]) else "missed"
+        )
+    else:
+        assert life["respond"] == ("overdue" if at > instant(deadlines["respondBy"]) else "open")
+    assert life["resolve"] == ("overdue" if at > instant(deadlines["resolveBy"]) else "open")
