@@ -115,6 +115,13 @@ def test_the_preset_decides_what_the_public_policy_decides(
     assert plan["priority"]["id"] == expected["priority"], (
         f"{preset} gives {plan['priority']['id']} ({decided}); the policy: {expected['reason']}"
     )
+    # Where the policy itself sets a target (ITIL's resolution times, the public SLA of the
+    # P1-P4 matrix) or a deadline was worked out by hand on a calendar: the outcome it gives.
+    for name in ("respond", "resolve"):
+        if name in expected:
+            assert plan["lifecycle"][name] == expected[name], (name, expected["reason"])
+    for name, moment in expected.get("deadlines", {}).items():
+        assert instant(plan["deadlines"][name]) == instant(moment), (name, plan["deadlines"])
 
 
 @pytest.mark.parametrize(("preset", "slug"), [p for p in params() if not p.marks])
