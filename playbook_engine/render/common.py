@@ -60,6 +60,16 @@ def lifecycle_text(plan: Plan) -> str:
     return ", ".join(parts) + f"; respond {respond}, resolve {resolve}"
 
 
+def sla_outcome(plan: Plan, which: str) -> str:
+    """`respond` or `resolve` as the SLA section shows it: `overdue` or `open` while the
+    deadline runs, `met` or `missed` once judged (README, "Lifecycle"), `none` without target."""
+    life = plan.lifecycle
+    if life is not None:
+        return life.respond if which == "respond" else life.resolve
+    d = plan.deadlines
+    return "overdue" if (d.respond_overdue if which == "respond" else d.resolve_overdue) else "open"
+
+
 def _outcome_text(outcome: str) -> str:
     return "no target" if outcome == "none" else outcome
 

@@ -30,6 +30,7 @@ from playbook_engine.render.common import (
     lifecycle_text,
     lines,
     plus,
+    sla_outcome,
     timestamp,
     value_text,
     zone_label,
@@ -131,14 +132,16 @@ def _deadlines(plan: Plan) -> str:
     d, zone = plan.deadlines, plan.at.tzinfo
     clock = "24x7" if d.clock == "24x7" else f"calendar {md(d.clock)} (working hours only)"
     out = ["## SLA", ""]
-    for label, moment, within, overdue in (
-        ("Respond by", d.respond_by, d.respond_within, d.respond_overdue),
-        ("Resolve by", d.resolve_by, d.resolve_within, d.resolve_overdue),
+    for label, moment, within, outcome in (
+        ("Respond by", d.respond_by, d.respond_within, sla_outcome(plan, "respond")),
+        ("Resolve by", d.resolve_by, d.resolve_within, sla_outcome(plan, "resolve")),
     ):
         if moment is None or within is None:
             out.append(f"- **{label}:** no target")
             continue
-        mark = " — **OVERDUE**" if overdue else ""
+        mark = {"overdue": " — **OVERDUE**", "missed": " — **missed**", "met": " — met"}.get(
+            outcome, ""
+        )
         out.append(
             f"- **{label}:** {timestamp(moment, zone)} ({plus(within, d.clock != '24x7')}){mark}"
         )

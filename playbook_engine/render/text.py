@@ -27,6 +27,7 @@ from playbook_engine.render.common import (
     lifecycle_text,
     lines,
     plus,
+    sla_outcome,
     timestamp,
     value_text,
     zone_label,
@@ -126,20 +127,30 @@ def _summary(plan: Plan, paint: _Paint) -> str:
     return "\n".join(out + _rows(rows, "  ", paint))
 
 
+# A deadline still running says OVERDUE once passed; one judged (answered, resolved) says
+# met or missed, so a plan of a resolved incident never reads as late work still to do.
+_SLA_MARKS: dict[str, Cell] = {
+    "overdue": ("OVERDUE", "alarm"),
+    "missed": ("missed", "alarm"),
+    "met": ("met", ""),
+}
+
+
 def _deadlines(plan: Plan, paint: _Paint) -> str:
     d, zone = plan.deadlines, plan.at.tzinfo
     clock = "24x7" if d.clock == "24x7" else f"calendar {one_line(d.clock)} (working hours only)"
     head = paint("SLA", "bold") + f"  clock {clock}, from {timestamp(d.sla_start, zone)}"
     rows: list[list[Cell]] = []
-    for label, moment, within, overdue in (
-        ("respond by", d.respond_by, d.respond_within, d.respond_overdue),
-        ("resolve by", d.resolve_by, d.resolve_within, d.resolve_overdue),
+    for label, moment, within, outcome in (
+        ("respond by", d.respond_by, d.respond_within, sla_outcome(plan, "respond")),
+        ("resolve by", d.resolve_by, d.resolve_within, sla_outcome(plan, "resolve")),
     ):
         if moment is None or within is None:
             rows.append([(label, ""), ("no target", ""), ("", "")])
             continue
         row = [(label, ""), (timestamp(moment, zone), ""), (plus(within, d.clock != "24x7"), "")]
-        rows.append([*row, ("OVERDUE", "alarm")] if overdue else row)
+        mark = _SLA_MARKS.get(outcome)
+        rows.append([*row, mark] if mark else row)
     return "\n".join([head, *_rows(rows, "  ", paint)])
 
 
