@@ -178,3 +178,18 @@ def test_actions_without_csrf_are_refused(server: Server, browser: Any) -> None:
     assert no_login.status == 401
     assert "not acknowledged" in page.inner_text(".card.incident")
     page.close()
+
+
+def test_the_acknowledgement_does_the_step_it_completes(server: Server, browser: Any) -> None:
+    page = logged_in(browser, server, 1024, 900)
+    page.click("text=Invoice logo")
+    step = page.locator("#step-triage-acknowledge")
+    assert "done" not in (step.get_attribute("class") or "")
+    before = page.inner_text(".card >> nth=0")
+    page.get_by_role("button", name="Acknowledge", exact=True).click()
+    assert "done" in (step.get_attribute("class") or "")
+    assert "by the acknowledgement" in step.inner_text()
+    after = page.inner_text(".card >> nth=0")
+    done_before = int(before.split("steps ")[1].split("/")[0])
+    assert after.count(f"steps {done_before + 1}/") == 1  # counted as done
+    page.close()

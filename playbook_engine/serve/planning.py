@@ -104,7 +104,7 @@ def timers_of(row: IncidentRow, plan: Plan) -> list[Timer]:
         )
     )
     if row.acknowledged_at is not None:
-        done = sum(1 for step in plan.steps if step.id in row.steps)
+        done = sum(1 for step in plan.steps if step.id in row.steps or step.done_at is not None)
         for n in range(1, MAX_REMINDERS + 1):
             at = row.acknowledged_at + REMIND_EVERY * n
             if at >= resolve_by:

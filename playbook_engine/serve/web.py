@@ -50,7 +50,7 @@ def _left(delta: timedelta) -> str:
 
 def _summary(config: Any, row: IncidentRow, now: datetime) -> dict[str, Any]:
     plan = plan_of(config.compiled, row, now)
-    done = sum(1 for step in plan.steps if step.id in row.steps)
+    done = sum(1 for step in plan.steps if step.id in row.steps or step.done_at is not None)
     upcoming = [e for e in plan.escalation.entries if e.status == "pending" and e.at > now]
     following = upcoming[0] if upcoming else None
     answered = bool(row.acknowledged_at or row.status != "open")
