@@ -38,3 +38,34 @@ def test_with_every_document_loaded_a_real_unknown_reference_is_reported(tmp_pat
     found = codes(folder)
     assert ("PB303", "outage.yaml") in found
     assert not any(code == "PB323" for code, _ in found)
+
+
+BUNDLED = Path(__file__).resolve().parent.parent / "playbooks"
+
+
+def validate_codes(folder: Path) -> list[tuple[str, str]]:
+    from playbook_engine.authoring.validate import validate_paths
+
+    return [(d.code, Path(d.span.path).name) for d in validate_paths([folder]).diagnostics]
+
+
+def test_suites_naming_what_a_broken_playbook_defines_get_one_note_each(tmp_path: Path) -> None:
+    folder = tmp_path / "lib"
+    shutil.copytree(BUNDLED, folder)
+    playbook = folder / "database-failure.yaml"
+    playbook.write_text(playbook.read_text().replace("  order: 30\n", "  order: 30\n  bogus: 1\n"))
+    found = validate_codes(folder)
+    assert [c for c in found if c[0][:2] == "PB"] == [("PB202", "database-failure.yaml")]
+    assert not any(code == "TS111" for code, _ in found), found
+    notes = [name for code, name in found if code == "TS115"]
+    assert len(notes) >= 3 and len(notes) == len(set(notes))  # one per suite naming its ids
+
+
+def test_with_every_document_loaded_a_suites_unknown_id_is_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "lib"
+    shutil.copytree(BUNDLED, folder)
+    suite = folder / "tests" / "playbooks.yaml"
+    suite.write_text(suite.read_text().replace("[database-failure]", "[database-failur]", 1))
+    found = validate_codes(folder)
+    assert ("TS111", "playbooks.yaml") in found
+    assert not any(code == "TS115" for code, _ in found)

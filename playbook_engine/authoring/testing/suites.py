@@ -30,7 +30,7 @@ from typing import Any
 from playbook_engine.authoring.testing.expect import Expect, SuiteValues
 from playbook_engine.authoring.testing.refs import References
 from playbook_engine.compile.compiler import CompiledLibrary
-from playbook_engine.diagnostics import Diagnostic, InputError, Span, error
+from playbook_engine.diagnostics import Diagnostic, InputError, Span, error, info
 from playbook_engine.load import documents
 from playbook_engine.load.discovery import display_path
 from playbook_engine.load.documents import SourceDoc, escape_pointer_token
@@ -87,9 +87,10 @@ class Collection:
 class SuiteLoader:
     """Loads suites against one compiled library; each incident file is read once."""
 
-    def __init__(self, compiled: CompiledLibrary) -> None:
+    def __init__(self, compiled: CompiledLibrary, unsure: tuple[str, ...] = ()) -> None:
+        """`unsure`: the library documents that did not load (see `References`)."""
         self.compiled = compiled
-        self.references = References(compiled)
+        self.references = References(compiled, unsure)
         self.incident_files: dict[Path, tuple[SourceDoc | None, list[Diagnostic]]] = {}
 
     def load(self, path: Path) -> tuple[Suite | None, list[Diagnostic]]:
@@ -111,6 +112,7 @@ class SuiteLoader:
             ]
         metadata, spec = doc.data["metadata"], doc.data["spec"]
         values = SuiteValues(doc, path.parent, problems)
+        unchecked = self.references.unchecked
         default_at = values.moment("/spec/at") if "at" in spec else None
         cases: list[Case] = []
         names: dict[str, Span] = {}
@@ -131,6 +133,9 @@ class SuiteLoader:
             )
             if case is not None:
                 cases.append(case)
+        skipped = self.references.unchecked - unchecked
+        if skipped:
+            problems.append(_not_checked(skipped, self.references.unsure, doc))
         if any(d.is_error for d in problems):
             return None, problems
         title = metadata.get("title", metadata["id"])
@@ -268,3 +273,14 @@ class _CaseLoader:
 def _within(doc: SourceDoc, prefix: str) -> Callable[[str], Span]:
     """Spans of an inline incident: its pointers are below `prefix` in the suite document."""
     return lambda pointer: doc.span(prefix + pointer)
+
+
+def _not_checked(count: int, unsure: tuple[str, ...], doc: SourceDoc) -> Diagnostic:
+    names = ", ".join(unsure[:3]) + (f" and {len(unsure) - 3} more" if len(unsure) > 3 else "")
+    return info(
+        "TS115",
+        f"{count} id{'s' if count != 1 else ''} in this suite not checked (unknown playbooks, "
+        f"rules, steps...): they may be defined in {names}, which did not load",
+        doc.span("/metadata/id"),
+        hint="fix that file first; validate again to check them",
+    )
