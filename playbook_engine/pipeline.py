@@ -38,6 +38,7 @@ from playbook_engine.load.discovery import (
     display_paths,
     incident_fields,
 )
+from playbook_engine.load.salvage import Salvaged, salvage
 from playbook_engine.model import Library
 from playbook_engine.speed import lifetime, stores
 from playbook_engine.speed.doccache import FORK_MIN_FILES, Loading
@@ -50,12 +51,10 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class Elsewhere:
     """What the library's documents that were not loaded bring to the checks of those that
-    were (see `load_library_for`): the playbook ids they define, where, in file order; the
-    files that have a loading or schema error; whether any did not load or pass its schema."""
+    were (see `load_library_for`): the playbook ids they define and where, in file order.
+    They all loaded and passed their schema (else the whole library is loaded)."""
 
     playbooks: tuple[tuple[str, Span], ...]  # (id, where it is written)
-    failed: tuple[str, ...]
-    incomplete: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +148,19 @@ def _load_library_for(root: Path, asked: set[str]) -> LoadResult:
             libindex.write(root, current)
         # A file discovery does not list (an example incident, a README) needs nothing here.
         documents = asked.intersection(shown)
-        focused = not every and all(
-            (found := fresh.get(name)) is not None and found.kind == "Playbook" and not found.failed
-            for name in documents
+        skipped = set(shown).difference(name for _, name in loaded)
+        others = [(name, index[name]) for name in shown if name in skipped]
+        # A broken document is salvaged and checked with the rest (`load.salvage`), which
+        # only loading it does: with one, the whole library is loaded.
+        focused = (
+            not every
+            and all(
+                (found := fresh.get(name)) is not None
+                and found.kind == "Playbook"
+                and not found.failed
+                for name in documents
+            )
+            and not any(o.failed or o.incomplete for _, o in others)
         )
         if not focused:
             if not every:  # load the rest too: the asked files need the whole library
@@ -159,16 +168,12 @@ def _load_library_for(root: Path, asked: set[str]) -> LoadResult:
                 lifetime.keep(loading.results)
                 return _load_library(root, None)
             return build_check_compile(root, shown, loading, refused)
-        skipped = set(shown).difference(name for _, name in loaded)
-        others = [(name, index[name]) for name in shown if name in skipped]
         elsewhere = Elsewhere(
             tuple(
                 (o.playbook[0], Span(name, o.playbook[1], o.playbook[2]))
                 for name, o in others
                 if o.playbook is not None
-            ),
-            tuple(name for name, o in others if o.failed),
-            any(o.incomplete for _, o in others),
+            )
         )
         return build_check_compile(root, shown, loading, refused, elsewhere)
     finally:
@@ -190,9 +195,9 @@ def build_check_compile(
     """Build the model from the loaded documents, check, lint and compile it: the stages after
     loading, with every diagnostic collected (`refused`: files discovery would not read;
     `elsewhere`: what the documents not loaded bring)."""
-    documents, diagnostics, complete, invalid_policy = _documents_by_kind(loading)
+    documents, diagnostics, complete, invalid_policy, salvaged = _documents_by_kind(loading)
     diagnostics[:0] = refused
-    complete = complete and not refused and not (elsewhere and elsewhere.incomplete)
+    complete = complete and not refused
     root_display = display_path(root)
     library = _build_library(documents, diagnostics, root_display, shown, invalid_policy)
     if library is None:
@@ -210,8 +215,10 @@ def build_check_compile(
     finally:
         stores.use_code_store(below)
     diagnostics += found
+    if salvaged:
+        diagnostics = _without_salvage_artefacts(diagnostics, salvaged)
     if not complete:
-        diagnostics = _without_follow_ons(diagnostics, elsewhere.failed if elsewhere else ())
+        diagnostics = _without_follow_ons(diagnostics)
     kept = apply_suppressions(sorted_diagnostics(diagnostics))
     return LoadResult(root_display, tuple(shown), compiled, kept)
 
@@ -222,17 +229,11 @@ _FOLLOW_ON_CODES = frozenset({"PB303", "PB307"})
 _LOADING = ("PB1", "PB2")  # loading and schema codes: the document did not load
 
 
-def _without_follow_ons(
-    diagnostics: list[Diagnostic], failed_elsewhere: Sequence[str] = ()
-) -> list[Diagnostic]:
+def _without_follow_ons(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """The diagnostics with the errors that may only follow from a document that did not
     load (its syntax or schema failed) replaced by one note at that document: fix it first.
-    An error in the failed document itself is always kept. `failed_elsewhere`: failed
-    documents whose diagnostics are not among these (they were not loaded this time)."""
-    failed = sorted(
-        {d.span.path for d in diagnostics if d.is_error and d.code[:3] in _LOADING}
-        | set(failed_elsewhere)
-    )
+    An error in the failed document itself is always kept."""
+    failed = sorted({d.span.path for d in diagnostics if d.is_error and d.code[:3] in _LOADING})
     if not failed:
         return diagnostics
     follow = [d for d in diagnostics if d.code in _FOLLOW_ON_CODES and d.span.path not in failed]
@@ -255,11 +256,30 @@ def _without_follow_ons(
     return kept
 
 
+def _without_salvage_artefacts(
+    diagnostics: list[Diagnostic], salvaged: dict[str, Salvaged]
+) -> list[Diagnostic]:
+    """The diagnostics without those a salvaged document's removed parts would cause: of a
+    salvaged document, loading and schema diagnostics and the errors of its other parts are
+    kept (its warnings come once it validates), except a step depending on a removed one."""
+    kept = []
+    for d in diagnostics:
+        found = salvaged.get(d.span.path)
+        if found is not None and d.code[:3] not in _LOADING:
+            if not d.is_error:
+                continue
+            if d.code == "PB307" and any(f"on '{i}'" in d.message for i in found.removed_ids):
+                continue
+        kept.append(d)
+    return kept
+
+
 def _documents_by_kind(
     loading: Loading,
-) -> tuple[dict[str, list[SourceDoc]], list[Diagnostic], bool, bool]:
-    """The loaded documents that passed their schema, by kind; the diagnostics so far; whether
-    every document loaded and passed (`complete`); and whether a Policy failed its schema."""
+) -> tuple[dict[str, list[SourceDoc]], list[Diagnostic], bool, bool, dict[str, Salvaged]]:
+    """The loaded documents that passed their schema (or what of them could be salvaged), by
+    kind; the diagnostics so far; whether every document loaded and passed (`complete`);
+    whether a Policy failed its schema; and the salvaged documents by path."""
     diagnostics: list[Diagnostic] = []
     documents: dict[str, list[SourceDoc]] = {
         "Policy": [],
@@ -269,6 +289,7 @@ def _documents_by_kind(
     }
     invalid_policy = False
     complete = True
+    salvaged: dict[str, Salvaged] = {}
     for doc, found, checked in loading.results:
         diagnostics += found
         if doc is None:
@@ -281,6 +302,10 @@ def _documents_by_kind(
             complete = False
             if isinstance(doc.data, dict) and doc.data.get("kind") == "Policy":
                 invalid_policy = True  # reported already; "no Policy" would mislead
+            rest = salvage(doc, checked)
+            if rest is not None:  # what the schema did not refuse is checked too
+                salvaged[doc.path] = rest
+                documents[rest.doc.data["kind"]].append(rest.doc)
     for doc in documents.get("TestSuite", []):
         diagnostics.append(
             warning(
@@ -290,7 +315,7 @@ def _documents_by_kind(
                 hint="move it into tests/ so that `playbook test` finds it",
             )
         )
-    return documents, diagnostics, complete, invalid_policy
+    return documents, diagnostics, complete, invalid_policy, salvaged
 
 
 def _build_library(

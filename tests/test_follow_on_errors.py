@@ -53,12 +53,24 @@ def test_suites_naming_what_a_broken_playbook_defines_get_one_note_each(tmp_path
     folder = tmp_path / "lib"
     shutil.copytree(BUNDLED, folder)
     playbook = folder / "database-failure.yaml"
-    playbook.write_text(playbook.read_text().replace("  order: 30\n", "  order: 30\n  bogus: 1\n"))
+    playbook.write_text(playbook.read_text().replace("  order: 30\n", "  order: [30\n"))
     found = validate_codes(folder)
-    assert [c for c in found if c[0][:2] == "PB"] == [("PB202", "database-failure.yaml")]
+    assert [c for c in found if c[0][:2] == "PB"] == [("PB101", "database-failure.yaml")]
     assert not any(code == "TS111" for code, _ in found), found
     notes = [name for code, name in found if code == "TS115"]
     assert len(notes) >= 3 and len(notes) == len(set(notes))  # one per suite naming its ids
+
+
+def test_suites_naming_a_salvaged_playbook_are_checked_against_what_is_left(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "lib"
+    shutil.copytree(BUNDLED, folder)
+    playbook = folder / "database-failure.yaml"
+    playbook.write_text(playbook.read_text().replace("  order: 30\n", "  order: 30\n  bogus: 1\n"))
+    found = validate_codes(folder)
+    assert [c for c in found if c[0][:2] == "PB"] == [("PB202", "database-failure.yaml")]
+    assert not any(code in ("TS111", "TS115") for code, _ in found), found
 
 
 def test_with_every_document_loaded_a_suites_unknown_id_is_an_error(tmp_path: Path) -> None:
