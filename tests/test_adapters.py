@@ -1736,3 +1736,27 @@ def test_a_mapping_translates_a_tools_words_into_phases_and_dispositions() -> No
                                                      "NOISE": "false-alarm"}}}  # fmt: skip
     assert convert_generic({"id": "a", "state": "MITIGATED"}, mapping)[0]["status"] == "monitoring"
     assert convert_generic({"id": "a", "state": "NOISE"}, mapping)[0]["status"] == "false-alarm"
+
+
+def test_pagerduty_v2_webhook_messages_are_one_incident_each() -> None:
+    """A V2 webhook (zulip's recorded trigger_v2.json) posts `messages[]`; an acknowledge
+    message is dated by its `created_on`, and a message that is not an incident event is
+    refused by its path."""
+    payload = _payload("pagerduty-webhook/zulip-trigger-v2")
+    ack = copy.deepcopy(payload["messages"][0])
+    ack["event"] = "incident.acknowledge"
+    ack["created_on"] = "2017-09-26T15:20:00Z"
+    ack["incident"]["status"] = "acknowledged"
+    payload["messages"].append(ack)
+    assert detect(payload) == "pagerduty-webhook"
+    first, second = convert(payload, "pagerduty-webhook")
+    assert first["id"] == second["id"] == "PRORDTY"
+    assert first["status"] == "triggered" and "acknowledgedAt" not in first
+    assert second["status"] == "acknowledged"
+    assert second["acknowledgedAt"] == "2017-09-26T15:20:00Z"
+    assert second["source"]["index"] == 1 and second["source"]["message"] == ack
+    payload["messages"][1]["event"] = "service.updated"
+    with pytest.raises(AdapterError) as caught:
+        convert(payload, "pagerduty-webhook")
+    assert caught.value.pointer == "messages[1].event"
+    assert "only incident events convert" in str(caught.value)

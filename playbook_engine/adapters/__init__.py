@@ -23,7 +23,8 @@ field's path such as `alerts[0].startsAt`. A payload may also be given as JSON t
   an `alerts` list with `orgId`, or an alert with `silenceURL`, `dashboardURL`,
   `panelURL`, `values` or `valueString`;
 - `pagerduty-events`: `routing_key` and `event_action`;
-- `pagerduty-webhook`: an `event` object with `event_type`;
+- `pagerduty-webhook`: an `event` object with `event_type`, or v2's `messages` whose items
+  have an `event` and an `incident` object;
 - `opsgenie`: `action` and an `alert` object with `alertId`;
 - `datadog`: `title` or `alert_title`, with `last_updated`, `alert_transition`,
   `alert_cycle_key`, `aggreg_key` or `alert_priority`;
@@ -213,7 +214,9 @@ def _child(data: dict[str, Any], key: str) -> dict[str, Any]:
 _DETECTORS: dict[str, Callable[[dict[str, Any]], bool]] = {
     alertmanager.FORMAT: _is_alertmanager,
     pagerduty_events.FORMAT: lambda d: "routing_key" in d and "event_action" in d,
-    pagerduty_webhook.FORMAT: lambda d: "event_type" in _child(d, "event"),
+    pagerduty_webhook.FORMAT: lambda d: (
+        "event_type" in _child(d, "event") or pagerduty_webhook.is_v2(d)
+    ),
     grafana.FORMAT: _is_grafana,
     opsgenie.FORMAT: lambda d: "action" in d and "alertId" in _child(d, "alert"),
     datadog.FORMAT: lambda d: (
