@@ -1082,8 +1082,8 @@ def _tool_labels(fmt: str, payload: Any, incident: dict[str, Any]) -> dict[str, 
         tags = payload["alert"].get("tags", [])
         labels = {t.partition(":")[0]: t.partition(":")[2] if ":" in t else "true" for t in tags}
         return {**labels, **payload["alert"].get("details", {})}
-    if fmt == "sentry":  # only an issue alert's event has tags; issues and metric alerts none
-        event = payload["data"].get("event", {})
+    if fmt == "sentry":  # an issue alert's or a legacy alert's event has tags; others none
+        event = payload["data"].get("event", {}) if "data" in payload else payload["event"]
         return {key: value for key, value in event.get("tags", [])}
     if fmt == "cloudwatch-sns" and "detail" in incident["source"]["message"]:  # EventBridge
         config = incident["source"]["message"]["detail"].get("configuration", {})
@@ -1760,3 +1760,33 @@ def test_pagerduty_v2_webhook_messages_are_one_incident_each() -> None:
         convert(payload, "pagerduty-webhook")
     assert caught.value.pointer == "messages[1].event"
     assert "only incident events convert" in str(caught.value)
+
+
+def test_sentry_legacy_plugin_alerts_share_the_issue_id_and_fall_back_for_time() -> None:
+    """The legacy WebHooks plugin (zulip's recorded sample_event_through_plugin.json) has no
+    `action`/`data`: the issue is at the top, the event under `event`. Its id is the issue's,
+    as an issue alert's `issue_id`; without `timestamp` the event's `received` dates it, and
+    without either the receive time does."""
+    payload = _payload("sentry/zulip-legacy-plugin")
+    assert detect(payload) == "sentry"
+    [alert] = convert(payload, "sentry")
+    assert alert["id"] == payload["id"] and alert["startedAt"] == "2023-07-09T20:41:24.772Z"
+    assert alert["labels"]["@culprit"] == "raven.scripts.runner in main"
+    del payload["event"]["timestamp"]
+    [alert] = convert(payload, "sentry")
+    assert alert["startedAt"] == "2023-07-09T20:42:24.773181Z"
+    assert "receivedAt" not in alert["source"]
+    del payload["event"]["received"]
+    [alert] = convert(payload, "sentry", RECEIVED)
+    assert alert["startedAt"] == alert["source"]["receivedAt"] == "2026-03-14T02:30:00Z"
+    with pytest.raises(AdapterError, match="pass --at"):
+        convert(payload, "sentry")
+    payload["triggering_rules"] = ["Send a notification for new issues"]
+    payload["event"]["tags"] = [["environment", "staging"]]
+    [alert] = convert(payload, "sentry", RECEIVED)
+    assert alert["labels"]["@rule"] == "Send a notification for new issues"
+    assert alert["environment"] == "staging"
+    payload["event"]["tags"] = [{"key": "environment"}]
+    with pytest.raises(AdapterError) as caught:
+        convert(payload, "sentry", RECEIVED)
+    assert caught.value.pointer == "event.tags[0]"

@@ -32,7 +32,8 @@ field's path such as `alerts[0].startsAt`. A payload may also be given as JSON t
   Lambda form), `AlarmName` with `NewStateValue` (raw message delivery), or an EventBridge
   event with `source: aws.cloudwatch` and a `detail-type` starting "CloudWatch Alarm";
 - `sentry`: `action` and a `data` object holding an `event` (issue alert), `issue` or
-  `metric_alert` object.
+  `metric_alert` object; or a legacy plugin alert (`project`, an `event` object and
+  `triggering_rules` or `culprit`, no `action` nor `data`).
 
 The mappings, field by field, are in docs/adapters.md.
 """
