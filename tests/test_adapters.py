@@ -1097,7 +1097,7 @@ def _tool_labels(fmt: str, payload: Any, incident: dict[str, Any]) -> dict[str, 
         dimensions = (metrics[0] if metrics else trigger).get("Dimensions", [])
         return {item["name"]: item["value"] for item in dimensions}
     if fmt == "pagerduty-events":
-        details = payload["payload"].get("custom_details", {})
+        details = payload.get("payload", {}).get("custom_details", {})  # an update has none
         return {
             key: value if isinstance(value, str) else json.dumps(value)
             for key, value in details.items()
@@ -1790,3 +1790,48 @@ def test_sentry_legacy_plugin_alerts_share_the_issue_id_and_fall_back_for_time()
     with pytest.raises(AdapterError) as caught:
         convert(payload, "sentry", RECEIVED)
     assert caught.value.pointer == "event.tags[0]"
+
+
+REFUSED = HERE / "data" / "refused-payloads"
+# name → (its format, the field the refusal names, words of the message)
+REFUSED_CASES = {
+    "pagerduty-events-docs-change-event": (
+        "pagerduty-events",
+        "event_action",
+        "PagerDuty change event",
+    ),
+    "pagerduty-webhook-docs-v3-service-updated": (
+        "pagerduty-webhook",
+        "event.event_type",
+        "got 'service.updated'; only incident events convert",
+    ),
+}
+
+
+def test_every_refused_payload_has_a_case() -> None:
+    assert sorted(p.stem for p in REFUSED.glob("*.json")) == sorted(REFUSED_CASES)
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED_CASES))
+@pytest.mark.parametrize("how", ["auto", "own"])
+def test_public_payloads_that_are_not_incidents_are_refused_by_name(name: str, how: str) -> None:
+    """A vendor's documented payload that is not an alert (a change event, a service update)
+    is refused on the command line with exit 2 and a message naming the field."""
+    import subprocess
+
+    from conftest import PLAYBOOK
+
+    fmt, pointer, words = REFUSED_CASES[name]
+    path = REFUSED / f"{name}.json"
+    with pytest.raises(AdapterError) as caught:
+        convert(_load(path), fmt, RECEIVED)
+    assert caught.value.pointer == pointer
+    done = subprocess.run(
+        [*PLAYBOOK, "convert", "--from", "auto" if how == "auto" else fmt, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"error AD101 {pointer}:" in done.stderr and words in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
