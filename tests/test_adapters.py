@@ -1835,3 +1835,26 @@ def test_public_payloads_that_are_not_incidents_are_refused_by_name(name: str, h
     assert done.returncode == 2, done.stderr
     assert f"error AD101 {pointer}:" in done.stderr and words in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_an_alert_without_status_takes_alertmanagers_own_rule() -> None:
+    """Older Alertmanagers sent no per-alert `status` (prometheus-msteams' recorded
+    large_prom_post_request.json): a resolved notification resolves its alerts; an alert whose
+    `endsAt` is set and not after the receive time is resolved; otherwise the notification's
+    `firing` holds. A notification that says neither is refused at the alert's status."""
+    payload = _payload("alertmanager/msteams-19-alerts")
+    assert "status" not in payload["alerts"][0]
+    assert {i["status"] for i in convert(payload, "alertmanager", RECEIVED)} == {"triggered"}
+    ended = copy.deepcopy(payload)
+    ended["alerts"][0]["endsAt"] = "2026-03-14T02:29:59Z"
+    ended["alerts"][1]["endsAt"] = "2026-03-14T02:35:00Z"  # a provisional end, still firing
+    first, second = convert(ended, "alertmanager", RECEIVED)[:2]
+    assert (first["status"], first["resolvedAt"]) == ("resolved", "2026-03-14T02:29:59Z")
+    assert second["status"] == "triggered" and "resolvedAt" not in second
+    assert convert(ended, "alertmanager")[0]["status"] == "triggered"  # no receive time
+    resolved = {**payload, "status": "resolved"}
+    assert {i["status"] for i in convert(resolved, "alertmanager", RECEIVED)} == {"resolved"}
+    with pytest.raises(AdapterError) as caught:
+        convert({**payload, "status": None}, "alertmanager", RECEIVED)
+    assert caught.value.pointer == "alerts[0].status"
+    assert "the notification's status (missing) does not say it" in str(caught.value)
