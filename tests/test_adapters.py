@@ -1795,6 +1795,11 @@ def test_sentry_legacy_plugin_alerts_share_the_issue_id_and_fall_back_for_time()
 REFUSED = HERE / "data" / "refused-payloads"
 # name → (its format, the field the refusal names, words of the message)
 REFUSED_CASES = {
+    "datadog-ilert-readme-template": (
+        "datadog",
+        "title",
+        "'$EVENT_TITLE' is a Datadog template variable, not its value",
+    ),
     "pagerduty-events-docs-change-event": (
         "pagerduty-events",
         "event_action",
