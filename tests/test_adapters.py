@@ -1863,3 +1863,17 @@ def test_an_alert_without_status_takes_alertmanagers_own_rule() -> None:
         convert({**payload, "status": None}, "alertmanager", RECEIVED)
     assert caught.value.pointer == "alerts[0].status"
     assert "the notification's status (missing) does not say it" in str(caught.value)
+
+
+def test_a_relative_generator_url_is_resolved_against_the_external_url() -> None:
+    """Grafana 12's test alert (keep's recorded shape) sends `generatorURL: "?orgId=1"`: the
+    link is made absolute against `externalURL`; without one it stays as sent."""
+    payload = _payload("grafana/keep-grafana12-test-alert")
+    [alert] = convert(payload, "grafana")
+    assert {"title": "Source", "url": "https://grafana.example.com/?orgId=1"} in alert["links"]
+    del payload["externalURL"]
+    [alert] = convert(payload, "grafana")
+    assert {"title": "Source", "url": "?orgId=1"} in alert["links"]
+    absolute = _payload("alertmanager/zulip-two-alerts")
+    first = convert(absolute, "alertmanager")[0]
+    assert first["links"][0]["url"] == absolute["alerts"][0]["generatorURL"]

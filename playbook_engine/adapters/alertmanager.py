@@ -30,6 +30,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from playbook_engine.adapters.common import (
     CONVENTIONAL_SEVERITY,
@@ -116,7 +117,7 @@ def _incident(
         elif received_at is not None:  # resolved, with no end said: when we heard of it
             resolved_at = format_timestamp(received_at)
     service, environment = service_and_environment(labels)
-    generator = opt_str(alert, "generatorURL", path)
+    generator = _absolute(opt_str(alert, "generatorURL", path), root)
     links, metrics = extras(alert, path)
     return incident(
         fmt,
@@ -140,6 +141,18 @@ def _incident(
         extra_source={"alert": alert, "index": index},
         warnings=_truncated(root),
     )
+
+
+def _absolute(url: str | None, root: dict[str, Any]) -> str | None:
+    """`url` made absolute against the notification's `externalURL` when it is relative
+    (Grafana 12's test alerts send `generatorURL: "?orgId=1"`); kept as sent when absolute or
+    when there is no `externalURL` to resolve it against."""
+    if url is None or urlsplit(url).scheme:
+        return url
+    base = root.get("externalURL")
+    if not isinstance(base, str) or not urlsplit(base).scheme:
+        return url
+    return urljoin(base, url)
 
 
 def _implied_status(
