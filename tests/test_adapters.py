@@ -1805,6 +1805,11 @@ REFUSED_CASES = {
         "event_action",
         "PagerDuty change event",
     ),
+    "pagerduty-webhook-docs-v1-trigger": (
+        "pagerduty-webhook",
+        "messages[0].event",
+        "this is a V1 webhook",
+    ),
     "pagerduty-webhook-docs-v3-service-updated": (
         "pagerduty-webhook",
         "event.event_type",

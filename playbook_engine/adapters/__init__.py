@@ -155,6 +155,9 @@ def detect(payload: Any) -> str:
         raise AdapterError(f"payload: expected a JSON object, got {describe(data)}; {known}")
     if pagerduty_events.is_change_event(data):
         raise AdapterError(pagerduty_events.CHANGE_EVENT, "event_action")
+    if pagerduty_webhook.is_v1(data):
+        message = f"messages[0].event: {pagerduty_webhook.V1_WEBHOOK}"
+        raise AdapterError(message, "messages[0].event")
     raise AdapterError(f"payload: matches no known format; {known}")
 
 

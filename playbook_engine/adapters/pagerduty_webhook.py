@@ -94,6 +94,8 @@ def _convert_v2(root: dict[str, Any]) -> list[dict[str, Any]]:
     for index, item in enumerate(messages):
         path = join("messages", index)
         message = mapping(item, path, "a v2 webhook message")
+        if "event" not in message and "type" in message and "data" in message:
+            raise AdapterError(f"{path}.event: {V1_WEBHOOK}", f"{path}.event")
         event_type = req_str(message, "event", path, "an event like incident.trigger")
         if not event_type.startswith("incident."):
             raise AdapterError(
@@ -171,6 +173,23 @@ def _incident(
         severity=severity,
         labels=with_derived({}, derived),
         links=[link("PagerDuty incident", opt_str(data, "html_url", path)), *client_links],
+    )
+
+
+V1_WEBHOOK = (
+    "missing, and the message has type and data: this is a V1 webhook (messages[].type, "
+    "data.incident), which PagerDuty retired; only V3 webhooks (and the retired V2) are read: "
+    "subscribe a V3 webhook instead"
+)
+
+
+def is_v1(data: dict[str, Any]) -> bool:
+    """Whether `data` looks like a retired V1 webhook: `messages` with `type` and `data`."""
+    messages = data.get("messages")
+    return (
+        isinstance(messages, list)
+        and bool(messages)
+        and all(isinstance(m, dict) and "type" in m and "data" in m for m in messages)
     )
 
 
