@@ -1082,8 +1082,8 @@ def _tool_labels(fmt: str, payload: Any, incident: dict[str, Any]) -> dict[str, 
         tags = payload["alert"].get("tags", [])
         labels = {t.partition(":")[0]: t.partition(":")[2] if ":" in t else "true" for t in tags}
         return {**labels, **payload["alert"].get("details", {})}
-    if fmt == "sentry":  # only an issue alert's event has tags; issues and metric alerts none
-        event = payload["data"].get("event", {})
+    if fmt == "sentry":  # an issue alert's or a legacy alert's event has tags; others none
+        event = payload["data"].get("event", {}) if "data" in payload else payload["event"]
         return {key: value for key, value in event.get("tags", [])}
     if fmt == "cloudwatch-sns" and "detail" in incident["source"]["message"]:  # EventBridge
         config = incident["source"]["message"]["detail"].get("configuration", {})
@@ -1097,7 +1097,7 @@ def _tool_labels(fmt: str, payload: Any, incident: dict[str, Any]) -> dict[str, 
         dimensions = (metrics[0] if metrics else trigger).get("Dimensions", [])
         return {item["name"]: item["value"] for item in dimensions}
     if fmt == "pagerduty-events":
-        details = payload["payload"].get("custom_details", {})
+        details = payload.get("payload", {}).get("custom_details", {})  # an update has none
         return {
             key: value if isinstance(value, str) else json.dumps(value)
             for key, value in details.items()
@@ -1736,3 +1736,149 @@ def test_a_mapping_translates_a_tools_words_into_phases_and_dispositions() -> No
                                                      "NOISE": "false-alarm"}}}  # fmt: skip
     assert convert_generic({"id": "a", "state": "MITIGATED"}, mapping)[0]["status"] == "monitoring"
     assert convert_generic({"id": "a", "state": "NOISE"}, mapping)[0]["status"] == "false-alarm"
+
+
+def test_pagerduty_v2_webhook_messages_are_one_incident_each() -> None:
+    """A V2 webhook (zulip's recorded trigger_v2.json) posts `messages[]`; an acknowledge
+    message is dated by its `created_on`, and a message that is not an incident event is
+    refused by its path."""
+    payload = _payload("pagerduty-webhook/zulip-trigger-v2")
+    ack = copy.deepcopy(payload["messages"][0])
+    ack["event"] = "incident.acknowledge"
+    ack["created_on"] = "2017-09-26T15:20:00Z"
+    ack["incident"]["status"] = "acknowledged"
+    payload["messages"].append(ack)
+    assert detect(payload) == "pagerduty-webhook"
+    first, second = convert(payload, "pagerduty-webhook")
+    assert first["id"] == second["id"] == "PRORDTY"
+    assert first["status"] == "triggered" and "acknowledgedAt" not in first
+    assert second["status"] == "acknowledged"
+    assert second["acknowledgedAt"] == "2017-09-26T15:20:00Z"
+    assert second["source"]["index"] == 1 and second["source"]["message"] == ack
+    payload["messages"][1]["event"] = "service.updated"
+    with pytest.raises(AdapterError) as caught:
+        convert(payload, "pagerduty-webhook")
+    assert caught.value.pointer == "messages[1].event"
+    assert "only incident events convert" in str(caught.value)
+
+
+def test_sentry_legacy_plugin_alerts_share_the_issue_id_and_fall_back_for_time() -> None:
+    """The legacy WebHooks plugin (zulip's recorded sample_event_through_plugin.json) has no
+    `action`/`data`: the issue is at the top, the event under `event`. Its id is the issue's,
+    as an issue alert's `issue_id`; without `timestamp` the event's `received` dates it, and
+    without either the receive time does."""
+    payload = _payload("sentry/zulip-legacy-plugin")
+    assert detect(payload) == "sentry"
+    [alert] = convert(payload, "sentry")
+    assert alert["id"] == payload["id"] and alert["startedAt"] == "2023-07-09T20:41:24.772Z"
+    assert alert["labels"]["@culprit"] == "raven.scripts.runner in main"
+    del payload["event"]["timestamp"]
+    [alert] = convert(payload, "sentry")
+    assert alert["startedAt"] == "2023-07-09T20:42:24.773181Z"
+    assert "receivedAt" not in alert["source"]
+    del payload["event"]["received"]
+    [alert] = convert(payload, "sentry", RECEIVED)
+    assert alert["startedAt"] == alert["source"]["receivedAt"] == "2026-03-14T02:30:00Z"
+    with pytest.raises(AdapterError, match="pass --at"):
+        convert(payload, "sentry")
+    payload["triggering_rules"] = ["Send a notification for new issues"]
+    payload["event"]["tags"] = [["environment", "staging"]]
+    [alert] = convert(payload, "sentry", RECEIVED)
+    assert alert["labels"]["@rule"] == "Send a notification for new issues"
+    assert alert["environment"] == "staging"
+    payload["event"]["tags"] = [{"key": "environment"}]
+    with pytest.raises(AdapterError) as caught:
+        convert(payload, "sentry", RECEIVED)
+    assert caught.value.pointer == "event.tags[0]"
+
+
+REFUSED = HERE / "data" / "refused-payloads"
+# name → (its format, the field the refusal names, words of the message)
+REFUSED_CASES = {
+    "datadog-ilert-readme-template": (
+        "datadog",
+        "title",
+        "'$EVENT_TITLE' is a Datadog template variable, not its value",
+    ),
+    "pagerduty-events-docs-change-event": (
+        "pagerduty-events",
+        "event_action",
+        "PagerDuty change event",
+    ),
+    "pagerduty-webhook-docs-v1-trigger": (
+        "pagerduty-webhook",
+        "messages[0].event",
+        "this is a V1 webhook",
+    ),
+    "pagerduty-webhook-docs-v3-service-updated": (
+        "pagerduty-webhook",
+        "event.event_type",
+        "got 'service.updated'; only incident events convert",
+    ),
+}
+
+
+def test_every_refused_payload_has_a_case() -> None:
+    assert sorted(p.stem for p in REFUSED.glob("*.json")) == sorted(REFUSED_CASES)
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED_CASES))
+@pytest.mark.parametrize("how", ["auto", "own"])
+def test_public_payloads_that_are_not_incidents_are_refused_by_name(name: str, how: str) -> None:
+    """A vendor's documented payload that is not an alert (a change event, a service update)
+    is refused on the command line with exit 2 and a message naming the field."""
+    import subprocess
+
+    from conftest import PLAYBOOK
+
+    fmt, pointer, words = REFUSED_CASES[name]
+    path = REFUSED / f"{name}.json"
+    with pytest.raises(AdapterError) as caught:
+        convert(_load(path), fmt, RECEIVED)
+    assert caught.value.pointer == pointer
+    done = subprocess.run(
+        [*PLAYBOOK, "convert", "--from", "auto" if how == "auto" else fmt, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"error AD101 {pointer}:" in done.stderr and words in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_an_alert_without_status_takes_alertmanagers_own_rule() -> None:
+    """Older Alertmanagers sent no per-alert `status` (prometheus-msteams' recorded
+    large_prom_post_request.json): a resolved notification resolves its alerts; an alert whose
+    `endsAt` is set and not after the receive time is resolved; otherwise the notification's
+    `firing` holds. A notification that says neither is refused at the alert's status."""
+    payload = _payload("alertmanager/msteams-19-alerts")
+    assert "status" not in payload["alerts"][0]
+    assert {i["status"] for i in convert(payload, "alertmanager", RECEIVED)} == {"triggered"}
+    ended = copy.deepcopy(payload)
+    ended["alerts"][0]["endsAt"] = "2026-03-14T02:29:59Z"
+    ended["alerts"][1]["endsAt"] = "2026-03-14T02:35:00Z"  # a provisional end, still firing
+    first, second = convert(ended, "alertmanager", RECEIVED)[:2]
+    assert (first["status"], first["resolvedAt"]) == ("resolved", "2026-03-14T02:29:59Z")
+    assert second["status"] == "triggered" and "resolvedAt" not in second
+    assert convert(ended, "alertmanager")[0]["status"] == "triggered"  # no receive time
+    resolved = {**payload, "status": "resolved"}
+    assert {i["status"] for i in convert(resolved, "alertmanager", RECEIVED)} == {"resolved"}
+    with pytest.raises(AdapterError) as caught:
+        convert({**payload, "status": None}, "alertmanager", RECEIVED)
+    assert caught.value.pointer == "alerts[0].status"
+    assert "the notification's status (missing) does not say it" in str(caught.value)
+
+
+def test_a_relative_generator_url_is_resolved_against_the_external_url() -> None:
+    """Grafana 12's test alert (keep's recorded shape) sends `generatorURL: "?orgId=1"`: the
+    link is made absolute against `externalURL`; without one it stays as sent."""
+    payload = _payload("grafana/keep-grafana12-test-alert")
+    [alert] = convert(payload, "grafana")
+    assert {"title": "Source", "url": "https://grafana.example.com/?orgId=1"} in alert["links"]
+    del payload["externalURL"]
+    [alert] = convert(payload, "grafana")
+    assert {"title": "Source", "url": "?orgId=1"} in alert["links"]
+    absolute = _payload("alertmanager/zulip-two-alerts")
+    first = convert(absolute, "alertmanager")[0]
+    assert first["links"][0]["url"] == absolute["alerts"][0]["generatorURL"]

@@ -95,3 +95,18 @@ def test_a_resolved_alert_without_an_end_is_resolved_when_received() -> None:
     [first, _] = convert(payload, "alertmanager", received)
     assert (first["status"], first["resolvedAt"]) == ("resolved", "2026-03-14T03:05:00Z")
     assert "resolvedAt" not in convert(payload, "alertmanager")[0]
+
+
+def test_recorded_groups_of_many_and_of_mixed_alerts() -> None:
+    """Real notifications (tests/data/payloads/*/SOURCES.md): Grafana 9's group of two resolved
+    alerts and one firing is one triggered incident listing all three; Alertmanager's group of
+    19 alerts without per-alert status is one triggered incident of 19."""
+    mixed = json.loads((PAYLOADS / "grafana" / "zulip-9-mixed.json").read_text())
+    [group] = convert(mixed, "grafana", grouped=True)
+    assert group["status"] == "triggered" and "resolvedAt" not in group
+    assert [a["status"] for a in group["source"]["alerts"]] == ["resolved", "resolved", "triggered"]
+    assert group["title"].endswith("(3 alerts)")
+    many = json.loads((PAYLOADS / "alertmanager" / "msteams-19-alerts.json").read_text())
+    [group] = convert(many, "alertmanager", grouped=True)
+    assert (group["status"], len(group["source"]["alerts"])) == ("triggered", 19)
+    assert group["severity"] == "critical"  # severity: page

@@ -23,7 +23,8 @@ field's path such as `alerts[0].startsAt`. A payload may also be given as JSON t
   an `alerts` list with `orgId`, or an alert with `silenceURL`, `dashboardURL`,
   `panelURL`, `values` or `valueString`;
 - `pagerduty-events`: `routing_key` and `event_action`;
-- `pagerduty-webhook`: an `event` object with `event_type`;
+- `pagerduty-webhook`: an `event` object with `event_type`, or v2's `messages` whose items
+  have an `event` and an `incident` object;
 - `opsgenie`: `action` and an `alert` object with `alertId`;
 - `datadog`: `title` or `alert_title`, with `last_updated`, `alert_transition`,
   `alert_cycle_key`, `aggreg_key` or `alert_priority`;
@@ -31,7 +32,8 @@ field's path such as `alerts[0].startsAt`. A payload may also be given as JSON t
   Lambda form), `AlarmName` with `NewStateValue` (raw message delivery), or an EventBridge
   event with `source: aws.cloudwatch` and a `detail-type` starting "CloudWatch Alarm";
 - `sentry`: `action` and a `data` object holding an `event` (issue alert), `issue` or
-  `metric_alert` object.
+  `metric_alert` object; or a legacy plugin alert (`project`, an `event` object and
+  `triggering_rules` or `culprit`, no `action` nor `data`).
 
 The mappings, field by field, are in docs/adapters.md.
 """
@@ -153,6 +155,9 @@ def detect(payload: Any) -> str:
         raise AdapterError(f"payload: expected a JSON object, got {describe(data)}; {known}")
     if pagerduty_events.is_change_event(data):
         raise AdapterError(pagerduty_events.CHANGE_EVENT, "event_action")
+    if pagerduty_webhook.is_v1(data):
+        message = f"messages[0].event: {pagerduty_webhook.V1_WEBHOOK}"
+        raise AdapterError(message, "messages[0].event")
     raise AdapterError(f"payload: matches no known format; {known}")
 
 
@@ -213,7 +218,9 @@ def _child(data: dict[str, Any], key: str) -> dict[str, Any]:
 _DETECTORS: dict[str, Callable[[dict[str, Any]], bool]] = {
     alertmanager.FORMAT: _is_alertmanager,
     pagerduty_events.FORMAT: lambda d: "routing_key" in d and "event_action" in d,
-    pagerduty_webhook.FORMAT: lambda d: "event_type" in _child(d, "event"),
+    pagerduty_webhook.FORMAT: lambda d: (
+        "event_type" in _child(d, "event") or pagerduty_webhook.is_v2(d)
+    ),
     grafana.FORMAT: _is_grafana,
     opsgenie.FORMAT: lambda d: "action" in d and "alertId" in _child(d, "alert"),
     datadog.FORMAT: lambda d: (

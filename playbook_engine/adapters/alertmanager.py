@@ -15,6 +15,10 @@ alert the incident came from and `source.index` its position in `alerts`.
 The alert's labels are the incident's labels, unchanged; the `severity` label's word, made
 canonical when it is a conventional one (`page` → `critical`), is the incident's `severity`.
 
+An alert without `status` (Alertmanagers before per-alert status, hand-written payloads) is
+resolved when the notification is, or when its `endsAt` is not after the receive time (as
+Alertmanager decides), else firing as the notification says.
+
 `endsAt` is `0001-01-01T00:00:00Z` while an alert has no known end, and Prometheus also sends
 a provisional end in the future for alerts that are still firing, so `resolvedAt` is taken from
 `endsAt` only when the alert's status is `resolved`.
@@ -26,6 +30,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from playbook_engine.adapters.common import (
     CONVENTIONAL_SEVERITY,
@@ -44,7 +49,7 @@ from playbook_engine.adapters.common import (
     str_labels,
     timestamp,
 )
-from playbook_engine.timeparse import format_timestamp
+from playbook_engine.timeparse import format_timestamp, parse_timestamp
 
 FORMAT = "alertmanager"
 STATUS = {"firing": "triggered", "resolved": "resolved"}
@@ -89,7 +94,10 @@ def _incident(
     path = join("alerts", index)
     labels = str_labels(opt_mapping(alert, "labels", path), join(path, "labels"))
     annotations = str_labels(opt_mapping(alert, "annotations", path), join(path, "annotations"))
-    status_word = req_str(alert, "status", path, "firing or resolved")
+    if alert.get("status") is None:
+        status_word = _implied_status(root, alert, path, received_at)
+    else:
+        status_word = req_str(alert, "status", path, "firing or resolved")
     status = choose(status_word, STATUS, join(path, "status"), "alert status")
     # The alert's identity: its fingerprint, else the one Alertmanager computes from its
     # labels (so one alert keeps its id whatever its position in a notification).
@@ -109,7 +117,7 @@ def _incident(
         elif received_at is not None:  # resolved, with no end said: when we heard of it
             resolved_at = format_timestamp(received_at)
     service, environment = service_and_environment(labels)
-    generator = opt_str(alert, "generatorURL", path)
+    generator = _absolute(opt_str(alert, "generatorURL", path), root)
     links, metrics = extras(alert, path)
     return incident(
         fmt,
@@ -132,6 +140,42 @@ def _incident(
         ],
         extra_source={"alert": alert, "index": index},
         warnings=_truncated(root),
+    )
+
+
+def _absolute(url: str | None, root: dict[str, Any]) -> str | None:
+    """`url` made absolute against the notification's `externalURL` when it is relative
+    (Grafana 12's test alerts send `generatorURL: "?orgId=1"`); kept as sent when absolute or
+    when there is no `externalURL` to resolve it against."""
+    if url is None or urlsplit(url).scheme:
+        return url
+    base = root.get("externalURL")
+    if not isinstance(base, str) or not urlsplit(base).scheme:
+        return url
+    return urljoin(base, url)
+
+
+def _implied_status(
+    root: dict[str, Any], alert: dict[str, Any], path: str, received_at: datetime | None
+) -> str:
+    """The status of an alert that states none (older Alertmanagers sent none per alert, and
+    hand-written payloads often leave it out), by Alertmanager's own rules: a notification
+    whose `status` is `resolved` has only resolved alerts; an alert whose `endsAt` is set and
+    not after the receive time is resolved; otherwise it fires as the notification says."""
+    group = root.get("status")
+    if group == "resolved":
+        return "resolved"
+    ends = alert.get("endsAt")
+    if received_at is not None and ends not in (None, ZERO_TIME):
+        if parse_timestamp(timestamp(ends, join(path, "endsAt"))) <= received_at:
+            return "resolved"
+    if group == "firing":
+        return "firing"
+    raise AdapterError(
+        f"{join(path, 'status')}: missing, and the notification's status "
+        f"({'missing' if group is None else repr(group)}) does not say it; expected firing or "
+        "resolved",
+        join(path, "status"),
     )
 
 

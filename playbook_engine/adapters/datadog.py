@@ -23,6 +23,10 @@ recovery: `startedAt` is the notification's `date` (else `last_updated`), which 
 `resolvedAt` for Recovered. A custom payload with neither takes the time it was received
 (`received_at`), and `source.receivedAt` says so.
 
+A payload whose title, transition, date or id is still a bare `$VARIABLE` is the webhook's
+template itself (pasted from the integration's settings or its documentation), never sent by
+Datadog: it is refused by that field, with a message saying so.
+
 The `tags` are the labels, unchanged; the other variables are added under `@` names
 (`@transition`, `@priority`, `@monitor_id`, ...), and the severity is the canonical level of the
 priority.
@@ -84,6 +88,7 @@ def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str,
     """The canonical incident of one Datadog webhook notification; `received_at` is its time
     when the payload carries neither `date` nor `last_updated`."""
     root = mapping(payload, "", "a Datadog webhook payload (a JSON object)")
+    _refuse_a_template(root)
     title = opt_str(root, "title", "") or opt_str(root, "alert_title", "")
     if title is None:
         raise AdapterError("title: missing; expected the event title ($EVENT_TITLE)", "title")
@@ -128,6 +133,26 @@ def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str,
             extra_source=extra_source,
         )
     ]
+
+
+# A value that is nothing but a Datadog template variable: `$EVENT_TITLE`, `$DATE`.
+_VARIABLE = re.compile(r"\$[A-Z][A-Z0-9_]*")
+
+
+def _refuse_a_template(root: dict[str, Any]) -> None:
+    """Refuse the webhook's payload template pasted as a payload: Datadog replaces every
+    `$VARIABLE` when it sends, so a title, transition or date that is still one was never
+    sent by Datadog (a variable left inside longer text is only noted, as elsewhere)."""
+    for key in ("title", "alert_title", "alert_transition", "date", "last_updated", "id"):
+        value = root.get(key)
+        if isinstance(value, str) and _VARIABLE.fullmatch(value.strip()):
+            raise AdapterError(
+                f"{key}: {value.strip()!r} is a Datadog template variable, not its value: this is "
+                "the webhook's payload template, not a notification Datadog sent (Datadog "
+                "replaces each $VARIABLE when it sends); use a payload Datadog delivered, "
+                "e.g. from the monitor's Test Notifications",
+                key,
+            )
 
 
 def _first(root: dict[str, Any], keys: tuple[str, ...]) -> str | None:

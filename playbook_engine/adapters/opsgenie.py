@@ -13,9 +13,10 @@ The action sets the status; actions that do not change it (AddNote, AddTags, Esc
 take it from the alert's `status: closed` / `acknowledged: true` when present. The moment of an
 Acknowledge or Close action (the alert's `updatedAt`) becomes `acknowledgedAt` / `resolvedAt`.
 Tags `key:value` become labels (a bare tag `t` becomes `t: "true"`), then `details` entries,
-unchanged. The adapter adds `@priority`, `@entity`, `@teams` (comma-joined, as for PagerDuty)
-and `@dedup_key` (the `alias`, Opsgenie's de-duplication key); the severity is the canonical level
-of the priority.
+unchanged. The adapter adds `@priority`, `@entity`, `@teams` (comma-joined, as for PagerDuty),
+`@dedup_key` (the `alias`, Opsgenie's de-duplication key), `@escalation` (an Escalate's
+top-level `escalationName`) and `@recipient` (an AddRecipient's `alert.recipient`); the
+severity is the canonical level of the priority.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str,
         "entity": entity,
         "teams": ", ".join(_teams(alert)) or None,
         "dedup_key": opt_str(alert, "alias", "alert"),
+        "escalation": opt_str(root, "escalationName", ""),  # an Escalate action's policy
+        "recipient": opt_str(alert, "recipient", "alert"),  # whom AddRecipient added
     }
     service, environment = service_and_environment(own)
     return [

@@ -1,4 +1,4 @@
-"""Sentry integration platform webhooks → one incident: issue alerts, issues, metric alerts.
+"""Sentry webhooks → one incident: issue alerts, issues, metric alerts, legacy plugin alerts.
 
 Three resources of Sentry's integration platform (docs.sentry.io/organization/integrations/
 integration-platform/webhooks/), told apart by what `data` holds:
@@ -22,6 +22,12 @@ integration-platform/webhooks/), told apart by what `data` holds:
   `environment`, `triggers`), `data.description_text`, `data.description_title`,
   `data.web_url`. The id is `sentry-metric-alert:` + the incident's `id`, shared by its
   critical, warning and resolved webhooks.
+
+- **legacy plugin alert** (the "WebHooks" legacy integration, `?referrer=webhooks_plugin` in
+  its `url`): no `action` nor `data`, but the issue at the top (`id`, `project`,
+  `project_name`, `level`, `culprit`, `message`, `url`, `triggering_rules`) and the event
+  under `event` (`event_id`, `title`, `timestamp` or `datetime`, `received`, `environment`,
+  `tags` as `[key, value]` pairs). The id is the issue's `id`, as an issue alert's `issue_id`.
 
 The field-by-field mapping of each is in docs/adapters.md.
 """
@@ -75,12 +81,25 @@ METRIC_SEVERITY = {"critical": "critical", "warning": "warning"}
 
 
 def is_sentry(data: dict[str, Any]) -> bool:
-    """`action` and a `data` object holding an `event`, `issue` or `metric_alert` object."""
+    """`action` and a `data` object holding an `event`, `issue` or `metric_alert` object; or a
+    legacy plugin alert."""
     body = data.get("data")
     return (
         "action" in data
         and isinstance(body, dict)
         and any(isinstance(body.get(key), dict) for key in ("event", "issue", "metric_alert"))
+    ) or is_legacy(data)
+
+
+def is_legacy(data: dict[str, Any]) -> bool:
+    """A legacy plugin alert: `project`, an `event` object and `triggering_rules` or
+    `culprit`, with neither `action` nor `data`."""
+    return (
+        "action" not in data
+        and "data" not in data
+        and "project" in data
+        and isinstance(data.get("event"), dict)
+        and ("triggering_rules" in data or "culprit" in data)
     )
 
 
@@ -88,6 +107,8 @@ def convert(payload: Any, received_at: datetime | None = None) -> list[dict[str,
     """The canonical incident of one Sentry webhook; `received_at` times what the payload does
     not (a resolution, a metric alert without dates)."""
     root = mapping(payload, "", "a Sentry webhook (a JSON object with action and data)")
+    if is_legacy(root):
+        return [_legacy(root, received_at)]
     action = req_str(
         root, "action", "", "a Sentry webhook action such as triggered, created or critical"
     )
@@ -131,6 +152,55 @@ def _event_alert(root: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         description=opt_str(event, "message", "data.event"),
         labels=with_derived(own, derived),
         links=[link("Sentry event", opt_str(event, "web_url", "data.event"))],
+    )
+
+
+def _legacy(root: dict[str, Any], received_at: datetime | None) -> dict[str, Any]:
+    """A legacy plugin alert: the issue at the top, the event that fired under `event`."""
+    event = req_mapping(root, "event", "")
+    own = _tag_labels(opt_list(event, "tags", "event"), "event.tags")
+    rules = [
+        scalar_text(rule, join("triggering_rules", index))
+        for index, rule in enumerate(opt_list(root, "triggering_rules", ""))
+        if rule not in (None, "")
+    ]
+    project = root.get("project_slug") or root.get("project")
+    derived = {
+        "rule": ", ".join(rules) or None,
+        "project": None if project is None else scalar_text(project, "project"),
+        "culprit": opt_str(root, "culprit", ""),
+    }
+    service, environment = service_and_environment(own)
+    environment = environment or opt_str(event, "environment", "event")
+    title = (
+        opt_str(event, "title", "event")
+        or opt_str(root, "message", "")
+        or opt_str(root, "culprit", "")
+    )
+    if title is None:
+        raise AdapterError(
+            "event.title: missing, and no message or culprit to stand in; expected the title "
+            "of the event",
+            "event.title",
+        )
+    message = opt_str(root, "message", "")
+    issue_id = root.get("id")
+    return incident(
+        FORMAT,
+        root,
+        id=scalar_text(issue_id, "id") if issue_id not in (None, "") else _event_id(event, "event"),
+        title=title,
+        started_at=_event_started(event, "event", received_at),
+        extra_source=None if _dated(event) else {"receivedAt": _received(received_at)},
+        status="triggered",
+        service=service,
+        environment=environment,
+        severity=canonical_severity(
+            opt_str(root, "level", "") or opt_str(event, "level", "event"), SEVERITY
+        ),
+        description=message if message != title else None,
+        labels=with_derived(own, derived),
+        links=[link("Sentry issue", opt_str(root, "url", ""))],
     )
 
 
@@ -286,27 +356,43 @@ def _text(obj: dict[str, Any], key: str, path: str) -> str | None:
     return None if value in (None, "") else scalar_text(value, join(path, key))
 
 
-def _event_id(event: dict[str, Any]) -> str:
+def _event_id(event: dict[str, Any], path: str = "data.event") -> str:
     for key in ("issue_id", "event_id"):
         value = event.get(key)
         if value not in (None, ""):
-            return scalar_text(value, join("data.event", key))
+            return scalar_text(value, join(path, key))
     raise AdapterError(
-        "data.event.issue_id: missing; expected the issue id (or an event_id)",
-        "data.event.issue_id",
+        f"{path}.issue_id: missing; expected the issue id (or an event_id)",
+        f"{path}.issue_id",
     )
 
 
-def _event_started(event: dict[str, Any]) -> str:
+def _dated(event: dict[str, Any]) -> bool:
+    return any(event.get(key) is not None for key in ("datetime", "timestamp", "received"))
+
+
+def _received(received_at: datetime | None) -> str:
+    return received("event.timestamp (the event carries no time)", received_at)
+
+
+def _event_started(
+    event: dict[str, Any], path: str = "data.event", received_at: datetime | None = None
+) -> str:
+    """The event's `datetime`, else its `timestamp` (epoch seconds); a legacy plugin event
+    (`path` "event") may instead have only `received`, or no time (the receive time)."""
     if event.get("datetime") is not None:
-        return timestamp(event["datetime"], "data.event.datetime")
-    return epoch(event.get("timestamp"), "s", "data.event.timestamp")
+        return timestamp(event["datetime"], join(path, "datetime"))
+    if path == "event" and event.get("timestamp") is None:
+        if event.get("received") is not None:
+            return epoch(event["received"], "s", "event.received")
+        return _received(received_at)
+    return epoch(event.get("timestamp"), "s", join(path, "timestamp"))
 
 
-def _tag_labels(tags: list[Any]) -> dict[str, str]:
+def _tag_labels(tags: list[Any], at: str = "data.event.tags") -> dict[str, str]:
     labels = {}
     for index, pair in enumerate(tags):
-        path = join("data.event.tags", index)
+        path = join(at, index)
         if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], str):
             raise fail(path, "a [key, value] pair", pair)
         if pair[1] is not None:
