@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from playbook_engine.compile.compiler import CompiledLibrary
 from playbook_engine.engine.elapsed import elapsed
 from playbook_engine.engine.evaluation import evaluate
+from playbook_engine.engine.lifecycle import lifecycle
 from playbook_engine.load.incident import build_incident, pointer_span
 from playbook_engine.pipeline import load_library
 from playbook_engine.timeparse import format_timestamp, parse_timestamp
@@ -59,8 +60,12 @@ def incident(**fields: Any) -> Any:
     return build_incident(data, pointer_span("<t>"))
 
 
+def elapsed_at(given: Any, at: Any) -> dict[str, float]:
+    return elapsed(given, at, lifecycle(given, at))
+
+
 def test_elapsed_is_minutes_as_of_the_clock() -> None:
-    found = elapsed(
+    found = elapsed_at(
         incident(detectedAt="2026-03-13T16:10:00Z", acknowledgedAt="2026-03-13T16:40:00Z",
                  resolvedAt="2026-03-13T18:00:00Z"),
         parse_timestamp("2026-03-13T17:00:00Z"),
@@ -79,9 +84,18 @@ def test_elapsed_since_start_is_the_clock_minus_the_start(minutes: int, ack: int
     start = parse_timestamp(START)
     at = start + timedelta(minutes=minutes)
     acked = format_timestamp(start + timedelta(minutes=ack))
-    found = elapsed(incident(acknowledgedAt=acked), at)
+    found = elapsed_at(incident(acknowledgedAt=acked), at)
     assert found["sinceStart"] == minutes
     assert ("toAcknowledge" in found) is (ack <= minutes)
+
+
+def test_a_status_without_its_time_happened_at_the_clock() -> None:
+    at = parse_timestamp("2026-03-13T17:00:00Z")
+    found = elapsed_at(incident(status="resolved"), at)
+    assert (found["sinceResolved"], found["toResolve"]) == (0.0, 60.0)  # as the plan says
+    assert "sinceResolved" not in elapsed_at(incident(status="triggered"), at)
+    later = elapsed_at(incident(status="resolved", resolvedAt="2026-03-13T18:00:00Z"), at)
+    assert "sinceResolved" not in later  # a resolution after the clock has not happened yet
 
 
 def test_a_rule_reads_the_clock(compiled: CompiledLibrary) -> None:

@@ -12,13 +12,16 @@ from datetime import datetime
 
 from playbook_engine.load.incident import Incident
 from playbook_engine.model import ELAPSED_FIELDS
+from playbook_engine.plan import Lifecycle
 
 __all__ = ["ELAPSED_FIELDS", "elapsed"]
 
 
-def elapsed(incident: Incident, at: datetime) -> dict[str, float]:
+def elapsed(incident: Incident, at: datetime, life: Lifecycle) -> dict[str, float]:
     """The `elapsed` root for `incident` at the clock `at`: minutes, absent where a moment
-    is not given or comes after the clock."""
+    is not given or comes after the clock. The acknowledgement and resolution are those of
+    the lifecycle in force (`life`): a status that says `resolved` without a time was
+    resolved at the clock, as the plan's lifecycle says."""
 
     def minutes(start: datetime, end: datetime) -> float:
         return (end - start).total_seconds() / 60
@@ -28,14 +31,14 @@ def elapsed(incident: Incident, at: datetime) -> dict[str, float]:
     for name, moment in (
         ("Start", incident.started_at),
         ("Detected", incident.detected_at),
-        ("Acknowledged", incident.acknowledged_at),
-        ("Resolved", incident.resolved_at),
+        ("Acknowledged", life.acknowledged_at),
+        ("Resolved", life.resolved_at),
     ):
         if moment is not None and moment <= at:
             out[f"since{name}"] = minutes(moment, at)
     for name, moment in (
-        ("toAcknowledge", incident.acknowledged_at),
-        ("toResolve", incident.resolved_at),
+        ("toAcknowledge", life.acknowledged_at),
+        ("toResolve", life.resolved_at),
     ):
         if moment is not None and moment <= at:
             out[name] = minutes(sla_start, moment)

@@ -674,7 +674,7 @@ def evaluate(
 
 def _evaluate(compiled: CompiledLibrary, incident: Incident, at: datetime, explain: bool) -> Plan:
     run = _Evaluation(compiled, incident, at, explain)
-    since = elapsed(incident, at)
+    since = elapsed(incident, at, run.life)
     ctx: Context = {"incident": incident.data, "elapsed": since}
     selected, playbook_traces = run.select(ctx)
     classification, rule_traces = run.classify(selected, ctx)
