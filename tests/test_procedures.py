@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import PLAYBOOK
+from conftest import PLAYBOOK, edited_yaml
 
 from playbook_engine.compile.compiler import CompiledLibrary
 from playbook_engine.engine.evaluation import evaluate
@@ -120,3 +120,17 @@ def test_a_procedure_cannot_classify_or_be_a_fallback(
     done = subprocess.run([*PLAYBOOK, "validate", str(folder)], capture_output=True, text=True)
     assert done.returncode == 1
     assert "PB321" in done.stdout and message in done.stdout
+
+
+def test_a_procedure_need_not_page_anyone_itself(tmp_path: Path) -> None:
+    """PB506 ('pages nobody') judges the playbooks an incident selects; a procedure joins
+    them, and the page is the first one's with an escalation (or the policy's)."""
+    plain = json.loads(json.dumps(PROCEDURE))
+    plain["metadata"]["id"] = "selected-by-service"
+    plain["spec"]["appliesWhen"] = {"field": "incident.service", "equals": "checkout"}
+    folder = library(tmp_path / "lib", PROCEDURE, plain)
+    with edited_yaml(folder / "policy.yaml") as policy:
+        del policy["spec"]["escalation"]  # no default: a playbook without its own pages nobody
+    silent = [d.message for d in load_library(folder).diagnostics if d.code == "PB506"]
+    assert any("'selected-by-service'" in m for m in silent)
+    assert not any("'p1-procedure'" in m for m in silent)

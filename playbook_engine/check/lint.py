@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from playbook_engine.check.semantic import uses_computed_values
 from playbook_engine.diagnostics import Diagnostic, Span, warning
 from playbook_engine.model import (
     AllOf,
@@ -375,6 +376,8 @@ def _priorities_without_escalation(library: Library) -> list[Diagnostic]:
     priorities = [p.id for p in library.policy.priorities]
     default = library.policy.escalation
     for playbook in library.playbooks:
+        if playbook.applies_when is not None and uses_computed_values(playbook.applies_when):
+            continue  # a procedure joins other playbooks: the page is theirs (or the policy's)
         escalation = playbook.escalation or default
         where = "its own escalation" if playbook.escalation else "the policy's escalation"
         if escalation is None:
