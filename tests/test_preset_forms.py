@@ -78,6 +78,13 @@ def holidays(doc: Any) -> bool:
     return any("country" in c.get("holidays", {}) for c in doc["spec"].get("calendars", []))
 
 
+def non_square(doc: Any) -> bool:
+    spec = doc["spec"]
+    cells = [cell for row in spec["matrix"].values() for cell in row]
+    full = len(cells) == len(spec["impacts"]) * len(spec["urgencies"])
+    return len(spec["impacts"]) != len(spec["urgencies"]) and full
+
+
 def completed_by(doc: Any) -> bool:
     return any(s.get("completedBy") == "acknowledgement" for s in doc["spec"].get("steps", []))
 
@@ -105,6 +112,7 @@ CHECKS: dict[str, Callable[[Any], bool]] = {
     "the same `after`": same_moment_tiers,
     "`appliesWhen` on `priority`": procedure,
     "holidays:": holidays,
+    "`impacts` and `urgencies` of different lengths": non_square,
     "completedBy": completed_by,
     "elapsed.sinceResolved, exists: false": opening_notice_guarded,
 }
@@ -144,3 +152,12 @@ def test_each_named_file_says_its_form(form: str, files: list[str]) -> None:
 def test_the_mapping_named_below_the_table_has_typed_fields_and_a_receive_time() -> None:
     doc = yaml.safe_load((MAPPINGS / "zabbix.yaml").read_text(encoding="utf-8"))
     assert typed_mapping(doc)
+
+
+def test_a_square_matrix_or_one_with_a_hole_is_not_said_to_be_non_square() -> None:
+    square = yaml.safe_load((PRESETS / "itil-p1-p4/policy.yaml").read_text(encoding="utf-8"))
+    assert not non_square(square)
+    holed = yaml.safe_load((PRESETS / "itil-5x3/policy.yaml").read_text(encoding="utf-8"))
+    assert non_square(holed)
+    del holed["spec"]["matrix"]["user"]["low"]
+    assert not non_square(holed)

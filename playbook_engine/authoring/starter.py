@@ -30,6 +30,8 @@ PRESETS: dict[str, str] = {
     "with its target resolution times",
     "itil-p1-p4": "An ITIL P1-P4 matrix (4x4) with response and resolution targets, P3/P4 "
     "on a business-hours clock",
+    "itil-5x3": "A non-square ITIL matrix: 5 impacts x 3 urgencies give Emergency..Low, with "
+    "response and resolution times (a university service desk's published matrix)",
     "google-sre": "Google SRE: declare an incident if any of the criteria holds, else handle "
     "it as ordinary on-call work (sre.google)",
 }
