@@ -49,12 +49,17 @@ def validate_codes(folder: Path) -> list[tuple[str, str]]:
     return [(d.code, Path(d.span.path).name) for d in validate_paths([folder]).diagnostics]
 
 
-def test_suites_naming_what_a_broken_playbook_defines_get_one_note_each(tmp_path: Path) -> None:
+def bundled_with_database_failure(tmp_path: Path, order_line: str) -> Path:
+    """The bundled library with database-failure.yaml's `order: 30` line written otherwise."""
     folder = tmp_path / "lib"
     shutil.copytree(BUNDLED, folder)
     playbook = folder / "database-failure.yaml"
-    playbook.write_text(playbook.read_text().replace("  order: 30\n", "  order: [30\n"))
-    found = validate_codes(folder)
+    playbook.write_text(playbook.read_text().replace("  order: 30\n", order_line))
+    return folder
+
+
+def test_suites_naming_what_a_broken_playbook_defines_get_one_note_each(tmp_path: Path) -> None:
+    found = validate_codes(bundled_with_database_failure(tmp_path, "  order: [30\n"))
     assert [c for c in found if c[0][:2] == "PB"] == [("PB101", "database-failure.yaml")]
     assert not any(code == "TS111" for code, _ in found), found
     notes = [name for code, name in found if code == "TS115"]
@@ -64,11 +69,7 @@ def test_suites_naming_what_a_broken_playbook_defines_get_one_note_each(tmp_path
 def test_suites_naming_a_salvaged_playbook_are_checked_against_what_is_left(
     tmp_path: Path,
 ) -> None:
-    folder = tmp_path / "lib"
-    shutil.copytree(BUNDLED, folder)
-    playbook = folder / "database-failure.yaml"
-    playbook.write_text(playbook.read_text().replace("  order: 30\n", "  order: 30\n  bogus: 1\n"))
-    found = validate_codes(folder)
+    found = validate_codes(bundled_with_database_failure(tmp_path, "  order: 30\n  bogus: 1\n"))
     assert [c for c in found if c[0][:2] == "PB"] == [("PB202", "database-failure.yaml")]
     assert not any(code in ("TS111", "TS115") for code, _ in found), found
 
