@@ -4,8 +4,9 @@ that must be valid. Which files are documents: `load.discovery`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,9 @@ class LoadResult:
     files: tuple[str, ...]
     compiled: CompiledLibrary | None
     diagnostics: list[Diagnostic]
+    # Of each document that failed its schema but was checked in part (`load.salvage`), by
+    # path: the ids of what was left out. A failed document not here did not load at all.
+    removed_ids: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -217,31 +221,43 @@ def build_check_compile(
     diagnostics += found
     if salvaged:
         diagnostics = _without_salvage_artefacts(diagnostics, salvaged)
+    removed = {path: rest.removed_ids for path, rest in salvaged.items()}
     if not complete:
-        diagnostics = _without_follow_ons(diagnostics)
+        diagnostics = _without_follow_ons(diagnostics, removed)
     kept = apply_suppressions(sorted_diagnostics(diagnostics))
-    return LoadResult(root_display, tuple(shown), compiled, kept)
+    return LoadResult(root_display, tuple(shown), compiled, kept, removed)
 
 
 # What a document that did not load makes other files say: references to what it defined
 # (a Shared file's step groups, escalations, notifications) and steps that depend on them.
 _FOLLOW_ON_CODES = frozenset({"PB303", "PB307"})
 _LOADING = ("PB1", "PB2")  # loading and schema codes: the document did not load
+_QUOTED = re.compile(r"'([^']*)'")  # the ids a message names
 
 
-def _without_follow_ons(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+def _without_follow_ons(
+    diagnostics: list[Diagnostic], removed: Mapping[str, frozenset[str]]
+) -> list[Diagnostic]:
     """The diagnostics with the errors that may only follow from a document that did not
     load (its syntax or schema failed) replaced by one note at that document: fix it first.
-    An error in the failed document itself is always kept."""
+    An error in the failed document itself is always kept. When every failed document was
+    checked in part (`removed`: by path, the ids of what was left out), only an error naming
+    one of those ids may follow from it; any other is a finding of its own."""
     failed = sorted({d.span.path for d in diagnostics if d.is_error and d.code[:3] in _LOADING})
     if not failed:
         return diagnostics
-    follow = [d for d in diagnostics if d.code in _FOLLOW_ON_CODES and d.span.path not in failed]
+    whole = any(path not in removed for path in failed)  # nothing of it loaded: any may
+    ids = frozenset[str]().union(*removed.values())
+
+    def follows(d: Diagnostic) -> bool:
+        if d.code not in _FOLLOW_ON_CODES or d.span.path in failed:
+            return False
+        return whole or any(name in ids for name in _QUOTED.findall(d.message))
+
+    follow = [d for d in diagnostics if follows(d)]
     if not follow:
         return diagnostics
-    kept = [
-        d for d in diagnostics if not (d.code in _FOLLOW_ON_CODES and d.span.path not in failed)
-    ]
+    kept = [d for d in diagnostics if not follows(d)]
     names = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
     count = len(follow)
     kept.append(

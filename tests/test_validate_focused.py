@@ -122,15 +122,22 @@ def test_a_neighbour_that_does_not_load_hides_the_follow_ons_as_before(
     library: Path, store: stores.MemoryStore
 ) -> None:
     assert_each_alone_matches(library)
-    # The first file in order fails, so each later one learns it from the index.
-    with edited_yaml(library / "database-failure.yaml") as doc:
-        doc["spec"]["bogusKey"] = 1  # a schema error: the document does not load
+    # The first file in order does not parse, so nothing of it loads (no salvage): a
+    # reference error elsewhere may follow from it and is folded into one note.
+    target = library / "database-failure.yaml"
+    target.write_text(target.read_text().replace("  order: 30\n", "  order: [30\n", 1))
     with edited_yaml(library / "security-breach.yaml") as doc:
         doc["spec"]["steps"][0]["owner"] = "nobody-we-know"  # a reference error (PB303)
     whole = whole_check(library)
     assert not any("PB303" in d for d in whole.get("lib/security-breach.yaml", []))
     assert_each_alone_matches(library)
-    (library / "database-failure.yaml").unlink()  # gone: the reference error shows
+    # A schema error instead: the rest of the file is checked, and an error that names
+    # nothing it left out is reported.
+    target.write_text(target.read_text().replace("  order: [30\n", "  order: 30\n  bogus: 1\n"))
+    whole = whole_check(library)
+    assert any("PB303" in d for d in whole["lib/security-breach.yaml"])
+    assert_each_alone_matches(library)
+    target.unlink()  # gone: the reference error shows
     whole = whole_check(library)
     assert any("PB303" in d for d in whole["lib/security-breach.yaml"])
     assert_each_alone_matches(library)

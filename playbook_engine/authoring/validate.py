@@ -60,7 +60,7 @@ def _suite_diagnostics(result: LoadResult, paths: list[Path]) -> dict[str, list[
     unsure = sorted(
         {d.span.path for d in result.diagnostics if d.is_error and d.code[:3] in ("PB1", "PB2")}
     )
-    suite_loader = SuiteLoader(result.compiled, tuple(unsure))
+    suite_loader = SuiteLoader(result.compiled, tuple(unsure), result.removed_ids)
     return {display_path(path): suite_loader.load(path)[1] for path in paths}
 
 

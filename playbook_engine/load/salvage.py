@@ -34,7 +34,7 @@ class Salvaged:
 
     doc: SourceDoc
     removed: frozenset[str]  # pointers, as written in the original document
-    removed_ids: frozenset[str]  # ids of removed objects (steps, rules, notifications)
+    removed_ids: frozenset[str]  # ids of removed objects and of those inside them
 
     def touches(self, prefix: str) -> bool:
         """Whether anything at or below `prefix` was removed."""
@@ -123,7 +123,7 @@ def _pruned(doc: SourceDoc, removed: set[str]) -> tuple[SourceDoc, dict[str, str
 
 
 def _ids(data: Any, removed: set[str]) -> frozenset[str]:
-    """The ids of the objects at `removed` in `data`."""
+    """The ids of the objects at `removed` in `data` and of the objects inside them."""
     found: set[str] = set()
     for pointer in removed:
         value = data
@@ -136,6 +136,13 @@ def _ids(data: Any, removed: set[str]) -> frozenset[str]:
             else:
                 value = None
                 break
-        if isinstance(value, dict) and isinstance(value.get("id"), str):
-            found.add(value["id"])
+        stack = [value]  # a removed object, and the objects inside it (a group's steps)
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                if isinstance(item.get("id"), str):
+                    found.add(item["id"])
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
     return frozenset(found)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from playbook_engine.compile.compiler import CompiledLibrary
@@ -52,11 +53,22 @@ class References:
     """The ids of one compiled library that expectations may name.
 
     With `unsure` (the library documents that did not load), an unknown id of a kind those
-    documents define is not reported but counted in `unchecked`: it may be theirs."""
+    documents define is not reported but counted in `unchecked`: it may be theirs. When each
+    of them was checked in part (`removed`: by path, the ids of the parts left out, see
+    `load.salvage`), only an id of those parts is; any other unknown step, notification, rule
+    or playbook is reported."""
 
-    def __init__(self, compiled: CompiledLibrary, unsure: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        compiled: CompiledLibrary,
+        unsure: tuple[str, ...] = (),
+        removed: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self.unsure = unsure
         self.unchecked = 0
+        parts = removed or {}
+        self.partial = bool(unsure) and all(path in parts for path in unsure)
+        self.removed = frozenset[str]().union(*parts.values())
         policy, playbooks = compiled.policy, compiled.library.playbooks
         tiers = [t for p in playbooks if p.escalation for t in p.escalation.tiers]
         tiers += list(policy.escalation.tiers) if policy.escalation else []
@@ -121,7 +133,7 @@ class References:
         known = self.known[kind]
         if ident in known:
             return []
-        if self.unsure and kind in _DOCUMENT_KINDS:
+        if self.unsure and kind in _DOCUMENT_KINDS and self.may_be_left_out(kind, ident):
             self.unchecked += 1
             return []
         close = difflib.get_close_matches(ident, sorted(known), n=1, cutoff=0.6)
@@ -131,6 +143,13 @@ class References:
             listed = sorted(known)
             hint = "known: " + ", ".join(listed[:12]) + (", ..." if len(listed) > 12 else "")
         return [error("TS111", f"unknown {kind} '{ident}'", span, hint)]
+
+    def may_be_left_out(self, kind: str, ident: str) -> bool:
+        """Whether an unknown `ident` may be defined in what did not load. (Escalation targets
+        and sources name no part of their own: any left-out escalation may hold them.)"""
+        if not self.partial or kind in ("escalation source", "on-call target"):
+            return True
+        return (ident.split("/", 1)[-1] if kind == "rule" else ident) in self.removed
 
     def source(self, ident: str, span: Span) -> list[Diagnostic]:
         if ident in self.known["playbook"] and ident not in self.known["escalation source"]:

@@ -21,7 +21,7 @@ path through a non-mapping, TS113 `-k` selects no case, TS114 a `decidedBy` of u
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -87,10 +87,16 @@ class Collection:
 class SuiteLoader:
     """Loads suites against one compiled library; each incident file is read once."""
 
-    def __init__(self, compiled: CompiledLibrary, unsure: tuple[str, ...] = ()) -> None:
-        """`unsure`: the library documents that did not load (see `References`)."""
+    def __init__(
+        self,
+        compiled: CompiledLibrary,
+        unsure: tuple[str, ...] = (),
+        removed: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
+        """`unsure`: the library documents that did not load; `removed`: of those checked in
+        part, the ids of the parts left out (see `References`)."""
         self.compiled = compiled
-        self.references = References(compiled, unsure)
+        self.references = References(compiled, unsure, removed)
         self.incident_files: dict[Path, tuple[SourceDoc | None, list[Diagnostic]]] = {}
 
     def load(self, path: Path) -> tuple[Suite | None, list[Diagnostic]]:
