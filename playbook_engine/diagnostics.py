@@ -51,6 +51,12 @@ class Diagnostic:
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
+    @property
+    def of_loading(self) -> bool:
+        """Whether it comes from loading or schema-checking a document (PB1xx, PB2xx): an
+        error of these means the document did not load, or only in part."""
+        return self.code[:3] in ("PB1", "PB2")
+
 
 def error(code: str, message: str, span: Span, hint: str = "", pointer: str = "") -> Diagnostic:
     """An error-severity diagnostic."""

@@ -231,7 +231,6 @@ def build_check_compile(
 # What a document that did not load makes other files say: references to what it defined
 # (a Shared file's step groups, escalations, notifications) and steps that depend on them.
 _FOLLOW_ON_CODES = frozenset({"PB303", "PB307"})
-_LOADING = ("PB1", "PB2")  # loading and schema codes: the document did not load
 _QUOTED = re.compile(r"'([^']*)'")  # the ids a message names
 
 
@@ -243,7 +242,7 @@ def _without_follow_ons(
     An error in the failed document itself is always kept. When every failed document was
     checked in part (`removed`: by path, the ids of what was left out), only an error naming
     one of those ids may follow from it; any other is a finding of its own."""
-    failed = sorted({d.span.path for d in diagnostics if d.is_error and d.code[:3] in _LOADING})
+    failed = sorted({d.span.path for d in diagnostics if d.is_error and d.of_loading})
     if not failed:
         return diagnostics
     whole = any(path not in removed for path in failed)  # nothing of it loaded: any may
@@ -281,7 +280,7 @@ def _without_salvage_artefacts(
     kept = []
     for d in diagnostics:
         found = salvaged.get(d.span.path)
-        if found is not None and d.code[:3] not in _LOADING:
+        if found is not None and not d.of_loading:
             if not d.is_error:
                 continue
             if d.code == "PB307" and any(f"on '{i}'" in d.message for i in found.removed_ids):

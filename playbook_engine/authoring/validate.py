@@ -57,9 +57,7 @@ def _suite_diagnostics(result: LoadResult, paths: list[Path]) -> dict[str, list[
 
     # Ids defined in a document that did not load are unknown to the compiled library: a
     # suite naming them is not wrong for that (TS115 counts them instead).
-    unsure = sorted(
-        {d.span.path for d in result.diagnostics if d.is_error and d.code[:3] in ("PB1", "PB2")}
-    )
+    unsure = sorted({d.span.path for d in result.diagnostics if d.is_error and d.of_loading})
     suite_loader = SuiteLoader(result.compiled, tuple(unsure), result.removed_ids)
     return {display_path(path): suite_loader.load(path)[1] for path in paths}
 

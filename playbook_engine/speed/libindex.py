@@ -53,7 +53,7 @@ def file_key(path: str | Path) -> FileKey | None:
 def summary_of(key: FileKey, checked: Checked) -> Summary:
     """The summary of a file loaded with `doccache.load_checked`."""
     doc, problems, schema_problems = checked
-    failed = any(d.is_error and d.code[:3] in ("PB1", "PB2") for d in (*problems, *schema_problems))
+    failed = any(d.is_error and d.of_loading for d in (*problems, *schema_problems))
     kind, playbook = "", None
     if doc is not None and isinstance(doc.data, dict):
         written = doc.data.get("kind")
