@@ -90,17 +90,7 @@ def display_paths(paths: list[str], links: set[str]) -> list[str]:
     """`display_path` of each of `paths`, of which only those in `links` are links (the rest
     need no `lstat`: their folder's links are resolved once for all of them)."""
     cwd = os.getcwd()
-    here = _real_directory(cwd, "")
-    prefix = os.path.join(here, "")
-    shown = []
-    for path in paths:
-        head, tail = os.path.split(path)
-        if path in links or tail in ("", ".", ".."):
-            shown.append(display_path(Path(path)))
-            continue
-        real = os.path.join(_real_directory(cwd, head), tail)
-        shown.append(real[len(prefix) :] if real.startswith(prefix) else path)
-    return shown
+    return [_shown(path, cwd, path in links) for path in paths]
 
 
 def confine(root: Path, paths: list[Path]) -> tuple[list[Path], list[Diagnostic]]:
@@ -149,10 +139,13 @@ def document_files(directory: Path) -> list[Path]:
 def display_path(path: Path) -> str:
     """A path as shown in diagnostics: relative to the working directory when below it
     (both with symbolic links resolved), else as given."""
-    cwd = os.getcwd()
+    return _shown(os.fspath(path), os.getcwd(), os.path.islink(path))
+
+
+def _shown(path: str, cwd: str, link: bool) -> str:
     here = _real_directory(cwd, "")
     head, tail = os.path.split(path)
-    if tail in ("", ".", "..") or os.path.islink(path):
+    if link or tail in ("", ".", ".."):
         real = os.path.realpath(path)
     else:  # one folder's links resolved once for all its files (a library names them all)
         real = os.path.join(_real_directory(cwd, head), tail)
@@ -160,7 +153,7 @@ def display_path(path: Path) -> str:
         return "."
     # Text, not pathlib: a large library names every file (docs/benchmarks.md, "Shapes").
     prefix = os.path.join(here, "")  # "/" stays "/"
-    return real[len(prefix) :] if real.startswith(prefix) else str(path)
+    return real[len(prefix) :] if real.startswith(prefix) else path
 
 
 @lru_cache(maxsize=256)
