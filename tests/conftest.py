@@ -9,10 +9,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    from playbook_engine.compile.compiler import CompiledLibrary
 
 # Commands run by the tests (in this process or as subprocesses, which inherit the environment)
 # keep their library cache in a folder of this session, never in the user's ~/.cache.
@@ -34,6 +37,16 @@ def edited_yaml(path: Path) -> Iterator[Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     yield data
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def valid_library(folder: Path) -> CompiledLibrary:
+    """The compiled library at `folder`, which must load without an error."""
+    from playbook_engine.pipeline import load_library
+
+    result = load_library(folder)
+    assert [d for d in result.diagnostics if d.is_error] == []
+    assert result.compiled is not None
+    return result.compiled
 
 
 def modules_loaded_by(

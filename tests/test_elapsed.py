@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import PLAYBOOK, edited_yaml
+from conftest import PLAYBOOK, edited_yaml, valid_library
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,7 +21,6 @@ from playbook_engine.engine.elapsed import elapsed
 from playbook_engine.engine.evaluation import evaluate
 from playbook_engine.engine.lifecycle import lifecycle
 from playbook_engine.load.incident import build_incident, pointer_span
-from playbook_engine.pipeline import load_library
 from playbook_engine.timeparse import format_timestamp, parse_timestamp
 
 BASIC = Path(__file__).parent / "data" / "libraries" / "basic"
@@ -49,10 +48,7 @@ def library(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory: pytest.TempPathFactory) -> CompiledLibrary:
-    result = load_library(library(tmp_path_factory.mktemp("elapsed") / "lib"))
-    assert [d for d in result.diagnostics if d.is_error] == []
-    assert result.compiled is not None
-    return result.compiled
+    return valid_library(library(tmp_path_factory.mktemp("elapsed") / "lib"))
 
 
 def incident(**fields: Any) -> Any:
@@ -182,11 +178,9 @@ def test_an_applies_when_reading_elapsed_chooses_a_procedure(tmp_path: Path) -> 
         },
     }  # fmt: skip
     (folder / "long.yaml").write_text(yaml.safe_dump(playbook))
-    result = load_library(folder)
-    assert [d for d in result.diagnostics if d.is_error] == []
-    assert result.compiled is not None
+    compiled = valid_library(folder)
     data = {"id": "I", "title": "t", "startedAt": START}
-    early = evaluate(result.compiled, data, parse_timestamp("2026-03-13T19:00:00Z"))
-    late = evaluate(result.compiled, data, parse_timestamp("2026-03-13T21:00:00Z"))
+    early = evaluate(compiled, data, parse_timestamp("2026-03-13T19:00:00Z"))
+    late = evaluate(compiled, data, parse_timestamp("2026-03-13T21:00:00Z"))
     assert "handover" not in [s.id for s in early.steps]
     assert "handover" in [s.id for s in late.steps]

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PLAYBOOK, edited_yaml
+from conftest import PLAYBOOK, edited_yaml, valid_library
 
 from playbook_engine.compile.compiler import CompiledLibrary
 from playbook_engine.engine.evaluation import evaluate
-from playbook_engine.pipeline import load_library
 from playbook_engine.timeparse import parse_timestamp
 
 BASIC = Path(__file__).parent / "data" / "libraries" / "basic"
@@ -51,10 +50,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def compiled(folder: Path) -> CompiledLibrary:
-    result = load_library(folder)
-    assert [d for d in result.diagnostics if d.is_error] == []
-    assert result.compiled is not None
-    return result.compiled
+    return valid_library(folder)
 
 
 def incident(**fields: Any) -> dict[str, Any]:

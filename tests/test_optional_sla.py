@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PLAYBOOK, edited_yaml
+from conftest import PLAYBOOK, edited_yaml, valid_library
 from jsonschema import Draft202012Validator
 
 from playbook_engine.compile.compiler import CompiledLibrary
 from playbook_engine.engine.evaluation import evaluate
 from playbook_engine.load.schema import load_schema
-from playbook_engine.pipeline import load_library
 from playbook_engine.serve.planning import timers_of
 from playbook_engine.serve.ports import IncidentRow
 from playbook_engine.timeparse import parse_timestamp
@@ -43,10 +42,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def compiled(folder: Path) -> CompiledLibrary:
-    result = load_library(folder)
-    assert [d for d in result.diagnostics if d.is_error] == []
-    assert result.compiled is not None
-    return result.compiled
+    return valid_library(folder)
 
 
 def incident(**fields: Any) -> dict[str, Any]:

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PLAYBOOK, edited_yaml
+from conftest import PLAYBOOK, edited_yaml, valid_library
 
 from playbook_engine.compile.compiler import CompiledLibrary
 from playbook_engine.engine.evaluation import evaluate
-from playbook_engine.pipeline import load_library
 from playbook_engine.plan import Plan
 from playbook_engine.timeparse import parse_timestamp
 
@@ -42,10 +41,7 @@ def library(folder: Path, rules: list[dict[str, Any]]) -> Path:
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory: pytest.TempPathFactory) -> CompiledLibrary:
-    result = load_library(library(tmp_path_factory.mktemp("bounds") / "lib", RULES))
-    assert [d for d in result.diagnostics if d.is_error] == []
-    assert result.compiled is not None
-    return result.compiled
+    return valid_library(library(tmp_path_factory.mktemp("bounds") / "lib", RULES))
 
 
 def plan_for(compiled: CompiledLibrary, explain: bool = False, **fields: Any) -> Plan:

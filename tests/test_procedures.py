@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import PLAYBOOK, edited_yaml
+from conftest import PLAYBOOK, edited_yaml, valid_library
 
 from playbook_engine.compile.compiler import CompiledLibrary
 from playbook_engine.engine.evaluation import evaluate
@@ -48,10 +48,7 @@ def library(folder: Path, *extra: dict[str, Any]) -> Path:
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory: pytest.TempPathFactory) -> CompiledLibrary:
-    result = load_library(library(tmp_path_factory.mktemp("procedures") / "lib", PROCEDURE))
-    assert [d for d in result.diagnostics if d.is_error] == []
-    assert result.compiled is not None
-    return result.compiled
+    return valid_library(library(tmp_path_factory.mktemp("procedures") / "lib", PROCEDURE))
 
 
 def incident(**fields: Any) -> dict[str, Any]:

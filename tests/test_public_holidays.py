@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PLAYBOOK, edited_yaml
+from conftest import PLAYBOOK, edited_yaml, valid_library
 
 from playbook_engine.calendars import public_holidays
 from playbook_engine.engine.evaluation import evaluate
@@ -44,14 +44,12 @@ def test_the_package_gives_englands_bank_holidays() -> None:
     ],
 )
 def test_the_sla_clock_skips_public_holidays(tmp_path: Path, holidays: Any) -> None:
-    result = load_library(library(tmp_path / "lib", holidays))
-    assert [d for d in result.diagnostics if d.is_error] == []
-    assert result.compiled is not None
+    compiled = valid_library(library(tmp_path / "lib", holidays))
     # A P3 (office calendar, 09:00-17:00 Europe/London, 4h to respond) on Thursday 2 April
     # 2026 at 15:00: 2h that day, then Good Friday and Easter Monday are bank holidays, so
     # the remaining 2h run on Tuesday 7 April.
     data = {"id": "I", "title": "t", "startedAt": "2026-04-02T14:00:00Z"}
-    plan = evaluate(result.compiled, data, parse_timestamp("2026-04-02T14:30:00Z"))
+    plan = evaluate(compiled, data, parse_timestamp("2026-04-02T14:30:00Z"))
     assert plan.priority.id == "P3"
     assert plan.deadlines.respond_by == parse_timestamp("2026-04-07T11:00:00+01:00")
 
